@@ -1,0 +1,89 @@
+"""Conversation-history storage for Microsoft Agent Framework.
+
+Backends (memory, jsonl, sqlite, foundry, postgres, or your own) are separate distributions
+found through the ``agent_framework_history`` entry-point group; :func:`open_store` picks one
+from configuration, and :class:`HistoryStoreProvider` plugs it into an agent.
+"""
+
+from __future__ import annotations
+
+from ._base import HistoryStoreBase, check_items, check_key, check_limit, unique_items
+from ._context import RequestContext, bind_request_context, current_request_context
+from ._errors import (
+    BackendConflictError,
+    ConfigurationError,
+    CorruptDataError,
+    HistoryStoreError,
+    StoreClosedError,
+    UnknownBackendError,
+    UnsupportedOperationError,
+)
+from ._json import clone_item, clone_json, dumps_item, loads_item
+from ._keys import ALL, AllPartitions, SessionKey
+from ._plugins import (
+    DISABLE_ENV,
+    NAME,
+    BackendInfo,
+    BackendRegistry,
+    BackendSpec,
+    StoreFactory,
+    available_backends,
+    get_registry,
+    hookimpl,
+    hookspec,
+    set_registry,
+)
+from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
+from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
+from ._store import AppendResult, Capability, HistoryStore, Item
+from ._version import __version__
+
+__all__ = [
+    "ALL",
+    "CONFIG_ENV",
+    "DISABLE_ENV",
+    "HEAD_STATE_KEY",
+    "HOSTED_STORE_ENV",
+    "NAME",
+    "STORE_ENV",
+    "AllPartitions",
+    "AppendResult",
+    "BackendConflictError",
+    "BackendInfo",
+    "BackendRegistry",
+    "BackendSpec",
+    "Capability",
+    "ConfigurationError",
+    "CorruptDataError",
+    "HistoryStore",
+    "HistoryStoreBase",
+    "HistoryStoreError",
+    "HistoryStoreProvider",
+    "Item",
+    "RequestContext",
+    "Selection",
+    "SessionKey",
+    "StoreClosedError",
+    "StoreFactory",
+    "UnknownBackendError",
+    "UnsupportedOperationError",
+    "__version__",
+    "available_backends",
+    "bind_request_context",
+    "check_items",
+    "clone_item",
+    "clone_json",
+    "dumps_item",
+    "loads_item",
+    "check_key",
+    "check_limit",
+    "current_request_context",
+    "get_registry",
+    "hookimpl",
+    "hookspec",
+    "is_hosted",
+    "open_store",
+    "resolve_target",
+    "set_registry",
+    "unique_items",
+]

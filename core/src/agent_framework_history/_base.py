@@ -1,0 +1,173 @@
+"""A base class that does the argument checking and bookkeeping every backend needs."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from ._errors import StoreClosedError, UnsupportedOperationError
+from ._json import clone_json
+from ._keys import AllPartitions, SessionKey, check_partition_value
+from ._store import AppendResult, Capability, Item
+
+__all__ = ["HistoryStoreBase", "check_items", "check_key", "check_limit", "unique_items"]
+
+
+def check_key(key: object) -> SessionKey:
+    """Return ``key`` when it is a :class:`SessionKey`, else raise ``ValueError``."""
+    if not isinstance(key, SessionKey):
+        raise ValueError(
+            f"Expected a SessionKey, got {type(key).__name__} {key!r}; "
+            "build one with SessionKey(session_id, user=..., chat=...)."
+        )
+    return key
+
+
+def check_limit(limit: object) -> int | None:
+    """Return a valid ``load`` limit (``None`` or an int >= 0), else raise ``ValueError``."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise ValueError(f"limit must be None or a non-negative int, got {type(limit).__name__} {limit!r}.")
+    if limit < 0:
+        raise ValueError(f"limit must be None or >= 0, got {limit}.")
+    return limit
+
+
+def check_items(items: object) -> list[Item]:
+    """Validate one turn's items and return deep copies the caller can no longer change.
+
+    Every item must be a dict with a non-empty string ``type`` and ``id``.
+    """
+    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Sequence):
+        raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
+    checked: list[Item] = []
+    for index, item in enumerate(items):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        if not isinstance(item, dict):
+            raise ValueError(f"items[{index}] must be a dict, got {type(item).__name__}.")  # pyright: ignore[reportUnknownArgumentType]
+        typed: dict[Any, Any] = item  # pyright: ignore[reportUnknownVariableType]
+        item_type = typed.get("type")
+        if not isinstance(item_type, str) or not item_type:
+            raise ValueError(f"items[{index}] needs a non-empty string 'type', got {item_type!r}.")
+        item_id = typed.get("id")
+        if not isinstance(item_id, str) or not item_id:
+            raise ValueError(
+                f"items[{index}] (type {item_type!r}) needs a non-empty string 'id', got {item_id!r}; "
+                "agent_framework_history.conversion.to_items gives every item one."
+            )
+        checked.append(clone_json(typed, f"items[{index}]"))
+    return checked
+
+
+def unique_items(items: Sequence[Item], stored_ids: set[str] | frozenset[str] = frozenset()) -> list[Item]:
+    """Drop items whose id is in ``stored_ids`` or repeats an earlier item of the batch."""
+    seen: set[str] = set()
+    fresh: list[Item] = []
+    for item in items:
+        item_id: str = item["id"]
+        if item_id in stored_ids or item_id in seen:
+            continue
+        seen.add(item_id)
+        fresh.append(item)
+    return fresh
+
+
+class HistoryStoreBase(abc.ABC):
+    """Implements the public ``HistoryStore`` surface on top of a few ``_do_*`` methods.
+
+    Subclasses receive validated keys, limits and deep-copied items, and never see calls
+    after ``aclose()``. They set :attr:`CAPABILITIES` and implement the ``_do_*`` methods for
+    the operations they offer; the defaults raise :class:`UnsupportedOperationError`.
+    """
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.CAPABILITIES
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self, operation: str) -> None:
+        if self._closed:
+            raise StoreClosedError(
+                f"{type(self).__name__}.{operation}() was called after aclose(); open a new store with open_store()."
+            )
+
+    async def append(self, key: SessionKey, items: Sequence[Item], *, head: str | None = None) -> AppendResult:
+        self._check_open("append")
+        key = check_key(key)
+        checked = check_items(items)
+        if not checked:
+            return AppendResult(stored=0, head=head)
+        return await self._do_append(key, unique_items(checked), head)
+
+    async def load(self, key: SessionKey, *, limit: int | None = None, head: str | None = None) -> list[Item]:
+        self._check_open("load")
+        key = check_key(key)
+        checked_limit = check_limit(limit)
+        if checked_limit == 0:
+            return []
+        return await self._do_load(key, checked_limit, head)
+
+    async def delete(self, key: SessionKey) -> bool:
+        self._check_open("delete")
+        return await self._do_delete(check_key(key))
+
+    async def list_sessions(
+        self,
+        *,
+        user: str | AllPartitions | None = None,
+        chat: str | AllPartitions | None = None,
+    ) -> AsyncIterator[SessionKey]:
+        self._check_open("list_sessions")
+        check_partition_value("user", user)
+        check_partition_value("chat", chat)
+        async for key in self._do_list_sessions(user, chat):
+            yield key
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._do_close()
+
+    async def __aenter__(self) -> Self:
+        self._check_open("__aenter__")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- what a backend implements ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        """Store ``items`` (validated, copied, unique within the batch) unless their id is stored."""
+
+    @abc.abstractmethod
+    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first."""
+
+    async def _do_delete(self, key: SessionKey) -> bool:
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot delete sessions.")
+
+    def _do_list_sessions(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionKey]:
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot list sessions.")
+
+    async def _do_close(self) -> None:
+        """Release resources; called once."""

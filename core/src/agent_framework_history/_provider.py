@@ -1,0 +1,133 @@
+"""``HistoryStoreProvider``: an agent-framework ``HistoryProvider`` over any ``HistoryStore``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from agent_framework import HistoryProvider, Message
+
+from ._base import check_limit
+from ._context import current_request_context
+from ._keys import SessionKey
+from ._selector import open_store
+from ._store import HistoryStore
+from .conversion import to_items, to_messages
+
+__all__ = ["HEAD_STATE_KEY", "HistoryStoreProvider"]
+
+HEAD_STATE_KEY = "head"
+"""Key of the chain head in the provider's slot of ``AgentSession.state``."""
+
+
+class HistoryStoreProvider(HistoryProvider):
+    """Loads and saves an agent's conversation through a :class:`HistoryStore`.
+
+    ``store`` is a store, a URL or backend name for :func:`open_store`, or ``None`` for the
+    selector's choice (opened on first use, so building the provider never touches storage).
+    ``user`` / ``chat`` fix the isolation partition; when left ``None`` they come from the
+    request context bound with :func:`bind_request_context`.
+
+    Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
+    onto the message, so a transcript replayed later is recognised by id and never stored
+    twice; no save reads the stored history.
+
+    >>> from agent_framework import Agent
+    >>> agent = Agent(client=my_client, context_providers=[HistoryStoreProvider("memory://")])  # doctest: +SKIP
+    """
+
+    DEFAULT_SOURCE_ID: ClassVar[str] = "af_history"
+    DEFAULT_SESSION_ID: ClassVar[str] = "default"
+
+    def __init__(
+        self,
+        store: HistoryStore | str | None = None,
+        *,
+        source_id: str = DEFAULT_SOURCE_ID,
+        limit: int | None = None,
+        user: str | None = None,
+        chat: str | None = None,
+        load_messages: bool = True,
+        store_inputs: bool = True,
+        store_context_messages: bool = False,
+        store_context_from: set[str] | None = None,
+        store_outputs: bool = True,
+        store_options: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            source_id,
+            load_messages=load_messages,
+            store_inputs=store_inputs,
+            store_context_messages=store_context_messages,
+            store_context_from=store_context_from,
+            store_outputs=store_outputs,
+        )
+        self.limit = check_limit(limit)
+        SessionKey("check", user=user, chat=chat)  # validates user / chat early
+        self.user = user
+        self.chat = chat
+        self._target = store
+        self._store: HistoryStore | None = store if store is not None and not isinstance(store, str) else None
+        self._owns_store = self._store is None
+        self._store_options = dict(store_options or {})
+
+    @property
+    def store(self) -> HistoryStore:
+        """The store, opened now if it was not yet."""
+        if self._store is None:
+            target = self._target if isinstance(self._target, str) else None
+            self._store = open_store(target, **self._store_options)
+        return self._store
+
+    def session_key(self, session_id: str | None) -> SessionKey:
+        """The key a session's history is stored under, with the bound request's partition."""
+        bound = current_request_context()
+        return SessionKey(
+            session_id or self.DEFAULT_SESSION_ID,
+            user=self.user if self.user is not None else bound.user,
+            chat=self.chat if self.chat is not None else bound.chat,
+        )
+
+    async def get_messages(
+        self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any
+    ) -> list[Message]:
+        head = state.get(HEAD_STATE_KEY) if state is not None else None
+        items = await self.store.load(self.session_key(session_id), limit=self.limit, head=head)
+        return to_messages(items)
+
+    async def save_messages(
+        self,
+        session_id: str | None,
+        messages: Sequence[Message],
+        *,
+        state: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not messages:
+            return
+        for message in messages:
+            if message.message_id is None:
+                message.message_id = f"msg_{uuid.uuid4().hex}"
+        head = state.get(HEAD_STATE_KEY) if state is not None else None
+        result = await self.store.append(self.session_key(session_id), to_items(messages), head=head)
+        if state is not None and result.head is not None:
+            state[HEAD_STATE_KEY] = result.head
+
+    async def aclose(self) -> None:
+        """Close the store if this provider opened it (a store passed in stays open)."""
+        if self._owns_store and self._store is not None:
+            store, self._store = self._store, None
+            await store.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,100 @@
+"""The ``HistoryStore`` protocol every backend implements."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
+
+from ._keys import AllPartitions, SessionKey
+
+__all__ = ["AppendResult", "Capability", "HistoryStore", "Item"]
+
+Item = dict[str, Any]
+"""One Responses-API item (``{"type": ..., "id": ..., ...}``): the record every backend stores."""
+
+
+class Capability(enum.StrEnum):
+    """Optional operations a backend may offer; listed in ``HistoryStore.capabilities``."""
+
+    LIST_SESSIONS = "list_sessions"
+    """``list_sessions`` enumerates the stored sessions of a partition."""
+    DELETE = "delete"
+    """``delete`` removes a session's history."""
+    CHAIN_HEAD = "chain_head"
+    """``append`` returns a chain head that ``load(head=...)`` needs to find the history."""
+    PERSISTENT = "persistent"
+    """Data outlives the process (files, databases, services)."""
+    CONCURRENT_APPEND = "concurrent_append"
+    """Concurrent ``append`` calls to one session all land (none is lost to a forked chain)."""
+    MULTI_PROCESS = "multi_process"
+    """Several processes may append to one session at once without losing or duplicating items."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """What one ``append`` did.
+
+    ``stored`` counts items newly written (re-appended ids are not counted); ``head`` is an
+    opaque chain head for stores with :attr:`Capability.CHAIN_HEAD` (``None`` elsewhere), to
+    be handed back to ``load`` / the next ``append``.
+    """
+
+    stored: int
+    head: str | None = None
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """Asynchronous storage of conversation histories as Responses items.
+
+    Rules every implementation keeps (the conformance kit checks them):
+
+    - ``append`` stores one turn's items in order; an item whose ``id`` is already stored in
+      that session is not stored again, and the cost is proportional to the items passed.
+    - ``load`` returns items oldest first; ``limit=N`` gives the latest ``N`` (still oldest
+      first), ``0`` gives ``[]``, a negative limit raises ``ValueError``.
+    - Sessions under different ``(user, chat)`` partitions never see each other.
+    - After ``aclose()`` every operation raises :class:`StoreClosedError`.
+    """
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """The optional operations this store offers."""
+        ...
+
+    async def append(self, key: SessionKey, items: Sequence[Item], *, head: str | None = None) -> AppendResult:
+        """Store one turn's items at the end of the session."""
+        ...
+
+    async def load(self, key: SessionKey, *, limit: int | None = None, head: str | None = None) -> list[Item]:
+        """Return the session's items, oldest first (the latest ``limit`` when given)."""
+        ...
+
+    async def delete(self, key: SessionKey) -> bool:
+        """Remove the session; ``True`` when something was removed."""
+        ...
+
+    def list_sessions(
+        self,
+        *,
+        user: str | AllPartitions | None = None,
+        chat: str | AllPartitions | None = None,
+    ) -> AsyncIterator[SessionKey]:
+        """Yield the sessions stored in one partition (``ALL`` widens a field)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files; calling it twice is harmless."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

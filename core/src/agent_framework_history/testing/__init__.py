@@ -1,0 +1,37 @@
+"""Test support for agent-framework-history (install with the ``testing`` extra).
+
+- :class:`HistoryStoreConformance`: the behaviour tests every backend runs. Subclass it in a
+  class named ``Test…`` and override the ``store`` fixture to return a fresh, empty store::
+
+      import pytest_asyncio
+      from agent_framework_history.testing import HistoryStoreConformance
+
+      class TestMyStore(HistoryStoreConformance):
+          @pytest_asyncio.fixture
+          async def store(self, tmp_path):
+              store = MyStore(tmp_path)
+              yield store
+              await store.aclose()
+
+- :class:`RecallChatClient`: an offline chat client whose replies show what history it saw
+  (needs no pytest).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._clients import RecallChatClient
+
+if TYPE_CHECKING:
+    from ._conformance import HistoryStoreConformance, SessionHandle, make_item, make_turn
+
+__all__ = ["HistoryStoreConformance", "RecallChatClient", "SessionHandle", "make_item", "make_turn"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in {"HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"}:
+        from . import _conformance
+
+        return getattr(_conformance, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

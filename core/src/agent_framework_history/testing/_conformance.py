@@ -1,0 +1,465 @@
+"""Behaviour tests shared by every ``HistoryStore`` backend."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .._errors import StoreClosedError, UnsupportedOperationError
+from .._keys import ALL, SessionKey
+from .._store import Capability, HistoryStore, Item
+
+__all__ = ["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"]
+
+
+def make_item(n: int | str, text: str | None = None, *, role: str = "user") -> Item:
+    """A ``message`` item with id ``msg_<n>`` and one text part."""
+    part = "output_text" if role == "assistant" else "input_text"
+    return {
+        "type": "message",
+        "id": f"msg_{n}",
+        "role": role,
+        "status": "completed",
+        "content": [{"type": part, "text": text if text is not None else f"text {n}"}],
+    }
+
+
+def make_turn(n: int) -> list[Item]:
+    """A user + assistant pair with ids ``msg_<n>u`` / ``msg_<n>a``."""
+    return [make_item(f"{n}u", f"question {n}"), make_item(f"{n}a", f"answer {n}", role="assistant")]
+
+
+def _ids(items: list[Item]) -> list[str]:
+    return [item["id"] for item in items]
+
+
+@dataclass
+class SessionHandle:
+    """A store and a key, carrying the chain head between calls as the adapter does."""
+
+    store: HistoryStore
+    key: SessionKey
+    head: str | None = field(default=None)
+
+    async def append(self, items: list[Item]) -> int:
+        result = await self.store.append(self.key, items, head=self.head)
+        if result.head is not None:
+            self.head = result.head
+        return result.stored
+
+    async def load(self, limit: int | None = None) -> list[Item]:
+        return await self.store.load(self.key, limit=limit, head=self.head)
+
+
+class HistoryStoreConformance:
+    """Mixin of behaviour tests; the subclass provides the ``store`` fixture.
+
+    Tests of optional operations skip when the store does not list the capability, so
+    "not supported" stays apart from "broken". Do not override a test to make it pass:
+    mark it ``xfail`` with a reason instead.
+    """
+
+    @pytest.fixture
+    def store(self) -> HistoryStore:
+        raise NotImplementedError("Override the 'store' fixture to return a fresh, empty HistoryStore.")
+
+    # -- helpers ------------------------------------------------------------------------
+
+    @staticmethod
+    def session(
+        store: HistoryStore, session_id: str = "s1", *, user: str | None = None, chat: str | None = None
+    ) -> SessionHandle:
+        return SessionHandle(store, SessionKey(session_id, user=user, chat=chat))
+
+    @staticmethod
+    def require(store: HistoryStore, capability: Capability) -> None:
+        if capability not in store.capabilities:
+            pytest.skip(f"{type(store).__name__} does not declare the {capability.value!r} capability")
+
+    @staticmethod
+    async def listed(store: HistoryStore, **partition: Any) -> set[SessionKey]:
+        sessions: AsyncIterator[SessionKey] = store.list_sessions(**partition)
+        return {key async for key in sessions}
+
+    # -- the protocol ---------------------------------------------------------------------
+
+    def test_store_satisfies_protocol(self, store: HistoryStore) -> None:
+        assert isinstance(store, HistoryStore)
+        assert isinstance(store.capabilities, frozenset)
+        assert all(isinstance(c, Capability) for c in store.capabilities)
+
+    # -- order and limits ---------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_load_of_unknown_session_is_empty(self, store: HistoryStore) -> None:
+        assert await self.session(store, "never-written").load() == []
+
+    @pytest.mark.asyncio
+    async def test_append_then_load_returns_items_in_order(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        items = [make_item(i) for i in range(5)]
+        assert await s.append(items) == 5
+        assert await s.load() == items
+
+    @pytest.mark.asyncio
+    async def test_appends_accumulate_chronologically(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        for n in range(4):
+            await s.append(make_turn(n))
+        assert _ids(await s.load()) == [f"msg_{n}{r}" for n in range(4) for r in "ua"]
+
+    @pytest.mark.asyncio
+    async def test_load_limit_returns_latest_in_order(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        for n in range(5):
+            await s.append(make_turn(n))
+        assert _ids(await s.load(limit=3)) == ["msg_3a", "msg_4u", "msg_4a"]
+
+    @pytest.mark.asyncio
+    async def test_load_limit_zero_is_empty(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        await s.append(make_turn(0))
+        assert await s.load(limit=0) == []
+
+    @pytest.mark.asyncio
+    async def test_load_limit_larger_than_history_returns_all(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        await s.append(make_turn(0))
+        assert _ids(await s.load(limit=100)) == ["msg_0u", "msg_0a"]
+
+    @pytest.mark.asyncio
+    async def test_load_limit_one_returns_last_item(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        for n in range(3):
+            await s.append(make_turn(n))
+        assert _ids(await s.load(limit=1)) == ["msg_2a"]
+
+    @pytest.mark.asyncio
+    async def test_load_limit_equal_to_history_returns_all(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        for n in range(2):
+            await s.append(make_turn(n))
+        assert _ids(await s.load(limit=4)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("limit", [-1, -100])
+    async def test_negative_limit_is_rejected(self, store: HistoryStore, limit: int) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.load(SessionKey("s1"), limit=limit)
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("limit", [1.5, "3", True])
+    async def test_non_integer_limit_is_rejected(self, store: HistoryStore, limit: Any) -> None:
+        with pytest.raises(ValueError, match="limit"):
+            await store.load(SessionKey("s1"), limit=limit)
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_reappending_same_items_stores_nothing_twice(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        turn = make_turn(0)
+        assert await s.append(turn) == 2
+        assert await s.append(turn) == 0
+        assert _ids(await s.load()) == ["msg_0u", "msg_0a"]
+
+    @pytest.mark.asyncio
+    async def test_replayed_transcript_stores_only_new_items(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        await s.append(make_turn(0))
+        assert await s.append(make_turn(0) + make_turn(1)) == 2
+        assert _ids(await s.load()) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+
+    @pytest.mark.asyncio
+    async def test_duplicate_ids_inside_one_append_are_stored_once(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        assert await s.append([make_item(1, "first"), make_item(1, "second"), make_item(2)]) == 2
+        loaded = await s.load()
+        assert _ids(loaded) == ["msg_1", "msg_2"]
+        assert loaded[0]["content"][0]["text"] == "first"
+
+    @pytest.mark.asyncio
+    async def test_same_item_id_in_other_session_is_stored(self, store: HistoryStore) -> None:
+        a, b = self.session(store, "a"), self.session(store, "b")
+        await a.append([make_item(1)])
+        assert await b.append([make_item(1)]) == 1
+        assert _ids(await b.load()) == ["msg_1"]
+
+    @pytest.mark.asyncio
+    async def test_append_of_nothing_is_a_no_op(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        assert await s.append([]) == 0
+        assert await s.load() == []
+
+    # -- data fidelity ------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_items_round_trip_exactly(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        item: Item = {
+            "type": "function_call",
+            "id": "fc_1",
+            "call_id": "call_1",
+            "name": "lookup",
+            "arguments": '{"q": [1, 2.5, null, true, {"deep": "x"}]}',
+            "status": "completed",
+            "agent_framework": {"nested": {"list": [1, "two", None, False, 3.25]}, "empty": {}},
+        }
+        await s.append([item])
+        assert await s.load() == [item]
+
+    @pytest.mark.asyncio
+    async def test_unicode_survives(self, store: HistoryStore) -> None:
+        text = "héllo 世界 🧪 \u200b \\ \" ' \n\t زبان"
+        s = self.session(store, "sessiøn-ü")
+        await s.append([make_item("ü", text)])
+        assert (await s.load())[0]["content"][0]["text"] == text
+
+    @pytest.mark.asyncio
+    async def test_one_megabyte_item_survives(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        big = "x" * (1024 * 1024)
+        await s.append([make_item("big", big), make_item("after")])
+        loaded = await s.load()
+        assert loaded[0]["content"][0]["text"] == big
+        assert _ids(loaded) == ["msg_big", "msg_after"]
+
+    @pytest.mark.asyncio
+    async def test_changing_appended_dict_does_not_change_store(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        item = make_item(1, "original")
+        await s.append([item])
+        item["content"][0]["text"] = "changed"
+        assert (await s.load())[0]["content"][0]["text"] == "original"
+
+    @pytest.mark.asyncio
+    async def test_changing_loaded_dict_does_not_change_store(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        await s.append([make_item(1, "original")])
+        (await s.load())[0]["content"][0]["text"] = "changed"
+        assert (await s.load())[0]["content"][0]["text"] == "original"
+
+    # -- partitions ---------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_users_do_not_see_each_other(self, store: HistoryStore) -> None:
+        alice, bob = self.session(store, user="alice"), self.session(store, user="bob")
+        await alice.append([make_item("a")])
+        await bob.append([make_item("b")])
+        assert _ids(await alice.load()) == ["msg_a"]
+        assert _ids(await bob.load()) == ["msg_b"]
+
+    @pytest.mark.asyncio
+    async def test_chats_do_not_see_each_other(self, store: HistoryStore) -> None:
+        one, two = self.session(store, user="u", chat="c1"), self.session(store, user="u", chat="c2")
+        await one.append([make_item("1")])
+        await two.append([make_item("2")])
+        assert _ids(await one.load()) == ["msg_1"]
+        assert _ids(await two.load()) == ["msg_2"]
+
+    @pytest.mark.asyncio
+    async def test_anonymous_partition_is_its_own(self, store: HistoryStore) -> None:
+        anon = self.session(store)
+        named = self.session(store, user="alice")
+        chat_only = self.session(store, chat="c1")
+        await anon.append([make_item("anon")])
+        await named.append([make_item("named")])
+        await chat_only.append([make_item("chat")])
+        assert _ids(await anon.load()) == ["msg_anon"]
+        assert _ids(await named.load()) == ["msg_named"]
+        assert _ids(await chat_only.load()) == ["msg_chat"]
+
+    @pytest.mark.asyncio
+    async def test_same_ids_in_every_partition_are_kept_apart(self, store: HistoryStore) -> None:
+        handles = [self.session(store, user=u, chat=c) for u in (None, "u1", "u2") for c in (None, "c1")]
+        for index, handle in enumerate(handles):
+            await handle.append([make_item(1, f"partition {index}")])
+        for index, handle in enumerate(handles):
+            loaded = await handle.load()
+            assert [i["content"][0]["text"] for i in loaded] == [f"partition {index}"]
+
+    # -- listing and deleting -------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_list_sessions_lists_only_asked_partition(self, store: HistoryStore) -> None:
+        self.require(store, Capability.LIST_SESSIONS)
+        await self.session(store, "s1", user="alice").append([make_item(1)])
+        await self.session(store, "s2", user="alice").append([make_item(1)])
+        await self.session(store, "s3", user="bob").append([make_item(1)])
+        await self.session(store, "s4").append([make_item(1)])
+        await self.session(store, "s5", user="alice", chat="c").append([make_item(1)])
+        assert await self.listed(store, user="alice") == {SessionKey("s1", "alice"), SessionKey("s2", "alice")}
+        assert await self.listed(store, user="bob") == {SessionKey("s3", "bob")}
+        assert await self.listed(store) == {SessionKey("s4")}
+        assert await self.listed(store, user="alice", chat="c") == {SessionKey("s5", "alice", "c")}
+
+    @pytest.mark.asyncio
+    async def test_list_sessions_with_all_widens_the_partition(self, store: HistoryStore) -> None:
+        self.require(store, Capability.LIST_SESSIONS)
+        keys = {
+            SessionKey("s1"),
+            SessionKey("s2", "alice"),
+            SessionKey("s3", "alice", "c"),
+            SessionKey("s4", None, "c"),
+        }
+        for key in keys:
+            await SessionHandle(store, key).append([make_item(1)])
+        assert await self.listed(store, user=ALL, chat=ALL) == keys
+        assert await self.listed(store, user="alice", chat=ALL) == {
+            SessionKey("s2", "alice"),
+            SessionKey("s3", "alice", "c"),
+        }
+        assert await self.listed(store, user=ALL, chat="c") == {
+            SessionKey("s3", "alice", "c"),
+            SessionKey("s4", None, "c"),
+        }
+
+    @pytest.mark.asyncio
+    async def test_list_sessions_of_empty_store_is_empty(self, store: HistoryStore) -> None:
+        self.require(store, Capability.LIST_SESSIONS)
+        assert await self.listed(store, user=ALL, chat=ALL) == set()
+
+    @pytest.mark.asyncio
+    async def test_delete_removes_the_session(self, store: HistoryStore) -> None:
+        self.require(store, Capability.DELETE)
+        s = self.session(store, user="alice")
+        await s.append(make_turn(0))
+        assert await store.delete(s.key) is True
+        assert await store.load(s.key) == []
+        assert await store.delete(s.key) is False
+
+    @pytest.mark.asyncio
+    async def test_delete_touches_only_its_partition(self, store: HistoryStore) -> None:
+        self.require(store, Capability.DELETE)
+        keep = [self.session(store, user="bob"), self.session(store), self.session(store, user="alice", chat="c")]
+        gone = self.session(store, user="alice")
+        for handle in [*keep, gone]:
+            await handle.append([make_item(1)])
+        await store.delete(gone.key)
+        for handle in keep:
+            assert _ids(await handle.load()) == ["msg_1"]
+
+    @pytest.mark.asyncio
+    async def test_deleted_session_is_not_listed(self, store: HistoryStore) -> None:
+        self.require(store, Capability.DELETE)
+        self.require(store, Capability.LIST_SESSIONS)
+        await self.session(store, "a").append([make_item(1)])
+        await self.session(store, "b").append([make_item(1)])
+        await store.delete(SessionKey("a"))
+        assert await self.listed(store) == {SessionKey("b")}
+
+    @pytest.mark.asyncio
+    async def test_session_can_be_written_again_after_delete(self, store: HistoryStore) -> None:
+        self.require(store, Capability.DELETE)
+        await self.session(store).append([make_item(1, "old")])
+        await store.delete(SessionKey("s1"))
+        fresh = self.session(store)
+        assert await fresh.append([make_item(1, "new")]) == 1
+        assert [i["content"][0]["text"] for i in await fresh.load()] == ["new"]
+
+    @pytest.mark.asyncio
+    async def test_missing_capability_raises_unsupported(self, store: HistoryStore) -> None:
+        missing = {Capability.DELETE, Capability.LIST_SESSIONS} - store.capabilities
+        if not missing:
+            pytest.skip("the store offers every optional operation")
+        if Capability.DELETE in missing:
+            with pytest.raises(UnsupportedOperationError):
+                await store.delete(SessionKey("s1"))
+        if Capability.LIST_SESSIONS in missing:
+            with pytest.raises(UnsupportedOperationError):
+                await self.listed(store)
+
+    # -- concurrency ----------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_concurrent_appends_to_one_session_each_land_once(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CONCURRENT_APPEND)
+        key = SessionKey("busy", user="u")
+        await asyncio.gather(*(store.append(key, make_turn(n)) for n in range(50)))
+        await asyncio.gather(*(store.append(key, make_turn(n)) for n in range(0, 50, 5)))
+        loaded = await store.load(key)
+        assert sorted(_ids(loaded)) == sorted(f"msg_{n}{r}" for n in range(50) for r in "ua")
+        for n in range(50):  # a turn's items stay together and in order
+            position = _ids(loaded).index(f"msg_{n}u")
+            assert loaded[position + 1]["id"] == f"msg_{n}a"
+
+    @pytest.mark.asyncio
+    async def test_concurrent_appends_to_many_sessions_each_land_once(self, store: HistoryStore) -> None:
+        handles = [self.session(store, f"s{n}", user="u") for n in range(50)]
+        await asyncio.gather(*(h.append(make_turn(n)) for n, h in enumerate(handles)))
+        for n, handle in enumerate(handles):
+            assert _ids(await handle.load()) == [f"msg_{n}u", f"msg_{n}a"]
+
+    # -- closing ------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_use_after_close_raises(self, store: HistoryStore) -> None:
+        key = SessionKey("s1")
+        await store.aclose()
+        with pytest.raises(StoreClosedError):
+            await store.append(key, [make_item(1)])
+        with pytest.raises(StoreClosedError):
+            await store.load(key)
+        with pytest.raises(StoreClosedError):
+            await store.delete(key)
+        with pytest.raises(StoreClosedError):
+            await self.listed(store)
+
+    @pytest.mark.asyncio
+    async def test_close_twice_is_harmless(self, store: HistoryStore) -> None:
+        await store.aclose()
+        await store.aclose()
+
+    @pytest.mark.asyncio
+    async def test_async_with_closes_the_store(self, store: HistoryStore) -> None:
+        async with store as entered:
+            assert entered is store
+            await self.session(store).append([make_item(1)])
+        with pytest.raises(StoreClosedError):
+            await store.load(SessionKey("s1"))
+
+    # -- bad input ------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("key", ["s1", None, ("s1", None, None)])
+    async def test_key_that_is_not_a_session_key_is_rejected(self, store: HistoryStore, key: Any) -> None:
+        with pytest.raises(ValueError, match="SessionKey"):
+            await store.load(key)
+        with pytest.raises(ValueError, match="SessionKey"):
+            await store.append(key, [make_item(1)])
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("items", "message"),
+        [
+            ([{"id": "x"}], "type"),
+            ([{"type": "message"}], "'id'"),
+            ([{"type": "message", "id": ""}], "'id'"),
+            (["not a dict"], "dict"),
+            ({"type": "message", "id": "x"}, "sequence"),
+        ],
+    )
+    async def test_malformed_items_are_rejected_and_nothing_is_stored(
+        self, store: HistoryStore, items: Any, message: str
+    ) -> None:
+        s = self.session(store)
+        with pytest.raises(ValueError, match=message):
+            await store.append(s.key, [make_item(0), *items] if isinstance(items, list) else items)
+        assert await s.load() == []
+
+    # -- chain heads ----------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_chain_head_continues_the_history(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        s = self.session(store)
+        first = await store.append(s.key, make_turn(0))
+        assert isinstance(first.head, str) and first.head
+        second = await store.append(s.key, make_turn(1), head=first.head)
+        assert second.head and second.head != first.head
+        assert _ids(await store.load(s.key, head=second.head)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+        assert _ids(await store.load(s.key, head=first.head)) == ["msg_0u", "msg_0a"]
