@@ -1,8 +1,10 @@
-"""Sessions: tests (one environment per distribution, then the cross-package tests), lint, bench."""
+"""Sessions: tests (one environment per distribution, then the cross-package tests), lint, bench, demo."""
 
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
 
 import nox
 
@@ -10,35 +12,41 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
+ROOT = Path(__file__).parent
 PYTHON = "3.11"
-#: Backend distributions under backends/, each tested in an environment holding only it and the core.
-BACKENDS = ["memory"]
-#: Extra packages a backend's own tests need (beyond the core's testing extra).
-BACKEND_TEST_DEPS: dict[str, list[str]] = {}
+#: Backend distributions under backends/ (each has a pyproject.toml), tested one by one.
+BACKENDS = sorted(p.parent.name for p in ROOT.glob("backends/*/pyproject.toml"))
 
 
-def install_core(session: nox.Session) -> None:
-    session.install("-e", "core[testing]")
+def _extras(path: Path) -> set[str]:
+    project = tomllib.loads(path.read_text())["project"]
+    return set(project.get("optional-dependencies", {}))
 
 
-def install_backends(session: nox.Session, *names: str) -> None:
-    args: list[str] = []
-    for name in names:
-        args += ["-e", f"backends/{name}"]
-        args += BACKEND_TEST_DEPS.get(name, [])
+def backend_requirement(name: str) -> str:
+    """``backends/<name>``, with its ``test`` extra when it declares one (drivers its own tests need)."""
+    extras = _extras(ROOT / "backends" / name / "pyproject.toml")
+    return f"backends/{name}[test]" if "test" in extras else f"backends/{name}"
+
+
+def install(session: nox.Session, *backends: str) -> None:
+    args = ["-e", "core[testing]"]
+    for name in backends:
+        args += ["-e", backend_requirement(name)]
     session.install(*args)
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("package", ["core", *BACKENDS, "integration"])
 def tests(session: nox.Session, package: str) -> None:
-    """Run one distribution's tests in an environment holding only what it declares."""
-    install_core(session)
+    """Run one distribution's tests in an environment holding only the core and it."""
     if package == "integration":
-        install_backends(session, *BACKENDS)
+        install(session, *BACKENDS)
         session.install("pip")  # the plugin test installs a throwaway wheel with pip
-    elif package != "core":
-        install_backends(session, package)
+    elif package == "core":
+        install(session)
+    else:
+        install(session, package)
     session.run(
         "pytest",
         f"tests/{package}",
@@ -53,17 +61,15 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The README's first command: set up and run the quick start."""
-    install_core(session)
-    install_backends(session, *BACKENDS)
+    install(session, *BACKENDS)
     session.run("python", "examples/quickstart.py")
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, then the strict type checker over every distribution."""
-    install_core(session)
-    install_backends(session, *BACKENDS)
-    session.install("ruff", "mypy", "pytest", "pytest-asyncio", "hypothesis", "nox")
+    """ruff, then mypy --strict over every distribution."""
+    install(session, *BACKENDS)
+    session.install("ruff", "mypy")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     packages = ["core/src/agent_framework_history", *(f"backends/{b}/src" for b in BACKENDS)]
@@ -72,8 +78,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Time every installed backend and the anchors in one run; prints the table."""
-    install_core(session)
-    install_backends(session, *BACKENDS)
+    """Time every installed backend and the anchors in one run; prints the tables."""
+    install(session, *BACKENDS)
     session.install("azure-ai-agentserver-responses>=2.3", "rich")
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -6,6 +6,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -61,6 +62,15 @@ class Report:
     notes: list[str] = field(default_factory=lambda: [])
 
 
+@dataclass
+class Context:
+    """What a benchmark section gets: the report to add to, a scratch directory, the workload size."""
+
+    report: Report
+    tmp: Path
+    turns: int
+
+
 async def best_of(repeats: int, fn: Callable[[], Awaitable[object]]) -> float:
     """Median wall time of ``repeats`` awaited calls, in seconds."""
     times: list[float] = []
@@ -88,9 +98,7 @@ def print_report(report: Report, anchors: list[str]) -> None:
         if anchor in by_name:
             table.add_column(f"÷ {SHORT.get(anchor, anchor)}", justify="right")
     for row in report.rows:
-        ratios = [
-            f"{row.per_turn_us / by_name[a].per_turn_us:.3g}" for a in anchors if a in by_name
-        ]
+        ratios = [f"{row.per_turn_us / by_name[a].per_turn_us:.3g}" for a in anchors if a in by_name]
         table.add_row(
             row.name,
             row.kind,

@@ -1,21 +1,24 @@
 """Benchmark runner: every installed backend and the anchors, same workload, one run.
 
-    nox -s bench                 # default sizes
-    nox -s bench -- --turns 500  # quicker
+nox -s bench                      # default sizes
+nox -s bench -- --turns 500       # quicker
+nox -s bench -- --only sqlite     # one section (plus the anchors)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).parent))
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
 
-from _harness import Report, console, print_report  # noqa: E402
+from _harness import Context, Report, console, print_report  # noqa: E402
 from workloads import (  # noqa: E402
     run_backend,
     run_file_history,
@@ -34,30 +37,41 @@ ANCHORS = [
     "raw json.dumps + append",
 ]
 
-#: How each installed backend is opened for the shared workload (None = not benchmarked here).
-BACKEND_TARGETS: dict[str, Callable[[Path], str | None]] = {
-    "memory": lambda tmp: "memory://",
-}
+
+def sections() -> list[ModuleType]:
+    return [
+        importlib.import_module(f"sections.{path.stem}")
+        for path in sorted((HERE / "sections").glob("*.py"))
+        if path.stem != "__init__"
+    ]
 
 
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=2000, help="turns in the shared workload (default 2000)")
+    parser.add_argument("--only", action="append", default=[], help="run only these sections (repeatable)")
     args = parser.parse_args(argv)
     turns: int = args.turns
     report = Report()
+    installed = {info.name for info in available_backends() if info.ok}
     with tempfile.TemporaryDirectory(prefix="af-history-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        installed = {info.name for info in available_backends() if info.ok}
-        for name, target_for in BACKEND_TARGETS.items():
-            if name not in installed:
+        ctx = Context(report=report, tmp=tmp, turns=turns)
+        chosen = [m for m in sections() if not args.only or m.__name__.split(".")[-1] in args.only]
+        for module in chosen:
+            name: str | None = getattr(module, "NAME", None)
+            if name is not None and name not in installed:
                 report.notes.append(f"backend {name}: not installed, skipped")
                 continue
-            target = target_for(tmp)
-            if target is None:
-                continue
-            console.print(f"[dim]running backend {name} ({turns} turns)…[/dim]")
-            report.rows.append(await run_backend(name, target, turns))
+            target_for = getattr(module, "target", None)
+            url = target_for(tmp) if target_for is not None else None
+            if name is not None and url is not None:
+                console.print(f"[dim]running backend {name} ({turns} turns)…[/dim]")
+                report.rows.append(await run_backend(name, url, turns))
+            extra = getattr(module, "run", None)
+            if extra is not None:
+                console.print(f"[dim]running section {module.__name__.split('.')[-1]}…[/dim]")
+                await extra(ctx)
 
         console.print("[dim]running anchors…[/dim]")
         report.rows.append(await run_file_history(tmp, turns))
@@ -68,7 +82,7 @@ async def main(argv: list[str]) -> int:
         report.rows.append(await run_sdk_store("InMemoryResponseProvider", InMemoryResponseProvider(), turns))
         report.rows.append(await run_raw_append(tmp, turns))
     print_report(report, ANCHORS)
-    return 0
+    return 0 if all(check.met for check in report.checks) else 1
 
 
 if __name__ == "__main__":

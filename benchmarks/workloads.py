@@ -8,9 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _harness import Row, best_of
 from agent_framework import FileHistoryProvider, InMemoryHistoryProvider, Message
 
-from _harness import Row, best_of
 from agent_framework_history import HistoryStoreProvider, open_store
 
 SESSION = "bench-session"
