@@ -80,5 +80,5 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Time every installed backend and the anchors in one run; prints the tables."""
     install(session, *BACKENDS)
-    session.install("azure-ai-agentserver-responses>=2.3", "rich")
+    session.install("-r", "benchmarks/requirements.txt")
     session.run("python", "benchmarks/run.py", *session.posargs)
