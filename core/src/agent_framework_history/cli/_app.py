@@ -1,0 +1,402 @@
+"""The ``af-history`` command: inspect, export, import, migrate and check conversation histories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .._plugins import available_backends
+from .._selector import resolve_target
+from .._store import HistoryStore
+from .._version import __version__
+from ._check import check_sessions
+from ._errors import EXIT_PROBLEMS, CliError, ErrorHandlingGroup
+from ._file_history import FileHistorySource, is_file_history
+from ._interchange import import_records, read_records, write_header, write_session
+from ._migrate import Migration, SessionOutcome, Source, StoreSource, migrate
+from ._repair import backend_check
+from ._stores import collect_sessions, describe_target, key_json, opened, partition, session_key
+from ._transcript import transcript
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+_ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold magenta", "system": "bold yellow"}
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _out() -> Console:
+    return Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _split(args: tuple[str, ...], *, names: tuple[str, ...]) -> tuple[str | None, ...]:
+    """Optional leading STORE: ``args`` holds the trailing ``names`` and maybe a store before them."""
+    if len(args) == len(names):
+        return (None, *args)
+    if len(args) == len(names) + 1:
+        return args
+    wanted = " ".join(names)
+    raise click.UsageError(f"expected [STORE] {wanted}, got {len(args)} argument(s): {' '.join(args) or '(none)'}")
+
+
+def _label(target: str | None) -> str:
+    return describe_target(target) if target is not None else f"{describe_target(None)} (the default store)"
+
+
+user_option = click.option("--user", help="The user of the partition (leave out for the anonymous partition).")
+chat_option = click.option("--chat", help="The chat of the partition (leave out for the anonymous partition).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table.")
+
+
+@click.group(cls=ErrorHandlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="af-history")
+def app() -> None:
+    """Inspect, export, import, migrate and check agent-framework conversation histories.
+
+    STORE is a store URL (sqlite:///history.db, jsonl:///dir, memory://, foundry://,
+    postgresql://…) or a backend name; left out, the store the selector chooses
+    (AF_HISTORY_STORE, af-history.toml, then the embedded default) is used.
+    """
+
+
+@app.command()
+@json_option
+def backends(as_json: bool) -> None:
+    """List the installed backends, with the load error of any that failed."""
+    infos = available_backends()
+    if as_json:
+        _echo_json(
+            [
+                {
+                    "name": i.name,
+                    "distribution": i.distribution,
+                    "version": i.version,
+                    "schemes": list(i.schemes),
+                    "description": i.description,
+                    "error": i.error,
+                }
+                for i in infos
+            ]
+        )
+        return
+    if not infos:
+        _out().print("No history backend is installed; try 'pip install agent-framework-history-sqlite'.")
+        return
+    table = Table(title="History backends")
+    for column in ("name", "distribution", "version", "schemes", "status"):
+        table.add_column(column, overflow="fold")
+    for i in infos:
+        status = "[green]ok[/green]" if i.ok else f"[red]{escape(i.error or '')}[/red]"
+        schemes = ", ".join(f"{s}://" for s in i.schemes)
+        table.add_row(i.name, i.distribution or "—", i.version or "—", schemes, status)
+    _out().print(table)
+
+
+@app.command()
+def which() -> None:
+    """Print the store the selector chooses when STORE is left out, and why."""
+    selection = resolve_target()
+    click.echo(f"{selection.target}\t(chosen by {selection.source})")
+
+
+@app.command()
+@click.argument("store", required=False)
+@user_option
+@chat_option
+@click.option(
+    "--all-partitions", "every", is_flag=True, help="List every partition (fields given by --user/--chat still filter)."
+)
+@json_option
+def sessions(store: str | None, user: str | None, chat: str | None, every: bool, as_json: bool) -> None:
+    """List the sessions of one partition (or of every partition)."""
+    where = partition(user, chat, every=every)
+
+    async def run() -> list[Any]:
+        async with opened(store) as opened_store:
+            return await collect_sessions(opened_store, where, label=_label(store))
+
+    keys = _run(run())
+    if as_json:
+        _echo_json({"store": describe_target(store), "sessions": [key_json(k) for k in keys]})
+        return
+    if not keys:
+        _err().print(f"No sessions in {escape(_label(store))} for this partition.")
+        return
+    table = Table(title=f"Sessions in {escape(describe_target(store))}")
+    for column in ("session", "user", "chat"):
+        table.add_column(column, overflow="fold")
+    for key in keys:
+        table.add_row(escape(key.session_id), escape(key.user or "—"), escape(key.chat or "—"))
+    _out().print(table)
+
+
+@app.command()
+@click.argument("args", nargs=-1, metavar="[STORE] SESSION")
+@user_option
+@chat_option
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the latest N items.")
+@json_option
+def show(args: tuple[str, ...], user: str | None, chat: str | None, limit: int | None, as_json: bool) -> None:
+    """Print a session's transcript: roles, text, tool calls and results, approvals."""
+    store, session_id = _split(args, names=("SESSION",))
+    assert session_id is not None
+    key = session_key(session_id, user, chat)
+
+    async def run() -> list[Any]:
+        async with opened(store) as opened_store:
+            return await opened_store.load(key, limit=limit)
+
+    items = _run(run())
+    if not items:
+        raise CliError(
+            f"No session {session_id!r} in partition user={user!r}, chat={chat!r} of {_label(store)}; "
+            "'af-history sessions --all-partitions' lists what is there."
+        )
+    entries = transcript(items)
+    if as_json:
+        _echo_json(
+            {
+                "store": describe_target(store),
+                "session": key_json(key),
+                "count": len(items),
+                "transcript": [e.to_json() for e in entries],
+                "items": items,
+            }
+        )
+        return
+    console = _out()
+    console.print(f"[dim]session {escape(session_id)} · user={user!r} · chat={chat!r} · {len(items)} items[/dim]")
+    for entry in entries:
+        style = _ROLE_STYLES.get(entry.role, "bold")
+        kind = "" if entry.kind == "message" else f" [dim]({escape(entry.kind)})[/dim]"
+        console.print(f"[{style}]{escape(entry.role)}[/{style}]{kind}: {escape(entry.text)}")
+
+
+@contextmanager
+def _output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or a file written next to its final place and renamed when complete."""
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    final = Path(path)
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place below
+        "w", encoding="utf-8", dir=final.parent if str(final.parent) else ".", prefix=f".{final.name}.", delete=False
+    )
+    try:
+        with handle:
+            yield handle
+        os.replace(handle.name, final)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+@click.argument("args", nargs=-1, metavar="[STORE] [SESSION]")
+@click.option("--all", "everything", is_flag=True, help="Export every session (narrowed by --user / --chat if given).")
+@user_option
+@chat_option
+@click.option("-o", "--output", "output", help="Write to this file instead of stdout.")
+def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str | None, output: str | None) -> None:
+    """Write sessions in the JSONL interchange format (see the CLI reference)."""
+    if everything:
+        if len(args) > 1:
+            raise click.UsageError("with --all, give at most a STORE, no SESSION")
+        store, session_id = (args[0] if args else None), None
+    else:
+        if not args:
+            raise click.UsageError("give a SESSION to export, or --all")
+        store, session_id = _split(args, names=("SESSION",))
+
+    async def run() -> tuple[int, int]:
+        async with opened(store) as opened_store:
+            if session_id is None:
+                keys = await collect_sessions(opened_store, partition(user, chat, every=True), label=_label(store))
+            else:
+                keys = [session_key(session_id, user, chat)]
+            count = 0
+            with _output(output) as out:
+                write_header(out)
+                for key in keys:
+                    items = await opened_store.load(key)
+                    if session_id is not None and not items:
+                        raise CliError(f"No session {session_id!r} (user={user!r}, chat={chat!r}) in {_label(store)}.")
+                    write_session(out, key, items)
+                    count += len(items)
+            return len(keys), count
+
+    sessions_count, items_count = _run(run())
+    if output not in (None, "-"):
+        _err().print(f"Exported {items_count} items of {sessions_count} sessions to {escape(str(output))}.")
+
+
+@app.command(name="import")
+@click.argument("args", nargs=-1, metavar="[STORE] FILE")
+def import_(args: tuple[str, ...]) -> None:
+    """Append the sessions of an interchange file to STORE (items already there are skipped)."""
+    store, file = _split(args, names=("FILE",))
+    assert file is not None
+    if file == "-":
+        lines: list[str] = sys.stdin.readlines()
+        where = "standard input"
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise CliError(f"Cannot import {file!r}: no such file.")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        where = file
+    records = list(read_records(lines, where))  # validates the whole file before writing anything
+
+    async def run() -> Any:
+        async with opened(store) as opened_store:
+            return await import_records(opened_store, records)
+
+    result = _run(run())
+    _err().print(
+        f"Imported {result.read} items of {result.sessions} sessions into {escape(_label(store))}: "
+        f"{result.stored} new, {result.read - result.stored} already there."
+    )
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=_err(),
+        disable=not show,
+    )
+
+
+async def _migrate(source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool) -> Migration:
+    async with opened(destination_url) as destination:
+        file_source: FileHistorySource | None = None
+        source_store: HistoryStore | None = None
+        try:
+            if is_file_history(source_url):
+                file_source = FileHistorySource(source_url, user=user, chat=chat)
+                source: Source = file_source
+                for note in file_source.skipped:
+                    _err().print(f"[yellow]skipped[/yellow] {escape(note)}")
+            else:
+                from .._selector import open_store
+
+                source_store = open_store(source_url)
+                keys = await collect_sessions(source_store, partition(user, chat, every=True), label=source_url)
+                source = StoreSource(source_store, keys)
+            total = len(source.sessions())
+            with _progress(show) as progress:
+                sessions_task = progress.add_task("sessions", total=total)
+                items_task = progress.add_task("items", total=None)
+
+                def on_items(count: int) -> None:
+                    progress.advance(items_task, count)
+
+                def on_session(outcome: SessionOutcome) -> None:
+                    progress.advance(sessions_task)
+                    done = progress.tasks[items_task].completed
+                    progress.update(items_task, total=done)
+
+                return await migrate(source, destination, on_session=on_session, on_items=on_items)
+        finally:
+            if source_store is not None:
+                await source_store.aclose()
+
+
+@app.command(name="migrate")
+@click.option("--from", "source_url", required=True, help="Store URL to copy from, or file-history:///dir.")
+@click.option("--to", "destination_url", required=True, help="Store URL to copy to.")
+@click.option("--user", help="Copy only this user's sessions (for file-history://: the user to file them under).")
+@click.option("--chat", help="Copy only this chat's sessions (for file-history://: the chat to file them under).")
+@click.option("--progress/--no-progress", "show", default=True, help="Show progress bars (default: on).")
+def migrate_command(source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool) -> None:
+    """Copy every session from one store to another; re-running resumes (stored items are skipped)."""
+    if source_url.strip() == destination_url.strip():
+        raise CliError(f"--from and --to are the same store ({source_url!r}); nothing to do.")
+    if user == "" or chat == "":
+        raise CliError("--user and --chat must not be empty.")
+    result = _run(_migrate(source_url, destination_url, user, chat, show))
+    console = _err()
+    failed = result.failed
+    console.print(
+        f"Migrated {len(result.sessions)} sessions, {result.items} items: {result.stored} newly stored, "
+        f"{result.items - result.stored} already there. Verified {len(result.sessions) - len(failed)}/"
+        f"{len(result.sessions)} sessions."
+    )
+    for outcome in result.sessions:
+        if outcome.destination_items != outcome.source_items and outcome.ok:
+            console.print(
+                f"[yellow]note[/yellow] session {escape(outcome.key.session_id)!r}: the destination holds "
+                f"{outcome.destination_items} items, the source {outcome.source_items} (it had items of its own)."
+            )
+    for outcome in failed:
+        console.print(
+            f"[red]not verified[/red] session {escape(outcome.key.session_id)!r} (user={outcome.key.user!r}, "
+            f"chat={outcome.key.chat!r}): {outcome.missing} of {outcome.source_items} items are missing "
+            "from the destination."
+        )
+    if failed:
+        raise CliError(
+            f"{len(failed)} sessions did not verify; run the same command again to retry.", exit_code=EXIT_PROBLEMS
+        )
+
+
+@app.command()
+@click.argument("store", required=False)
+@click.option("--repair", is_flag=True, help="Repair what can be repaired safely (torn tails of JSONL files).")
+def check(store: str | None, repair: bool) -> None:
+    """Verify every session loads; backends with their own checks (jsonl) report damaged lines too."""
+
+    async def run() -> Any:
+        async with opened(store) as opened_store:
+            extra = await backend_check(opened_store, repair=repair)
+            report = await check_sessions(opened_store, label=_label(store))
+            if extra is not None:
+                report.problems[:0] = extra.problems
+                report.repaired.extend(extra.repaired)
+            return report
+
+    report = _run(run())
+    console = _out()
+    for fixed in report.repaired:
+        console.print(f"[green]repaired[/green] {escape(fixed)}")
+    for problem in report.problems:
+        hint = " [dim](repairable with --repair)[/dim]" if problem.repairable and not repair else ""
+        console.print(f"[red]problem[/red] {escape(problem.where)}: {escape(problem.what)}{hint}")
+    console.print(
+        f"Checked {report.sessions} sessions, {report.items} items in {escape(describe_target(store))}: "
+        + ("no problems." if report.ok else f"{len(report.problems)} problems.")
+    )
+    if not report.ok:
+        raise CliError(f"{len(report.problems)} problems found.", exit_code=EXIT_PROBLEMS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``af-history`` console script."""
+    app.main(args=argv, prog_name="af-history")

@@ -1,0 +1,161 @@
+"""The JSONL interchange format of ``af-history export`` / ``import``.
+
+Line 1 is a header, every further line one item with the key of its session::
+
+    {"format": "agent-framework-history", "version": 1}
+    {"session": {"session_id": "s1", "user": null, "chat": null}, "item": {"type": "message", "id": "msg_1", ...}}
+
+Items of a session appear in history order. Importing appends them with ``HistoryStore.append``,
+which skips ids a session already holds, so importing the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
+
+from .._base import check_items
+from .._json import dumps_item
+from .._keys import SessionKey
+from .._store import HistoryStore, Item
+from ._stores import key_json
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "HEADER",
+    "ImportResult",
+    "InterchangeError",
+    "Record",
+    "import_records",
+    "read_records",
+    "write_header",
+    "write_session",
+]
+
+FORMAT: Final = "agent-framework-history"
+"""The ``format`` value of the header line."""
+
+FORMAT_VERSION: Final = 1
+"""The version this library writes and the highest it reads."""
+
+HEADER: Final = {"format": FORMAT, "version": FORMAT_VERSION}
+
+#: Items appended per ``append`` call while importing.
+BATCH: Final = 500
+
+
+class InterchangeError(ValueError):
+    """The file is not a valid interchange file; the message names the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    key: SessionKey
+    item: Item
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What one import did: sessions touched, item records read, items newly stored."""
+
+    sessions: int = 0
+    read: int = 0
+    stored: int = 0
+
+
+def write_header(out: TextIO) -> None:
+    out.write(json.dumps(HEADER) + "\n")
+
+
+def write_session(out: TextIO, key: SessionKey, items: Sequence[Item]) -> None:
+    session = json.dumps(key_json(key), ensure_ascii=False, separators=(",", ":"))
+    for item in items:
+        out.write(f'{{"session":{session},"item":{dumps_item(item)}}}\n')
+
+
+def _check_header(line: str | None, where: str) -> None:
+    if line is None or not line.strip():
+        raise InterchangeError(f"{where} is empty; an export starts with the header line {json.dumps(HEADER)}.")
+    try:
+        header: Any = json.loads(line)
+    except ValueError as exc:
+        raise InterchangeError(f"{where}, line 1: the header is not JSON ({exc}).") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise InterchangeError(
+            f"{where}, line 1: not an agent-framework-history export (expected the header {json.dumps(HEADER)})."
+        )
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InterchangeError(f"{where}, line 1: the header's version must be a positive integer, got {version!r}.")
+    if version > FORMAT_VERSION:
+        raise InterchangeError(
+            f"{where} uses interchange format version {version}; this agent-framework-history reads up to "
+            f"version {FORMAT_VERSION}. Upgrade agent-framework-history to import it."
+        )
+
+
+def _parse(line: str, number: int, where: str) -> Record:
+    try:
+        record: Any = json.loads(line)
+    except ValueError as exc:
+        raise InterchangeError(f"{where}, line {number}: not valid JSON ({exc}).") from exc
+    if not isinstance(record, dict) or set(record) != {"session", "item"}:
+        raise InterchangeError(f"{where}, line {number}: expected an object with the keys 'session' and 'item'.")
+    session: Any = record["session"]
+    if not isinstance(session, dict) or not set(session) <= {"session_id", "user", "chat"}:
+        raise InterchangeError(
+            f"{where}, line {number}: 'session' must be an object with 'session_id' and optional 'user' / 'chat'."
+        )
+    try:
+        key = SessionKey(session.get("session_id"), user=session.get("user"), chat=session.get("chat"))
+        (item,) = check_items([record["item"]])
+    except ValueError as exc:
+        raise InterchangeError(f"{where}, line {number}: {exc}") from exc
+    return Record(key, item)
+
+
+def read_records(lines: Iterable[str], where: str) -> Iterator[Record]:
+    """Parse an interchange file's lines (header first), raising :class:`InterchangeError` on the first bad one."""
+    iterator = iter(lines)
+    _check_header(next(iterator, None), where)
+    for number, line in enumerate(iterator, start=2):
+        if line.strip():
+            yield _parse(line, number, where)
+
+
+async def import_records(
+    store: HistoryStore,
+    records: Iterable[Record],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Append records to ``store``, batching consecutive items of one session."""
+    result = ImportResult()
+    seen: set[SessionKey] = set()
+    heads: dict[SessionKey, str | None] = {}
+    batch: list[Item] = []
+    current: SessionKey | None = None
+
+    async def flush() -> None:
+        if current is None or not batch:
+            return
+        outcome = await store.append(current, batch, head=heads.get(current))
+        heads[current] = outcome.head
+        result.stored += outcome.stored
+        if progress is not None:
+            progress(len(batch))
+        batch.clear()
+
+    for record in records:
+        if record.key != current or len(batch) >= BATCH:
+            await flush()
+            current = record.key
+            seen.add(record.key)
+        batch.append(record.item)
+        result.read += 1
+    await flush()
+    result.sessions = len(seen)
+    return result
