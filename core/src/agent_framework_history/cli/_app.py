@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar, cast
 
 import click
 from rich.console import Console
@@ -23,7 +23,7 @@ from .._selector import resolve_target
 from .._store import HistoryStore
 from .._version import __version__
 from ._check import check_sessions
-from ._errors import EXIT_PROBLEMS, CliError, ErrorHandlingGroup
+from ._errors import CliError, ErrorHandlingGroup, ProblemsFound
 from ._file_history import FileHistorySource, is_file_history
 from ._interchange import import_records, read_records, write_header, write_session
 from ._migrate import Migration, SessionOutcome, Source, StoreSource, migrate
@@ -47,7 +47,11 @@ def _out() -> Console:
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, soft_wrap=not sys.stderr.isatty(), highlight=False)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _echo_json(value: Any) -> None:
@@ -57,6 +61,8 @@ def _echo_json(value: Any) -> None:
 def _split(args: tuple[str, ...], *, names: tuple[str, ...]) -> tuple[str | None, ...]:
     """Optional leading STORE: ``args`` holds the trailing ``names`` and maybe a store before them."""
     if len(args) == len(names):
+        if "://" in args[0]:
+            raise click.UsageError(f"{args[0]!r} looks like a store URL; give {' '.join(names)} after it")
         return (None, *args)
     if len(args) == len(names) + 1:
         return args
@@ -87,7 +93,7 @@ def app() -> None:
 @app.command()
 @json_option
 def backends(as_json: bool) -> None:
-    """List the installed backends, with the load error of any that failed."""
+    """List the installed backends (and load errors)."""
     infos = available_backends()
     if as_json:
         _echo_json(
@@ -119,7 +125,7 @@ def backends(as_json: bool) -> None:
 
 @app.command()
 def which() -> None:
-    """Print the store the selector chooses when STORE is left out, and why."""
+    """Print the store used when STORE is left out, and why."""
     selection = resolve_target()
     click.echo(f"{selection.target}\t(chosen by {selection.source})")
 
@@ -133,7 +139,11 @@ def which() -> None:
 )
 @json_option
 def sessions(store: str | None, user: str | None, chat: str | None, every: bool, as_json: bool) -> None:
-    """List the sessions of one partition (or of every partition)."""
+    """List the sessions of a partition.
+
+    Without --user / --chat this is the anonymous partition; --all-partitions lists every
+    partition (a --user or --chat given alongside still filters that field).
+    """
     where = partition(user, chat, every=every)
 
     async def run() -> list[Any]:
@@ -162,7 +172,10 @@ def sessions(store: str | None, user: str | None, chat: str | None, every: bool,
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the latest N items.")
 @json_option
 def show(args: tuple[str, ...], user: str | None, chat: str | None, limit: int | None, as_json: bool) -> None:
-    """Print a session's transcript: roles, text, tool calls and results, approvals."""
+    """Print a session's transcript.
+
+    Roles, text, tool calls and their results, approval requests and answers, one line per item.
+    """
     store, session_id = _split(args, names=("SESSION",))
     assert session_id is not None
     key = session_key(session_id, user, chat)
@@ -209,7 +222,7 @@ def _output(path: str | None) -> Iterator[TextIO]:
     )
     try:
         with handle:
-            yield handle
+            yield cast(TextIO, handle)
         os.replace(handle.name, final)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -223,7 +236,12 @@ def _output(path: str | None) -> Iterator[TextIO]:
 @chat_option
 @click.option("-o", "--output", "output", help="Write to this file instead of stdout.")
 def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str | None, output: str | None) -> None:
-    """Write sessions in the JSONL interchange format (see the CLI reference)."""
+    """Write sessions in the JSONL interchange format.
+
+    A header line {"format": "agent-framework-history", "version": 1}, then one line per item:
+    {"session": {"session_id": ..., "user": ..., "chat": ...}, "item": {...}}. --all exports
+    every session of every partition (narrowed by --user / --chat when given).
+    """
     if everything:
         if len(args) > 1:
             raise click.UsageError("with --all, give at most a STORE, no SESSION")
@@ -252,13 +270,17 @@ def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str 
 
     sessions_count, items_count = _run(run())
     if output not in (None, "-"):
-        _err().print(f"Exported {items_count} items of {sessions_count} sessions to {escape(str(output))}.")
+        _err().print(f"Exported {_n(items_count, 'item')} of {_n(sessions_count, 'session')} to {escape(str(output))}.")
 
 
 @app.command(name="import")
 @click.argument("args", nargs=-1, metavar="[STORE] FILE")
 def import_(args: tuple[str, ...]) -> None:
-    """Append the sessions of an interchange file to STORE (items already there are skipped)."""
+    """Import an interchange file into STORE.
+
+    The whole file is validated first; items a session already holds are skipped, so importing
+    the same file twice changes nothing. FILE may be - for standard input.
+    """
     store, file = _split(args, names=("FILE",))
     assert file is not None
     if file == "-":
@@ -278,7 +300,7 @@ def import_(args: tuple[str, ...]) -> None:
 
     result = _run(run())
     _err().print(
-        f"Imported {result.read} items of {result.sessions} sessions into {escape(_label(store))}: "
+        f"Imported {_n(result.read, 'item')} of {_n(result.sessions, 'session')} into {escape(_label(store))}: "
         f"{result.stored} new, {result.read - result.stored} already there."
     )
 
@@ -336,7 +358,12 @@ async def _migrate(source_url: str, destination_url: str, user: str | None, chat
 @click.option("--chat", help="Copy only this chat's sessions (for file-history://: the chat to file them under).")
 @click.option("--progress/--no-progress", "show", default=True, help="Show progress bars (default: on).")
 def migrate_command(source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool) -> None:
-    """Copy every session from one store to another; re-running resumes (stored items are skipped)."""
+    """Copy every session from one store to another.
+
+    Re-running resumes: items the destination holds are skipped. Each session is verified
+    afterwards (every source item id must be in the destination). --from also takes
+    file-history:///dir, a directory written by agent_framework.FileHistoryProvider.
+    """
     if source_url.strip() == destination_url.strip():
         raise CliError(f"--from and --to are the same store ({source_url!r}); nothing to do.")
     if user == "" or chat == "":
@@ -345,7 +372,7 @@ def migrate_command(source_url: str, destination_url: str, user: str | None, cha
     console = _err()
     failed = result.failed
     console.print(
-        f"Migrated {len(result.sessions)} sessions, {result.items} items: {result.stored} newly stored, "
+        f"Migrated {_n(len(result.sessions), 'session')}, {_n(result.items, 'item')}: {result.stored} newly stored, "
         f"{result.items - result.stored} already there. Verified {len(result.sessions) - len(failed)}/"
         f"{len(result.sessions)} sessions."
     )
@@ -362,16 +389,18 @@ def migrate_command(source_url: str, destination_url: str, user: str | None, cha
             "from the destination."
         )
     if failed:
-        raise CliError(
-            f"{len(failed)} sessions did not verify; run the same command again to retry.", exit_code=EXIT_PROBLEMS
-        )
+        raise ProblemsFound(f"{len(failed)} sessions did not verify; run the same command again to retry.")
 
 
 @app.command()
 @click.argument("store", required=False)
 @click.option("--repair", is_flag=True, help="Repair what can be repaired safely (torn tails of JSONL files).")
 def check(store: str | None, repair: bool) -> None:
-    """Verify every session loads; backends with their own checks (jsonl) report damaged lines too."""
+    """Verify every session loads; report (and repair) damaged files.
+
+    Backends with their own scan (jsonl) also report torn or corrupt lines; --repair cuts torn
+    tails off JSONL files.
+    """
 
     async def run() -> Any:
         async with opened(store) as opened_store:
@@ -390,11 +419,11 @@ def check(store: str | None, repair: bool) -> None:
         hint = " [dim](repairable with --repair)[/dim]" if problem.repairable and not repair else ""
         console.print(f"[red]problem[/red] {escape(problem.where)}: {escape(problem.what)}{hint}")
     console.print(
-        f"Checked {report.sessions} sessions, {report.items} items in {escape(describe_target(store))}: "
-        + ("no problems." if report.ok else f"{len(report.problems)} problems.")
+        f"Checked {_n(report.sessions, 'session')}, {_n(report.items, 'item')} in {escape(describe_target(store))}: "
+        + ("no problems." if report.ok else f"{_n(len(report.problems), 'problem')}.")
     )
     if not report.ok:
-        raise CliError(f"{len(report.problems)} problems found.", exit_code=EXIT_PROBLEMS)
+        raise ProblemsFound(f"{_n(len(report.problems), 'problem')} found.")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import click
 
 from .._errors import HistoryStoreError
 
-__all__ = ["EXIT_FAILED", "EXIT_PROBLEMS", "CliError", "ErrorHandlingGroup"]
+__all__ = ["EXIT_FAILED", "EXIT_PROBLEMS", "CliError", "ErrorHandlingGroup", "ProblemsFound"]
 
 EXIT_FAILED: Final = 1
 """The command could not do its job (bad store URL, unreadable file, …)."""
@@ -23,12 +23,14 @@ class CliError(click.ClickException):
 
     exit_code = EXIT_FAILED
 
-    def __init__(self, message: str, *, exit_code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
     def show(self, file: Any = None) -> None:
         click.echo(f"af-history: error: {self.format_message()}", file=file or sys.stderr)
+
+
+class ProblemsFound(CliError):
+    """The command finished and found problems it listed above (exit status 3)."""
+
+    exit_code = EXIT_PROBLEMS
 
 
 def _one_line(exc: BaseException) -> str:

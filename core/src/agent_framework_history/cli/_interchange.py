@@ -110,7 +110,8 @@ def _parse(line: str, number: int, where: str) -> Record:
             f"{where}, line {number}: 'session' must be an object with 'session_id' and optional 'user' / 'chat'."
         )
     try:
-        key = SessionKey(session.get("session_id"), user=session.get("user"), chat=session.get("chat"))
+        session_id: Any = session.get("session_id")
+        key = SessionKey(session_id, user=session.get("user"), chat=session.get("chat"))
         (item,) = check_items([record["item"]])
     except ValueError as exc:
         raise InterchangeError(f"{where}, line {number}: {exc}") from exc
