@@ -1,0 +1,38 @@
+"""Which driver errors mean "the connection is gone", and the error raised when it stays gone."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from agent_framework_history import HistoryStoreError
+
+__all__ = ["PostgresUnavailableError", "is_connection_loss"]
+
+
+class PostgresUnavailableError(HistoryStoreError, ConnectionError):
+    """The server could not be reached, or the connection broke again after one retry."""
+
+
+_LOSS = (
+    asyncpg.PostgresConnectionError,  # class 08 and "connection was closed in the middle of operation"
+    asyncpg.AdminShutdownError,  # pg_terminate_backend, server shutting down
+    asyncpg.CrashShutdownError,
+    asyncpg.CannotConnectNowError,  # server starting up or in recovery
+    ConnectionError,
+)
+
+
+def is_connection_loss(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection broke (so nothing of an open transaction committed).
+
+    A statement timeout is not a loss: the connection survives and the same statement would
+    likely time out again. asyncpg reports a use of a connection that died under it as an
+    ``InterfaceError`` (``DataError``, its subclass for bad arguments, is not a loss).
+    """
+    if isinstance(exc, TimeoutError):
+        return False
+    if isinstance(exc, _LOSS):
+        return True
+    if isinstance(exc, asyncpg.InterfaceError) and not isinstance(exc, asyncpg.DataError):
+        return True
+    return isinstance(exc, OSError)

@@ -1,0 +1,283 @@
+"""Histories in PostgreSQL, shared by every replica that opens the same database and schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ClassVar, Final, TypeVar
+
+import asyncpg
+
+from agent_framework_history import (
+    AllPartitions,
+    AppendResult,
+    Capability,
+    CorruptDataError,
+    HistoryStoreBase,
+    HistoryStoreError,
+    Item,
+    SessionKey,
+    dumps_item,
+    loads_item,
+)
+
+from ._config import PostgresSettings, parse_settings
+from ._errors import PostgresUnavailableError, is_connection_loss
+from ._migrate import ensure_schema
+from ._schema import Names
+from ._types import Connection
+
+__all__ = ["PostgresHistoryStore", "open_postgres_store"]
+
+logger = logging.getLogger("agent_framework_history.postgres")
+
+T = TypeVar("T")
+
+_ANONYMOUS: Final = ""
+"""How ``None`` is stored in the ``user_id`` / ``chat_id`` columns (``SessionKey`` forbids ``''``)."""
+
+
+def _column(value: str | None) -> str:
+    return _ANONYMOUS if value is None else value
+
+
+def _key_columns(key: SessionKey) -> tuple[str, str, str]:
+    return _column(key.user), _column(key.chat), key.session_id
+
+
+class PostgresHistoryStore(HistoryStoreBase):
+    """Keeps histories in PostgreSQL through an asyncpg connection pool.
+
+    Nothing connects until the first operation (or :meth:`connect`): then, inside the running
+    event loop, the pool opens and the tables are created or migrated. One store belongs to
+    one event loop; open one per loop.
+
+    Appends to one session take turns on the session's row lock, so the order counter is
+    exact across processes and machines with no clock involved; a turn's items are numbered
+    one after another in one transaction, and a reader sees whole turns only. A connection
+    lost during an operation is retried once on a fresh connection; appending again is safe
+    because ids already stored in the session are skipped.
+    """
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIST_SESSIONS,
+            Capability.DELETE,
+            Capability.PERSISTENT,
+            Capability.CONCURRENT_APPEND,
+            Capability.MULTI_PROCESS,
+        }
+    )
+    LIST_PAGE_SIZE: ClassVar[int] = 500
+    """Sessions ``list_sessions`` fetches per query."""
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        super().__init__()
+        self._settings = settings
+        self._names = Names(settings.schema, settings.table_prefix)
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._opening = asyncio.Lock()
+        self._in_append_hook: Callable[[Connection], Awaitable[None]] | None = None
+        """Testing aid: awaited inside the append transaction, after the insert, before the commit."""
+
+    def __repr__(self) -> str:
+        s = self._settings
+        return f"PostgresHistoryStore({s.redacted_dsn!r}, schema={s.schema!r}, table_prefix={s.table_prefix!r})"
+
+    @property
+    def settings(self) -> PostgresSettings:
+        return self._settings
+
+    @property
+    def names(self) -> Names:
+        """The qualified names of this store's tables."""
+        return self._names
+
+    # -- the pool ---------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Open the pool and create or migrate the tables now rather than on first use."""
+        self._check_open("connect")
+        await self._get_pool()
+
+    async def _get_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return self._pool
+        if self._loop is not None and self._loop is not loop:
+            raise HistoryStoreError(
+                f"{self!r} was opened in another event loop; asyncpg connections belong to one loop, "
+                "so open one store per event loop."
+            )
+        async with self._opening:
+            if self._pool is None:
+                pool = await self._create_pool()
+                try:
+                    await self._migrate(pool)
+                except BaseException:
+                    pool.terminate()
+                    raise
+                self._pool, self._loop = pool, loop
+            return self._pool
+
+    async def _create_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        s = self._settings
+        try:
+            return await asyncpg.create_pool(
+                s.dsn,
+                min_size=s.pool_min_size,
+                max_size=s.pool_max_size,
+                timeout=s.connect_timeout,
+                command_timeout=s.command_timeout,
+                max_inactive_connection_lifetime=s.max_inactive_connection_lifetime,
+                statement_cache_size=s.statement_cache_size,
+            )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise PostgresUnavailableError(
+                f"Cannot connect to PostgreSQL at {s.redacted_dsn}: {type(exc).__name__}: {exc}. "
+                "Check that the server runs and that the URL's host, port, user, password and database are right."
+            ) from exc
+
+    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        names = self._names
+
+        async def migrate(conn: Connection) -> int:
+            return await ensure_schema(conn, names)
+
+        await self._with_connection("opening the store", migrate, pool)
+
+    async def _with_connection(
+        self, what: str, operation: Callable[[Connection], Awaitable[T]], pool: asyncpg.Pool[asyncpg.Record] | None = None
+    ) -> T:
+        """Run ``operation`` on a pooled connection; once more on a fresh one if the connection breaks."""
+        if pool is None:
+            pool = await self._get_pool()
+        timeout = self._settings.acquire_timeout
+        for attempt in (1, 2):
+            try:
+                conn: Connection = await pool.acquire(timeout=timeout)
+            except TimeoutError as exc:
+                raise PostgresUnavailableError(
+                    f"No pooled PostgreSQL connection came free within {timeout} s for {what}; all"
+                    f" {self._settings.pool_max_size} are busy. Raise pool_max_size or acquire_timeout."
+                ) from exc
+            except Exception as exc:
+                if not is_connection_loss(exc) or attempt == 2:
+                    raise self._unavailable(what, exc) from exc
+                logger.warning("Connecting to PostgreSQL for %s failed (%s); trying once more.", what, exc)
+                continue
+            try:
+                return await operation(conn)
+            except Exception as exc:
+                if not is_connection_loss(exc):
+                    raise
+                if attempt == 2:
+                    raise self._unavailable(what, exc) from exc
+                logger.warning("The PostgreSQL connection broke during %s (%s); retrying once.", what, exc)
+            finally:
+                await pool.release(conn)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _unavailable(self, what: str, exc: BaseException) -> PostgresUnavailableError:
+        return PostgresUnavailableError(
+            f"Lost the connection to PostgreSQL at {self._settings.redacted_dsn} during {what}, and again on the"
+            f" retry ({type(exc).__name__}: {exc}). Each append is one transaction, so none was half-written;"
+            " appending the same items again is safe."
+        )
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        user, chat, session = _key_columns(key)
+        ids = [item["id"] for item in items]
+        bodies = [dumps_item(item) for item in items]
+        names = self._names
+
+        async def append(conn: Connection) -> int:
+            async with conn.transaction():
+                row = await conn.fetchrow(names.lock_session, user, chat, session)
+                assert row is not None
+                stored = await conn.fetchval(names.insert_items, row["id"], ids, bodies, row["next_seq"])
+                if self._in_append_hook is not None:
+                    await self._in_append_hook(conn)
+            return int(stored)
+
+        return AppendResult(stored=await self._with_connection("append", append))
+
+    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        user, chat, session = _key_columns(key)
+        names = self._names
+
+        async def load(conn: Connection) -> list[asyncpg.Record]:
+            if limit is None:
+                return await conn.fetch(names.load_all, user, chat, session)
+            return await conn.fetch(names.load_latest, user, chat, session, limit)
+
+        rows = await self._with_connection("load", load)
+        if limit is not None:
+            rows.reverse()
+        return [self._decode(key, row) for row in rows]
+
+    def _decode(self, key: SessionKey, row: asyncpg.Record) -> Item:
+        try:
+            return loads_item(row["body"])
+        except ValueError as exc:
+            raise CorruptDataError(
+                f"An item of {key!r} in {self._names.items} is not a JSON object: {exc}",
+                location=f"{self._names.items} seq {row['seq']}",
+            ) from exc
+
+    async def _do_delete(self, key: SessionKey) -> bool:
+        sql = self._names.delete_session
+        columns = _key_columns(key)
+
+        async def delete(conn: Connection) -> bool:
+            return bool(await conn.fetchval(sql, *columns))
+
+        return await self._with_connection("delete", delete)
+
+    async def _do_list_sessions(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionKey]:
+        filters = [_column(v) for v in (user, chat) if not isinstance(v, AllPartitions)]
+        sql = self._names.list_sessions(
+            by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
+        )
+        cursor = ("", "", "")
+        while True:
+            after = cursor
+
+            async def page(conn: Connection) -> list[asyncpg.Record]:
+                return await conn.fetch(sql, *after, self.LIST_PAGE_SIZE, *filters)
+
+            rows = await self._with_connection("list_sessions", page)
+            for row in rows:
+                yield SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
+            if len(rows) < self.LIST_PAGE_SIZE:
+                return
+            cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
+
+    async def _do_close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._loop is not asyncio.get_running_loop():
+            pool.terminate()
+            return
+        try:
+            await asyncio.wait_for(pool.close(), timeout=self._settings.connect_timeout)
+        except Exception as exc:
+            logger.warning("Closing the PostgreSQL pool did not finish cleanly (%s); terminating it.", exc)
+            pool.terminate()
+
+
+def open_postgres_store(target: str, /, **options: Any) -> PostgresHistoryStore:
+    """Open ``postgresql://user:password@host:5432/database?schema=...`` (nothing connects yet).
+
+    Options (keyword or URL query parameter): ``schema``, ``table_prefix``, ``pool_min_size``,
+    ``pool_max_size``, ``connect_timeout``, ``command_timeout``, ``acquire_timeout``,
+    ``max_inactive_connection_lifetime``, ``statement_cache_size``; see :class:`PostgresSettings`.
+    """
+    return PostgresHistoryStore(parse_settings(target, **options))
