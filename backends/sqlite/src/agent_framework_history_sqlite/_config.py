@@ -1,0 +1,148 @@
+"""``sqlite://`` URLs and keyword options, turned into one validated :class:`SQLiteConfig`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from agent_framework_history import ConfigurationError
+
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_PATH",
+    "MEMORY",
+    "SQLiteConfig",
+    "Synchronous",
+    "parse_target",
+]
+
+MEMORY: Final = ":memory:"
+"""The path that opens a private in-memory database."""
+
+DEFAULT_PATH: Final = Path(".af-history") / "history.db"
+"""What ``sqlite://`` (no path at all) opens, relative to the working directory."""
+
+DEFAULT_BUSY_TIMEOUT: Final = 10.0
+"""Seconds a write waits for another connection's lock before giving up."""
+
+Synchronous = Literal["normal", "full", "extra"]
+_SYNCHRONOUS: Final[tuple[Synchronous, ...]] = ("normal", "full", "extra")
+_OPTIONS: Final = ("busy_timeout", "synchronous")
+
+
+@dataclass(frozen=True, slots=True)
+class SQLiteConfig:
+    """Where the database lives and how connections to it are set up.
+
+    ``path`` is :data:`MEMORY` for a private in-memory database, else a file path (relative
+    paths are taken relative to the working directory when the store is opened).
+    """
+
+    path: str
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    synchronous: Synchronous = "normal"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "busy_timeout", _busy_timeout(self.busy_timeout))
+        object.__setattr__(self, "synchronous", _synchronous(self.synchronous))
+        if not isinstance(self.path, str) or not self.path:
+            raise ConfigurationError(f"The SQLite database path must be a non-empty string, got {self.path!r}.")
+        if "\x00" in self.path:
+            raise ConfigurationError(f"The SQLite database path must not contain NUL characters: {self.path!r}.")
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == MEMORY
+
+    def describe(self) -> str:
+        """How error messages name this database."""
+        return "the in-memory SQLite database" if self.in_memory else f"SQLite database {self.path!r}"
+
+
+def _busy_timeout(value: object) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"busy_timeout must be a number of seconds, got {value!r}; for example busy_timeout=10."
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(f"busy_timeout must be a number of seconds, got {type(value).__name__} {value!r}.")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigurationError(f"busy_timeout must be a finite number of seconds >= 0, got {value!r}.")
+    return seconds
+
+
+def _synchronous(value: object) -> Synchronous:
+    text = value.strip().lower() if isinstance(value, str) else value
+    for choice in _SYNCHRONOUS:
+        if text == choice:
+            return choice
+    raise ConfigurationError(
+        f"synchronous must be one of {', '.join(repr(c) for c in _SYNCHRONOUS)}, got {value!r}. "
+        "'normal' (the default) survives a crash of the process; 'full' also survives a power cut."
+    )
+
+
+def _path_from_url(target: str) -> str:
+    parts = urlsplit(target)
+    if parts.scheme.lower() != "sqlite":
+        raise ConfigurationError(f"Not a sqlite:// URL: {target!r}; use sqlite:///relative/path.db.")
+    if parts.fragment:
+        raise ConfigurationError(f"sqlite:// URLs take no '#fragment': {target!r}.")
+    if parts.netloc:
+        raise ConfigurationError(
+            f"Cannot read the SQLite URL {target!r}: the part after 'sqlite://' must start with '/'. "
+            f"Write sqlite:///{parts.netloc}{parts.path} for a path relative to the working directory, "
+            f"or sqlite:////absolute/path.db for an absolute one."
+        )
+    if not parts.path:
+        return str(DEFAULT_PATH)
+    path = unquote(parts.path[1:])
+    if not path:
+        raise ConfigurationError(
+            f"The SQLite URL {target!r} names no file. Write sqlite:///history.db (relative), "
+            "sqlite:////abs/history.db (absolute), sqlite:///:memory: (in memory), or sqlite:// for the default "
+            f"{DEFAULT_PATH.as_posix()}."
+        )
+    return path
+
+
+def _query_options(target: str) -> dict[str, str]:
+    query = urlsplit(target).query
+    if not query:
+        return {}
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
+    except ValueError as exc:
+        raise ConfigurationError(f"Cannot read the query string of {target!r}: {exc}.") from exc
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name in options:
+            raise ConfigurationError(f"The SQLite URL {target!r} gives {name!r} twice.")
+        options[name] = value
+    return options
+
+
+def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
+    """Read a ``sqlite://`` URL and keyword options (which win over the URL's query string)."""
+    if not isinstance(target, str):
+        raise ConfigurationError(f"A SQLite target must be a sqlite:// URL string, got {type(target).__name__}.")
+    path = _path_from_url(target.strip())
+    merged: dict[str, Any] = {**_query_options(target.strip()), **options}
+    unknown = sorted(set(merged) - set(_OPTIONS))
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown SQLite store option(s) {unknown} for {target!r}; the options are {list(_OPTIONS)}."
+        )
+    return SQLiteConfig(
+        path,
+        busy_timeout=merged.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
+        synchronous=merged.get("synchronous", "normal"),
+    )

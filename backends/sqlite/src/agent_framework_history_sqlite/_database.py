@@ -1,0 +1,174 @@
+"""One ``sqlite3`` connection driven from its own thread: each operation is one trip to that thread.
+
+The connection is opened, used and closed on a single worker thread (a one-thread
+``ThreadPoolExecutor``), so the event loop never blocks on SQLite and calls from many tasks
+are run one after another. An operation is a plain function of the connection, run whole on
+the worker: a write is ``BEGIN IMMEDIATE`` … ``COMMIT`` around it, retried while SQLite
+reports the database busy, up to ``busy_timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final, TypeVar
+
+from agent_framework_history import ConfigurationError, CorruptDataError, HistoryStoreError
+
+from ._config import SQLiteConfig
+from ._errors import SchemaVersionError, is_busy, translate
+from ._schema import CURRENT_VERSION, migrate, read_version
+
+__all__ = ["Database"]
+
+logger = logging.getLogger("agent_framework_history_sqlite")
+
+T = TypeVar("T")
+
+_FIRST_BACKOFF: Final = 0.001
+_MAX_BACKOFF: Final = 0.05
+
+
+class Database:
+    """The store's connection. Construction opens the file, checks and migrates its schema."""
+
+    def __init__(self, config: SQLiteConfig) -> None:
+        self.config = config
+        self.where = config.describe()
+        self.location: str | None = None if config.in_memory else str(Path(config.path).expanduser().absolute())
+        self._conn: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="af-history-sqlite")
+        try:
+            self._conn = self._executor.submit(self._open).result()
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            raise
+
+    # -- on the event loop ----------------------------------------------------------------
+
+    async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``operation`` on the worker (outside any explicit transaction)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, operation, False)
+
+    async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``operation`` on the worker inside one ``BEGIN IMMEDIATE`` transaction."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, operation, True)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    # -- on the worker thread -------------------------------------------------------------
+
+    def _run(self, operation: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        conn = self._conn
+        if conn is None:  # pragma: no cover - the store never calls after close
+            raise HistoryStoreError(f"The connection to {self.where} is closed.")
+        if write:
+            return self._retrying(conn, lambda: _transaction(conn, operation))
+        return self._retrying(conn, lambda: operation(conn))
+
+    def _retrying(self, conn: sqlite3.Connection, attempt: Callable[[], T]) -> T:
+        """Call ``attempt``; while SQLite says busy, wait a little and call again, up to ``busy_timeout``.
+
+        SQLite's own busy handler already waits for locks inside most calls; this loop covers the
+        busy results it returns without waiting (WAL recovery, a checkpoint, the journal-mode switch).
+        """
+        deadline = time.monotonic() + self.config.busy_timeout
+        backoff = _FIRST_BACKOFF
+        while True:
+            try:
+                return attempt()
+            except sqlite3.Error as exc:
+                remaining = deadline - time.monotonic()
+                if is_busy(exc) and remaining > 0:
+                    time.sleep(min(backoff, remaining))
+                    backoff = min(backoff * 2, _MAX_BACKOFF)
+                    continue
+                raise translate(exc, self.where, self.location) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.config.path
+        if not self.config.in_memory:
+            file = Path(path).expanduser()
+            if file.is_dir():
+                raise ConfigurationError(
+                    f"The SQLite path {path!r} is a directory; name a file in it, such as {str(file / 'history.db')!r}."
+                )
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"Cannot create the directory {str(file.parent)!r} for {self.where}: {exc}."
+                ) from exc
+            path = str(file)
+        try:
+            conn = sqlite3.connect(
+                path, timeout=self.config.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise translate(exc, self.where, self.location) from exc
+        try:
+            self._retrying(conn, lambda: self._prepare(conn))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        self._check_version(conn)  # before anything writes to the file
+        if not self.config.in_memory:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        conn.execute(f"PRAGMA synchronous = {self.config.synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self._check_version(conn) == CURRENT_VERSION:
+            return
+
+        def upgrade(conn: sqlite3.Connection) -> tuple[int | None, list[int]]:
+            version = self._check_version(conn)  # again: another process may have migrated meanwhile
+            return version, migrate(conn, version)
+
+        before, reached = _transaction(conn, upgrade)
+        if reached and before is not None:
+            logger.info("Migrated %s from schema version %s to %s.", self.where, before, reached[-1])
+
+    def _check_version(self, conn: sqlite3.Connection) -> int | None:
+        try:
+            version = read_version(conn)
+        except ValueError as exc:
+            raise CorruptDataError(
+                f"{self.where} has a damaged schema version table: {exc}.", location=self.location
+            ) from exc
+        if version is not None and version > CURRENT_VERSION:
+            raise SchemaVersionError(
+                f"{self.where} has schema version {version}, written by a newer agent-framework-history-sqlite; "
+                f"this one knows versions up to {CURRENT_VERSION}. Upgrade it with "
+                "'pip install -U agent-framework-history-sqlite'. Nothing was written to the file."
+            )
+        return version
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _transaction(conn: sqlite3.Connection, operation: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = operation(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # keep the first error; SQLite may have rolled back already
+                conn.execute("ROLLBACK")
+        raise
+    return result

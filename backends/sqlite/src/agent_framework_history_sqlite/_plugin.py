@@ -1,0 +1,24 @@
+"""Entry-point module: offers the ``sqlite`` backend to agent-framework-history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+
+
+def _factory(target: str, /, **options: Any) -> HistoryStore:
+    from ._store import open_sqlite_store
+
+    return open_sqlite_store(target, **options)
+
+
+@hookimpl
+def history_store_backends() -> Iterator[BackendSpec]:
+    yield BackendSpec(
+        "sqlite",
+        _factory,
+        schemes=("sqlite",),
+        description="One SQLite database file, safe across processes (sqlite:///path.db)",
+    )

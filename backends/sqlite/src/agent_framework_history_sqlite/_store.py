@@ -1,0 +1,178 @@
+"""``SQLiteHistoryStore``: histories in one SQLite database file."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar, Final
+
+from agent_framework_history import (
+    ALL,
+    AllPartitions,
+    AppendResult,
+    Capability,
+    CorruptDataError,
+    HistoryStoreBase,
+    Item,
+    SessionKey,
+    dumps_item,
+    loads_item,
+)
+
+from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, SQLiteConfig, Synchronous, parse_target
+from ._database import Database
+from ._schema import ITEMS, NO_PARTITION, SESSIONS
+
+__all__ = ["SQLiteHistoryStore", "open_sqlite_store"]
+
+_FIND_SESSION: Final = (
+    f"SELECT s.id, (SELECT MAX(i.seq) FROM {ITEMS} AS i WHERE i.session = s.id) "
+    f"FROM {SESSIONS} AS s WHERE s.user = ? AND s.chat = ? AND s.session_id = ?"
+)
+_NEW_SESSION: Final = f"INSERT INTO {SESSIONS} (user, chat, session_id) VALUES (?, ?, ?)"
+_INSERT_ITEM: Final = (
+    f"INSERT INTO {ITEMS} (session, seq, item_id, item) VALUES (?, ?, ?, ?) ON CONFLICT (session, item_id) DO NOTHING"
+)
+_SELECT_ITEMS: Final = (
+    f"SELECT i.seq, i.item FROM {SESSIONS} AS s JOIN {ITEMS} AS i ON i.session = s.id "
+    "WHERE s.user = ? AND s.chat = ? AND s.session_id = ? "
+)
+_LOAD_ALL: Final = _SELECT_ITEMS + "ORDER BY i.seq"
+_LOAD_LATEST: Final = _SELECT_ITEMS + "ORDER BY i.seq DESC LIMIT ?"
+_DELETE_SESSION: Final = f"DELETE FROM {SESSIONS} WHERE user = ? AND chat = ? AND session_id = ?"
+
+_PERSISTENT_ONLY: Final = frozenset({Capability.PERSISTENT, Capability.MULTI_PROCESS})
+
+Partition = tuple[str, str, str]
+
+
+def _partition(key: SessionKey) -> Partition:
+    """The ``(user, chat, session_id)`` columns of a key; ``None`` is stored as ``''``."""
+    return (key.user or NO_PARTITION, key.chat or NO_PARTITION, key.session_id)
+
+
+class SQLiteHistoryStore(HistoryStoreBase):
+    """Keeps histories in a SQLite database, safe for many tasks, threads and processes at once.
+
+    ``path`` is a file (created with its parent directories when missing) or ``":memory:"``
+    for a private in-memory database. Opening checks the file and migrates its schema, so a
+    bad file fails here rather than at the first call.
+
+    >>> store = SQLiteHistoryStore(":memory:")
+    """
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.LIST_SESSIONS,
+            Capability.DELETE,
+            Capability.PERSISTENT,
+            Capability.CONCURRENT_APPEND,
+            Capability.MULTI_PROCESS,
+        }
+    )
+
+    def __init__(
+        self,
+        path: str | Path = MEMORY,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        synchronous: Synchronous = "normal",
+    ) -> None:
+        super().__init__()
+        self.config = SQLiteConfig(str(path), busy_timeout=busy_timeout, synchronous=synchronous)
+        self._db = Database(self.config)
+
+    @classmethod
+    def from_config(cls, config: SQLiteConfig) -> SQLiteHistoryStore:
+        return cls(config.path, busy_timeout=config.busy_timeout, synchronous=config.synchronous)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        if self.config.in_memory:
+            return self.CAPABILITIES - _PERSISTENT_ONLY
+        return self.CAPABILITIES
+
+    @property
+    def path(self) -> Path | None:
+        """The database file (absolute), or ``None`` for an in-memory database."""
+        return None if self._db.location is None else Path(self._db.location)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config.path!r})"
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        partition = _partition(key)
+        rows = [(item["id"], dumps_item(item)) for item in items]
+
+        def append(conn: sqlite3.Connection) -> int:
+            found = conn.execute(_FIND_SESSION, partition).fetchone()
+            if found is None:
+                session, last = conn.execute(_NEW_SESSION, partition).lastrowid, 0
+            else:
+                session, last = found[0], found[1] or 0
+            before = conn.total_changes
+            conn.executemany(
+                _INSERT_ITEM, [(session, last + n, item_id, text) for n, (item_id, text) in enumerate(rows, 1)]
+            )
+            return conn.total_changes - before
+
+        return AppendResult(stored=await self._db.write(append))
+
+    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        partition = _partition(key)
+
+        def load(conn: sqlite3.Connection) -> list[Item]:
+            if limit is None:
+                rows: list[tuple[int, str]] = conn.execute(_LOAD_ALL, partition).fetchall()
+            else:
+                rows = conn.execute(_LOAD_LATEST, (*partition, limit)).fetchall()
+                rows.reverse()
+            return [self._decode(key, seq, text) for seq, text in rows]
+
+        return await self._db.read(load)
+
+    def _decode(self, key: SessionKey, seq: int, text: Any) -> Item:
+        try:
+            if not isinstance(text, str):
+                raise ValueError(f"expected JSON text, found {type(text).__name__}")
+            return loads_item(text)
+        except ValueError as exc:
+            place = f"{self._db.location or MEMORY}: table {ITEMS}, {key!r}, seq {seq}"
+            raise CorruptDataError(f"A stored item cannot be read back ({exc}) at {place}.", location=place) from exc
+
+    async def _do_delete(self, key: SessionKey) -> bool:
+        partition = _partition(key)
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            return conn.execute(_DELETE_SESSION, partition).rowcount > 0
+
+        return await self._db.write(delete)
+
+    async def _do_list_sessions(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionKey]:
+        conditions = [f"EXISTS (SELECT 1 FROM {ITEMS} AS i WHERE i.session = s.id)"]
+        params: list[str] = []
+        for column, value in (("user", user), ("chat", chat)):
+            if value is not ALL:
+                conditions.append(f"s.{column} = ?")
+                params.append(value if isinstance(value, str) else NO_PARTITION)
+        query = f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {' AND '.join(conditions)} ORDER BY s.id"
+
+        def list_rows(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            rows: list[tuple[str, str, str]] = conn.execute(query, params).fetchall()
+            return rows
+
+        for row_user, row_chat, session_id in await self._db.read(list_rows):
+            yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+
+    async def _do_close(self) -> None:
+        await self._db.close()
+
+
+def open_sqlite_store(target: str = "sqlite://", /, **options: Any) -> SQLiteHistoryStore:
+    """Open a store from a ``sqlite://`` URL (see the package README for the rules) and options."""
+    return SQLiteHistoryStore.from_config(parse_target(target, options))
