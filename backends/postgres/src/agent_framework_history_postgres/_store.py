@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, Final, TypeVar
@@ -264,7 +265,9 @@ class PostgresHistoryStore(HistoryStoreBase):
         if pool is None:
             return
         if self._loop is not asyncio.get_running_loop():
-            pool.terminate()
+            # The pool's loop is elsewhere (maybe closed): close the sockets without awaiting.
+            with contextlib.suppress(RuntimeError):
+                pool.terminate()
             return
         try:
             await asyncio.wait_for(pool.close(), timeout=self._settings.connect_timeout)

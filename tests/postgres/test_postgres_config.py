@@ -1,0 +1,109 @@
+"""URL and option parsing, and discovery through the entry point (no server needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent_framework_history import ConfigurationError, available_backends, open_store
+from agent_framework_history_postgres import PostgresHistoryStore, parse_settings, redact_dsn
+
+
+def test_postgres_backend_is_discovered_through_its_entry_point() -> None:
+    [info] = [i for i in available_backends() if i.name == "postgres"]
+    assert info.distribution == "agent-framework-history-postgres"
+    assert info.schemes == ("postgresql", "postgres")
+    assert info.error is None
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_both_schemes_open_a_store_without_connecting(scheme: str) -> None:
+    store = open_store(f"{scheme}://nobody@127.0.0.1:1/nowhere?schema=agents")
+    assert isinstance(store, PostgresHistoryStore)
+    assert store.settings.schema == "agents"
+    assert store.settings.dsn == f"{scheme}://nobody@127.0.0.1:1/nowhere"
+
+
+def test_defaults() -> None:
+    settings = parse_settings("postgresql://u@h/db")
+    assert (settings.schema, settings.table_prefix) == ("public", "af_history_")
+    assert (settings.pool_min_size, settings.pool_max_size) == (1, 10)
+    assert settings.dsn == "postgresql://u@h/db"
+
+
+def test_own_query_parameters_are_stripped_and_others_kept_for_asyncpg() -> None:
+    settings = parse_settings(
+        "postgresql://u@h:5432/db?sslmode=disable&schema=hist&table_prefix=t_&pool_min_size=2&pool_max_size=20"
+        "&connect_timeout=3.5&command_timeout=none&acquire_timeout=7&max_inactive_connection_lifetime=60"
+        "&statement_cache_size=0&application_name=agents"
+    )
+    assert settings.dsn == "postgresql://u@h:5432/db?sslmode=disable&application_name=agents"
+    assert settings.schema == "hist"
+    assert settings.table_prefix == "t_"
+    assert (settings.pool_min_size, settings.pool_max_size) == (2, 20)
+    assert settings.connect_timeout == 3.5
+    assert settings.command_timeout is None
+    assert settings.acquire_timeout == 7.0
+    assert settings.max_inactive_connection_lifetime == 60.0
+    assert settings.statement_cache_size == 0
+
+
+def test_keyword_option_wins_over_query_parameter() -> None:
+    settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_kwarg")
+    assert settings.schema == "from_kwarg"
+    assert settings.pool_max_size == 3
+
+
+def test_unknown_keyword_option_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"Unknown postgres option\(s\) \['pool_size'\].*pool_max_size"):
+        open_store("postgresql://u@h/db", pool_size=3)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"schema": "Bad-Name"}, "schema must be a lower-case SQL name"),
+        ({"schema": ""}, "schema must be a lower-case SQL name"),
+        ({"schema": "x" * 64}, "schema must be"),
+        ({"table_prefix": "1abc"}, "table_prefix must be empty or"),
+        ({"table_prefix": "a" * 33}, "table_prefix must be"),
+        ({"pool_max_size": 0}, "pool_max_size must be an integer >= 1"),
+        ({"pool_max_size": "many"}, "pool_max_size must be an integer"),
+        ({"pool_min_size": True}, "pool_min_size must be an integer"),
+        ({"connect_timeout": -1}, "connect_timeout must be a number of seconds"),
+        ({"connect_timeout": None}, "connect_timeout must be a number of seconds >= 0, got None"),
+        ({"command_timeout": "soon"}, "command_timeout must be a number of seconds >= 0 or None"),
+        ({"pool_min_size": 5, "pool_max_size": 2}, r"pool_min_size \(5\) is larger than pool_max_size \(2\)"),
+    ],
+)
+def test_bad_option_values_are_rejected_with_the_value(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_settings("postgresql://u@h/db", **options)
+
+
+def test_empty_table_prefix_is_allowed() -> None:
+    assert parse_settings("postgresql://u@h/db", table_prefix="").table_prefix == ""
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("mysql://u@h/db", "Not a PostgreSQL URL"),
+        ("postgresql://u@h/db#frag", "no #fragment"),
+        ("postgresql://u@h/db?schema=a&schema=b", "gives schema twice"),
+    ],
+)
+def test_bad_urls_are_rejected(target: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_settings(target)
+
+
+def test_passwords_never_appear_in_messages_or_repr() -> None:
+    assert redact_dsn("postgresql://app:s3cret@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert redact_dsn("postgresql://app@db/x") == "postgresql://app@db/x"
+    store = open_store("postgresql://app:s3cret@db:5432/x")
+    assert "s3cret" not in repr(store)
+    with pytest.raises(ConfigurationError) as caught:
+        parse_settings("mysql://app:s3cret@db/x")
+    assert "s3cret" not in str(caught.value)
