@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -75,9 +76,12 @@ class FileHistorySource:
         self.user = user
         self.chat = chat
         self.skipped: list[str] = []
-        providers = {
-            fmt: FileHistoryProvider(self.directory, serialization_format=fmt) for fmt in sorted(set(_FORMATS.values()))
-        }
+        with warnings.catch_warnings():  # it warns that it is experimental; reading it here is what the user asked
+            warnings.simplefilter("ignore")
+            providers = {
+                fmt: FileHistoryProvider(self.directory, serialization_format=fmt)
+                for fmt in sorted(set(_FORMATS.values()))
+            }
         self._files: dict[SessionKey, _File] = {}
         for path in sorted(self.directory.iterdir()):
             fmt = _FORMATS.get(path.suffix)
