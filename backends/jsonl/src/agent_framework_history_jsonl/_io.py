@@ -1,0 +1,89 @@
+"""Low-level file operations: OS locks, positional reads and whole writes, through aiofiles' thread pool."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, Final
+
+import aiofiles.os
+
+__all__ = ["HAVE_OS_LOCKS", "fsync", "lock", "pread", "unlock", "write_all", "write_all_sync", "write_and_sync"]
+
+if sys.platform != "win32":
+    import fcntl
+
+    HAVE_OS_LOCKS: Final = True
+else:  # pragma: no cover - exercised on Windows only
+    HAVE_OS_LOCKS: Final = False  # type: ignore[misc]
+
+pread: Callable[[int, int, int], Any] = aiofiles.os.wrap(os.pread)
+"""``await pread(fd, n, offset)``: read ``n`` bytes at ``offset`` without moving the file position."""
+fsync: Callable[[int], Any] = aiofiles.os.wrap(os.fsync)
+"""``await fsync(fd)``: push the file's data to the disk."""
+
+
+async def lock(fd: int, *, exclusive: bool) -> None:
+    """Take the OS lock (``flock``) on ``fd``: exclusive for writers, shared for readers.
+
+    Tries without blocking first (the common, uncontended case costs one system call); when
+    another process holds the lock, waits for it in a worker thread so the event loop keeps
+    running. If the waiting task is cancelled, the lock is still taken and released before
+    the cancellation goes on, so no lock is left held by nobody.
+    """
+    if not HAVE_OS_LOCKS:  # pragma: no cover - Windows: the asyncio lock is all there is
+        return
+    operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, operation)
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        while not waiting.done():
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                continue
+        if not waiting.cancelled() and waiting.exception() is None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        raise
+
+
+def unlock(fd: int) -> None:
+    """Release the OS lock on ``fd``."""
+    if HAVE_OS_LOCKS:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def write_all_sync(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` at the end of an ``O_APPEND`` file (retrying short writes)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+write_all: Callable[[int, bytes], Any] = aiofiles.os.wrap(write_all_sync)
+"""``await write_all(fd, data)``: :func:`write_all_sync` in aiofiles' thread pool."""
+
+
+def _write_and_sync_sync(fd: int, data: bytes, sync: bool, directory: str | None) -> None:
+    write_all_sync(fd, data)
+    if sync:
+        os.fsync(fd)
+        if directory is not None and os.name != "nt":  # a new file: make its directory entry durable too
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+write_and_sync: Callable[[int, bytes, bool, str | None], Any] = aiofiles.os.wrap(_write_and_sync_sync)
+"""``await write_and_sync(fd, data, sync, new_file_dir)``: write, then fsync the file (and a new file's directory)."""
