@@ -1,0 +1,199 @@
+"""``to_messages``: Responses items → messages, regrouped exactly; unknown and broken items reported."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_framework import Content, Message
+
+from ._fields import merge
+from ._format import EXTENSION_KEY, UNCONVERTED_KEY
+from ._items import READERS, ApprovalRequests, read_natural
+
+__all__ = ["ReadResult", "SkippedItem", "read_items", "to_messages"]
+
+logger = logging.getLogger("agent_framework_history.conversion")
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item left out of the messages: no conversion rule for its type, or malformed."""
+
+    index: int
+    """Position in the items given."""
+    type: str
+    """The item's ``type`` (``"<missing>"`` when it has none)."""
+    reason: str
+    """Why it was left out."""
+    malformed: bool
+    """True when the item is broken (a required field missing or wrong); False for a type without a rule."""
+
+
+@dataclass
+class ReadResult:
+    """What :func:`read_items` made of a list of items."""
+
+    messages: list[Message] = field(default_factory=lambda: [])
+    skipped: list[SkippedItem] = field(default_factory=lambda: [])
+
+
+class _Unconverted(Exception):
+    """An item type without a rule."""
+
+
+def _contents_from_entries(item: dict[str, Any], entries: Any) -> list[Content]:
+    natural: list[dict[str, Any] | None] | None = None
+    contents: list[Content] = []
+    for entry in entries:
+        kind = entry["type"]
+        fields = entry.get("fields") or {}
+        slot = entry.get("slot")
+        base: dict[str, Any] | None = None
+        if slot is not None:
+            if natural is None:
+                natural = read_natural(item)
+            base = natural[slot]
+        if base is None or base.get("type") != kind:
+            base = {"type": kind}
+        merged = merge(base, fields)
+        merged["type"] = kind
+        contents.append(Content.from_dict(merged))
+    return contents
+
+
+def _read_ours(item: dict[str, Any], extension: dict[str, Any]) -> list[Content]:
+    entries = extension.get("contents")
+    if entries is not None:
+        return _contents_from_entries(item, entries)
+    contents: list[Content] = []
+    for fields in read_natural(item):
+        if fields is None:
+            raise ValueError("a message part has no conversion rule")
+        contents.append(Content.from_dict(fields))
+    return contents
+
+
+def _read_foreign(item: dict[str, Any], kind: str, requests: ApprovalRequests) -> Message:
+    rule = READERS.get(kind)
+    if rule is None:
+        raise _Unconverted(kind)
+    role, reader = rule
+    contents = [Content.from_dict(fields) for fields in reader(item, requests)]
+    item_id = item.get("id")
+    return Message(
+        role if role is not None else item["role"],
+        contents,
+        message_id=item_id if isinstance(item_id, str) and item_id else None,
+    )
+
+
+def _placeholder(item: Any) -> Message:
+    item_id = item.get("id") if isinstance(item, dict) else None
+    return Message(
+        "assistant",
+        [],
+        message_id=item_id if isinstance(item_id, str) and item_id else None,
+        additional_properties={UNCONVERTED_KEY: item},
+    )
+
+
+def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False) -> ReadResult:
+    """Convert items to messages and report what was left out; never raises for a bad item.
+
+    Items written by :func:`to_items` (they carry :data:`EXTENSION_KEY`) regroup into their messages
+    exactly. Any other item becomes one message, by the rules of the agent-framework hosting package.
+    An item whose type has no rule, or that is malformed, is left out and listed in
+    ``ReadResult.skipped``; with ``keep_unconverted=True`` it also becomes a placeholder message with
+    no contents that holds the item whole, which :func:`to_items` writes back unchanged.
+    """
+    result = ReadResult()
+    messages = result.messages
+    requests: ApprovalRequests = {}
+    current: Message | None = None
+    current_index = -1
+    for index, item in enumerate(items):
+        kind = item.get("type") if isinstance(item, dict) else None
+        label = kind if isinstance(kind, str) and kind else "<missing>"
+        try:
+            if not isinstance(item, dict):
+                raise TypeError(f"an item must be a dict, got {type(item).__name__}")
+            if not isinstance(kind, str) or not kind:
+                raise KeyError("type")
+            extension = item.get(EXTENSION_KEY)
+            header = extension.get("message") if isinstance(extension, dict) else None
+            if isinstance(header, dict):
+                assert isinstance(extension, dict)
+                position = extension.get("index", 0)
+                contents = _read_ours(item, extension)
+                message_id = header.get("message_id")
+                if (
+                    position
+                    and current is not None
+                    and position == current_index + 1
+                    and current.message_id == message_id
+                    and current.role == header.get("role")
+                ):
+                    current.contents.extend(contents)
+                    current_index = position
+                    continue
+                current = Message(
+                    header["role"],
+                    contents,
+                    author_name=header.get("author_name"),
+                    message_id=message_id,
+                    additional_properties=header.get("additional_properties"),
+                )
+                current_index = position
+                messages.append(current)
+                continue
+            current = None
+            messages.append(_read_foreign(item, kind, requests))
+        except _Unconverted:
+            current = None
+            result.skipped.append(SkippedItem(index, label, "no conversion rule for this item type", False))
+            if keep_unconverted:
+                messages.append(_placeholder(item))
+        except Exception as exc:  # one broken item must never fail the load
+            current = None
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyError):
+                reason = f"missing required field {exc.args[0]!r}" if exc.args else "missing required field"
+            result.skipped.append(SkippedItem(index, label, reason, True))
+            if keep_unconverted:
+                messages.append(_placeholder(item))
+    return result
+
+
+def to_messages(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False) -> list[Message]:
+    """Convert Responses items back to messages (see :func:`read_items`).
+
+    Logs (logger ``agent_framework_history.conversion``) one warning per item type without a rule,
+    with how many items of it were left out, and one warning per malformed item naming its index,
+    type and what is wrong. Nothing here raises for a bad item.
+    """
+    result = read_items(items, keep_unconverted=keep_unconverted)
+    if result.skipped:
+        _report(result.skipped)
+    return result.messages
+
+
+def _report(skipped: list[SkippedItem]) -> None:
+    unconverted: dict[str, list[int]] = {}
+    for entry in skipped:
+        if entry.malformed:
+            logger.warning(
+                "History item %d (type %r) is malformed and was left out: %s.", entry.index, entry.type, entry.reason
+            )
+        else:
+            unconverted.setdefault(entry.type, []).append(entry.index)
+    for kind, indexes in unconverted.items():
+        logger.warning(
+            "History items of type %r have no conversion rule: %d left out of the messages (first at index %d); "
+            "they stay in the store unchanged.",
+            kind,
+            len(indexes),
+            indexes[0],
+        )
