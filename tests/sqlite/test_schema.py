@@ -1,0 +1,180 @@
+"""Schema versions, migrations on open, and files that are not (healthy) SQLite databases."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent_framework_history import CorruptDataError, SessionKey
+from agent_framework_history.testing import make_item, make_turn
+from agent_framework_history_sqlite import SCHEMA_VERSION, SchemaVersionError, SQLiteHistoryStore
+
+V0_LAYOUT = """
+CREATE TABLE af_history (
+    user TEXT,
+    chat TEXT,
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    UNIQUE (user, chat, session_id, item_id)
+);
+"""
+
+
+def _ids(items: list[dict[str, object]]) -> list[object]:
+    return [item["id"] for item in items]
+
+
+def write_v0_database(path: Path) -> None:
+    """A database as the layout before the version table left it: NULL for the anonymous partition."""
+    rows: list[tuple[str | None, str | None, str, int, str, str]] = []
+    for n in range(3):
+        for seq, item in enumerate(make_turn(n), start=2 * n + 1):
+            rows.append(("alice", "c1", "s1", seq, item["id"], json.dumps(item)))
+    anon = [make_item("x", "first copy"), make_item("y"), make_item("x", "second copy")]
+    for seq, item in enumerate(anon, start=1):  # NULL != NULL, so the old UNIQUE let msg_x in twice
+        rows.append((None, None, "s1", seq, item["id"], json.dumps(item)))
+    rows.append((None, "c1", "s2", 1, "msg_z", json.dumps(make_item("z"))))
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V0_LAYOUT)
+        conn.executemany("INSERT INTO af_history VALUES (?, ?, ?, ?, ?, ?)", rows)
+    conn.close()
+
+
+def schema_rows(path: Path) -> tuple[set[str], list[int]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        versions = [v for (v,) in conn.execute("SELECT version FROM af_history_schema_version ORDER BY version")]
+    finally:
+        conn.close()
+    return tables, versions
+
+
+@pytest.mark.asyncio
+async def test_version_0_database_is_migrated_and_its_data_kept(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    write_v0_database(path)
+    async with SQLiteHistoryStore(path) as store:
+        named = SessionKey("s1", user="alice", chat="c1")
+        assert _ids(await store.load(named)) == [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        anonymous = await store.load(SessionKey("s1"))
+        assert _ids(anonymous) == ["msg_x", "msg_y"]
+        assert anonymous[0]["content"][0]["text"] == "first copy"
+        assert _ids(await store.load(SessionKey("s2", chat="c1"))) == ["msg_z"]
+        assert await store.load(SessionKey("s2")) == []
+        # the migrated data behaves like any other: ids are known, order continues
+        assert (await store.append(SessionKey("s1"), [make_item("x"), make_item("w")])).stored == 1
+        assert _ids(await store.load(SessionKey("s1"), limit=2)) == ["msg_y", "msg_w"]
+        assert (await store.append(named, make_turn(2) + make_turn(3))).stored == 2
+        assert _ids(await store.load(named, limit=3)) == ["msg_2a", "msg_3u", "msg_3a"]
+    tables, versions = schema_rows(path)
+    assert "af_history" not in tables
+    assert versions == [SCHEMA_VERSION] == [1]
+
+
+@pytest.mark.asyncio
+async def test_new_database_records_its_version_once(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    for _ in range(2):
+        async with SQLiteHistoryStore(path) as store:
+            await store.append(SessionKey("s"), [make_item(1)])
+    tables, versions = schema_rows(path)
+    assert {"af_history_schema_version", "af_history_sessions", "af_history_items"} <= tables
+    assert versions == [SCHEMA_VERSION]
+
+
+@pytest.mark.asyncio
+async def test_other_tables_in_the_file_are_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE app_settings (name TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("INSERT INTO app_settings VALUES ('theme', 'dark')")
+    conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(SessionKey("s"), [make_item(1)])
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT value FROM app_settings").fetchall() == [("dark",)]
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_newer_schema_is_refused_without_writing(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(SessionKey("s"), [make_item(1)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO af_history_schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaVersionError, match=rf"schema version {SCHEMA_VERSION + 1}.*pip install -U"):
+        SQLiteHistoryStore(path)
+    assert path.read_bytes() == before
+    assert schema_rows(path)[1] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
+
+
+def test_empty_version_table_is_corrupt_data(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE af_history_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
+    conn.close()
+    with pytest.raises(CorruptDataError, match="schema version") as raised:
+        SQLiteHistoryStore(path)
+    assert raised.value.location == str(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is a text file, not a database\n" * 200, bytes(range(256)) * 64, b"SQLite format 3\x00" + b"\xff" * 100],
+    ids=["text", "binary", "bad-header"],
+)
+def test_file_that_is_not_sqlite_raises_corrupt_data_naming_the_path(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(content)
+    with pytest.raises(CorruptDataError, match="garbage.db") as raised:
+        SQLiteHistoryStore(path)
+    assert raised.value.location == str(path)
+    assert path.read_bytes() == content  # nothing was written to it
+
+
+@pytest.mark.asyncio
+async def test_damaged_pages_raise_corrupt_data_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    key = SessionKey("s")
+    async with SQLiteHistoryStore(path) as store:
+        for n in range(300):
+            await store.append(key, make_turn(n))
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    data[2 * page :] = b"\xa5" * (len(data) - 2 * page)  # keep the header and schema page, wreck the rest
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptDataError, match="damaged.db") as raised:
+        store = SQLiteHistoryStore(path)
+        try:
+            await store.load(key)
+        finally:
+            await store.aclose()
+    assert raised.value.location == str(path)
+
+
+@pytest.mark.asyncio
+async def test_row_that_is_not_json_raises_corrupt_data_naming_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    key = SessionKey("s", user="u")
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(key, make_turn(0))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE af_history_items SET item = '{not json' WHERE seq = 2")
+    conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        assert _ids(await store.load(key, limit=0)) == []
+        with pytest.raises(CorruptDataError, match="seq 2") as raised:
+            await store.load(key)
+    assert raised.value.location is not None and str(path) in raised.value.location

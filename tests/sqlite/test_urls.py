@@ -1,0 +1,157 @@
+"""sqlite:// URLs, options, and where the default store goes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent_framework_history import ConfigurationError, SessionKey, open_store
+from agent_framework_history.testing import make_item
+from agent_framework_history_sqlite import DEFAULT_PATH, SQLiteHistoryStore, parse_target
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///history.db", "history.db"),
+        ("sqlite:///./data/history.db", "./data/history.db"),
+        ("sqlite:////var/lib/app/history.db", "/var/lib/app/history.db"),
+        ("sqlite:///:memory:", ":memory:"),
+        ("sqlite://", str(DEFAULT_PATH)),
+        ("SQLITE:///upper.db", "upper.db"),
+        ("sqlite:///with%20space%3F.db", "with space?.db"),
+        ("  sqlite:///padded.db  ", "padded.db"),
+    ],
+)
+def test_url_paths(url: str, path: str) -> None:
+    assert parse_target(url, {}).path == path
+
+
+def test_default_path_is_the_selectors_default() -> None:
+    assert DEFAULT_PATH.as_posix() == ".af-history/history.db"
+    assert parse_target("sqlite:///./.af-history/history.db", {}).path == "./.af-history/history.db"
+
+
+def test_options_come_from_the_query_string_and_keywords_win() -> None:
+    config = parse_target("sqlite:///h.db?busy_timeout=2.5&synchronous=FULL", {})
+    assert (config.busy_timeout, config.synchronous) == (2.5, "full")
+    config = parse_target("sqlite:///h.db?busy_timeout=2.5", {"busy_timeout": 7})
+    assert config.busy_timeout == 7.0
+    assert parse_target("sqlite:///h.db", {}).synchronous == "normal"
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "message"),
+    [
+        ("sqlite://history.db", {}, r"sqlite:///history\.db"),
+        ("sqlite://host/dir/h.db", {}, r"sqlite:///host/dir/h\.db"),
+        ("sqlite:///", {}, "names no file"),
+        ("sqlite:///h.db#frag", {}, "fragment"),
+        ("sqlite:///h.db?timeout=3", {}, r"Unknown SQLite store option.*'timeout'.*busy_timeout"),
+        ("sqlite:///h.db", {"pool_size": 3}, "pool_size"),
+        ("sqlite:///h.db?busy_timeout=soon", {}, "busy_timeout must be a number"),
+        ("sqlite:///h.db", {"busy_timeout": -1}, ">= 0"),
+        ("sqlite:///h.db", {"busy_timeout": True}, "busy_timeout"),
+        ("sqlite:///h.db?synchronous=off", {}, "synchronous must be one of"),
+        ("sqlite:///h.db?busy_timeout=1&busy_timeout=2", {}, "twice"),
+        ("sqlite:///h.db?busy_timeout", {}, "query string"),
+        ("memory://", {}, "Not a sqlite:// URL"),
+    ],
+)
+def test_bad_urls_and_options_are_rejected(url: str, options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_target(url, options)
+
+
+def test_bad_url_through_open_store_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"sqlite:///history\.db"):
+        open_store("sqlite://history.db")
+
+
+@pytest.mark.asyncio
+async def test_relative_url_opens_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///nested/deeper/h.db")
+    try:
+        assert isinstance(store, SQLiteHistoryStore)
+        await store.append(SessionKey("s"), [make_item(1)])
+        assert store.path == tmp_path / "nested" / "deeper" / "h.db"
+    finally:
+        await store.aclose()
+    assert (tmp_path / "nested" / "deeper" / "h.db").is_file()
+
+
+@pytest.mark.asyncio
+async def test_absolute_url(tmp_path: Path) -> None:
+    target = tmp_path / "abs" / "h.db"
+    store = open_store(f"sqlite:///{target.as_posix()}")  # an absolute path after the third slash
+    try:
+        await store.append(SessionKey("s"), [make_item(1)])
+    finally:
+        await store.aclose()
+    assert target.is_file()
+
+
+@pytest.mark.asyncio
+async def test_selector_default_works_from_a_bare_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("AF_HISTORY_") or name.startswith("FOUNDRY_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    store = open_store()
+    try:
+        assert isinstance(store, SQLiteHistoryStore)
+        await store.append(SessionKey("s"), [make_item(1)])
+    finally:
+        await store.aclose()
+    assert (tmp_path / ".af-history" / "history.db").is_file()
+    again = open_store("sqlite")  # the bare name means the same default file
+    try:
+        assert [i["id"] for i in await again.load(SessionKey("s"))] == ["msg_1"]
+    finally:
+        await again.aclose()
+
+
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        SQLiteHistoryStore(tmp_path)
+
+
+def test_parent_that_is_a_file_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigurationError, match="Cannot create the directory"):
+        SQLiteHistoryStore(tmp_path / "file" / "h.db")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("synchronous", "level"), [("normal", 1), ("full", 2), ("extra", 3)])
+async def test_connection_settings(tmp_path: Path, synchronous: str, level: int) -> None:
+    store = open_store(f"sqlite:///{(tmp_path / 'h.db').as_posix()}?synchronous={synchronous}", busy_timeout=1.5)
+    assert isinstance(store, SQLiteHistoryStore)
+    try:
+        pragmas = await store._db.read(
+            lambda conn: [
+                conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            ]
+        )
+    finally:
+        await store.aclose()
+    assert pragmas == ["wal", level, 1, 1500]
+
+
+@pytest.mark.asyncio
+async def test_memory_databases_are_private_to_their_store() -> None:
+    one, two = open_store("sqlite:///:memory:"), open_store("sqlite:///:memory:")
+    try:
+        await one.append(SessionKey("s"), [make_item(1)])
+        assert await two.load(SessionKey("s")) == []
+        assert [i["id"] for i in await one.load(SessionKey("s"))] == ["msg_1"]
+    finally:
+        await one.aclose()
+        await two.aclose()
