@@ -34,16 +34,25 @@ def is_file_history(target: str) -> bool:
 
 
 def _directory(target: str) -> Path:
+    """The directory a ``file-history://`` URL names, read like ``jsonl://`` URLs.
+
+    ``file-history:///abs/dir`` is absolute; ``file-history://./dir`` and ``file-history:///./dir``
+    are relative to the working directory.
+    """
+    forms = "write file-history:///absolute/dir or file-history://./relative/dir"
     parts = urlsplit(target)
-    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-        raise CliError(
-            f"Cannot read {target!r}: write a FileHistoryProvider directory as file-history:///absolute/dir "
-            "or file-history:///./relative/dir (no host, query or fragment)."
-        )
-    raw = unquote(parts.path)
-    path = Path(raw[1:]) if raw.startswith("/.") else Path(raw)
+    if parts.query or parts.fragment:
+        raise CliError(f"Cannot read {target!r}: file-history:// URLs take no query or fragment; {forms}.")
+    host, raw = parts.netloc, unquote(parts.path)
+    if host in (".", ".."):
+        raw = host + raw
+    elif host:
+        raise CliError(f"Cannot read {target!r}: {host!r} stands where a host would go; {forms}.")
+    elif raw in ("/.", "/..") or raw.startswith(("/./", "/../")):
+        raw = raw[1:]
     if not raw or raw == "/":
-        raise CliError(f"{target!r} names no directory; use file-history:///path/to/dir.")
+        raise CliError(f"{target!r} names no directory; {forms}.")
+    path = Path(raw)
     if not path.is_dir():
         raise CliError(f"{target!r}: {str(path)!r} is not a directory.")
     return path
