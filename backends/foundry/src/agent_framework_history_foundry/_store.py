@@ -26,7 +26,7 @@ from agent_framework_history import (
 )
 
 from ._cache import LruMap
-from ._envelope import ORIGINAL_ID_KEY, Identity, build_turn, is_response_id, restore_item
+from ._envelope import ORIGINAL_ID_KEY, Identity, Turn, build_turn, is_response_id, restore_item
 from ._errors import describe_storage_error
 
 __all__ = ["FoundryHistoryStore"]
@@ -84,7 +84,7 @@ class FoundryHistoryStore(HistoryStoreBase):
         self._chains: LruMap[tuple[_User, str], tuple[str, ...]] = LruMap(cache_size)
         self._originals: LruMap[tuple[_User, str], str] = LruMap(cache_size * 64)
         self._bound_tails: LruMap[tuple[_User, str], str] = LruMap(cache_size)
-        self._pending: LruMap[tuple[_User, str | None, tuple[str, ...]], str] = LruMap(cache_size)
+        self._pending: LruMap[tuple[_User, str | None, tuple[str, ...]], Turn] = LruMap(cache_size)
 
     @property
     def provider(self) -> ResponseProviderProtocol:
@@ -121,10 +121,7 @@ class FoundryHistoryStore(HistoryStoreBase):
             return key.session_id
         return None
 
-    def _new_response_id(self, key: SessionKey, previous: str | None, item_ids: tuple[str, ...]) -> str:
-        pending = self._pending.get((key.user, previous, item_ids))
-        if pending is not None:  # the same turn failed in transit before: reuse its id, so a retry is idempotent
-            return pending
+    def _new_response_id(self, key: SessionKey, previous: str | None) -> str:
         bound = current_request_context()
         if bound.response_id is not None and (key.user, bound.response_id) not in self._bound_tails:
             return bound.response_id
@@ -261,22 +258,33 @@ class FoundryHistoryStore(HistoryStoreBase):
         else:
             continued = None
         item_ids = tuple(item["id"] for item in items)
-        response_id = self._new_response_id(key, continued, item_ids)
-        turn = build_turn(items, response_id=response_id, previous_response_id=continued, identity=self.identity)
+        pending_key = (key.user, continued, item_ids)
+        # A turn that failed in transit is sent again byte for byte (same response and item ids), so
+        # if the first attempt did land the service answers "already exists" and nothing is doubled.
+        turn = self._pending.get(pending_key) or build_turn(
+            items,
+            response_id=self._new_response_id(key, continued),
+            previous_response_id=continued,
+            identity=self.identity,
+        )
+        response_id: str = turn.response["id"]
+        landed_before = False
         try:
             await self._provider.create_response(turn.response, turn.input_items, list(chain), context=context)
         except ResponseAlreadyExistsError:
+            landed_before = True
             logger.info("Response %s was already stored (a retried turn); treating the save as done.", response_id)
         except FoundryStorageError as exc:
             return self._write_failed(key, previous, exc)
         except BaseException:
-            self._pending.put((key.user, continued, item_ids), response_id)
+            self._pending.put(pending_key, turn)
             raise
-        self._pending.pop((key.user, continued, item_ids))
-        stored_ids = turn.item_ids
-        self._chains.put((key.user, response_id), (*chain, *stored_ids))
-        for service_id, original in zip(stored_ids, item_ids, strict=True):  # the split keeps the order
-            self._originals.put((key.user, service_id), original)
+        self._pending.pop(pending_key)
+        if not landed_before:  # after "already exists" the service's copy is the truth: read it next time
+            stored_ids = turn.item_ids
+            self._chains.put((key.user, response_id), (*chain, *stored_ids))
+            for service_id, original in zip(stored_ids, item_ids, strict=True):  # the split keeps the order
+                self._originals.put((key.user, service_id), original)
         self._heads.put(key, response_id)
         bound = current_request_context()
         if bound.response_id is not None:
