@@ -1,0 +1,109 @@
+"""Opening the backend: URLs, options, the entry point, and the selector's hosted choice."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from azure.ai.agentserver.responses import FoundryStorageProvider, InMemoryResponseProvider
+
+from agent_framework_history import ConfigurationError, SessionKey, available_backends, open_store, resolve_target
+from agent_framework_history.testing import make_turn
+from agent_framework_history_foundry import FoundryHistoryStore, open_foundry_store, resolve_endpoint
+from agent_framework_history_foundry.testing import FakeFoundryStorage, StaticTokenCredential
+
+
+def test_backend_is_discovered_through_its_entry_point() -> None:
+    [info] = [i for i in available_backends() if i.name == "foundry"]
+    assert info.distribution == "agent-framework-history-foundry"
+    assert info.schemes == ("foundry",)
+    assert info.error is None
+
+
+@pytest.mark.parametrize(
+    ("url", "endpoint"),
+    [
+        ("foundry://acct.services.ai.azure.com/api/projects/p", "https://acct.services.ai.azure.com/api/projects/p"),
+        ("foundry://acct.services.ai.azure.com/api/projects/p/", "https://acct.services.ai.azure.com/api/projects/p"),
+        ("foundry://127.0.0.1:8443", "https://127.0.0.1:8443"),
+    ],
+)
+def test_url_with_a_host_names_the_https_endpoint(url: str, endpoint: str) -> None:
+    assert resolve_endpoint(url) == endpoint
+
+
+def test_bare_url_takes_the_endpoint_from_agent_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", "https://example.services.ai.azure.com/api/projects/x")
+    assert resolve_endpoint("foundry://") == "https://example.services.ai.azure.com/api/projects/x"
+
+
+def test_bare_url_without_an_endpoint_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="FOUNDRY_PROJECT_ENDPOINT"):
+        open_foundry_store("foundry://", credential=StaticTokenCredential())
+
+
+@pytest.mark.parametrize("url", ["foundry://host/p?x=1", "foundry://user:pw@host/p", "foundry:///only/a/path", "memory://"])
+def test_malformed_urls_are_rejected(url: str) -> None:
+    with pytest.raises(ConfigurationError):
+        resolve_endpoint(url)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"raise_on_write_error": "yes"}, "raise_on_write_error"),
+        ({"cache_size": 0}, "cache_size"),
+        ({"credential": "not-a-credential"}, "credential"),
+        ({"response_provider": object()}, "ResponseProviderProtocol"),
+        ({"response_provider": InMemoryResponseProvider(), "credential": StaticTokenCredential()}, "either"),
+    ],
+)
+def test_bad_options_are_rejected(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        open_foundry_store("foundry://h.example/p", **options)
+
+
+@pytest.mark.asyncio
+async def test_default_credential_is_azure_identity_and_closed_with_the_store() -> None:
+    from azure.identity.aio import DefaultAzureCredential
+
+    store = open_foundry_store("foundry://h.example/api/projects/p")
+    assert isinstance(store.provider, FoundryStorageProvider)
+    [credential] = [o for o in store._owned if isinstance(o, DefaultAzureCredential)]  # pyright: ignore[reportPrivateUsage]
+    assert credential is not None
+    await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_hosted_selector_opens_foundry_even_with_a_local_store_configured(
+    fake: FakeFoundryStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "af-history.toml").write_text('[store]\nlocal = "sqlite:///./local.db"\n')
+    monkeypatch.setenv("AF_HISTORY_STORE", "jsonl:///./local-history")
+    monkeypatch.setenv("FOUNDRY_HOSTING_ENVIRONMENT", "production")
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", fake.endpoint)
+    assert resolve_target().target == "foundry://"
+    store = open_store(credential=StaticTokenCredential())
+    try:
+        assert isinstance(store, FoundryHistoryStore)
+        result = await store.append(SessionKey("s", user="u"), make_turn(0))
+        assert result.stored == 2
+        assert fake.of("create")[0].path == "/api/projects/test-project/storage/responses"
+    finally:
+        await store.aclose()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["af-history.toml"]  # nothing written locally
+
+
+@pytest.mark.asyncio
+async def test_the_backend_never_writes_to_local_disk(
+    fake: FakeFoundryStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with open_store(fake.host_url, credential=StaticTokenCredential()) as store:
+        key = SessionKey("s", user="u")
+        head = (await store.append(key, make_turn(0))).head
+        await store.load(key, head=head)
+    assert os.listdir(tmp_path) == []
