@@ -31,7 +31,9 @@ async def test_agent_session_carries_the_chain_head(fake: FakeFoundryStorage, wi
     assert [r.headers["x-agent-foundry-call-id"] for r in creates] == ["call-0", "call-1", "call-2"]
     head = session.state[provider.source_id][HEAD_STATE_KEY]
     assert head == creates[-1].body["response"]["id"]
-    texts = [i["content"][0]["text"] for i in await wire_store.load(provider.session_key(session.session_id), head=head)]
+    texts = [
+        i["content"][0]["text"] for i in await wire_store.load(provider.session_key(session.session_id), head=head)
+    ]
     assert texts[0] == "my name is Ada" and texts[4] == "what do you know?" and len(texts) == 6
 
 

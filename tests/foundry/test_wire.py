@@ -103,7 +103,9 @@ async def test_a_turn_costs_at_most_one_write_and_two_reads(
 
 
 @pytest.mark.asyncio
-async def test_reappending_loaded_items_sends_no_write(fake: FakeFoundryStorage, wire_store: FoundryHistoryStore) -> None:
+async def test_reappending_loaded_items_sends_no_write(
+    fake: FakeFoundryStorage, wire_store: FoundryHistoryStore
+) -> None:
     head = (await wire_store.append(KEY, make_turn(0))).head
     loaded = await wire_store.load(KEY, head=head)
     before = fake.counts()
@@ -295,7 +297,9 @@ async def test_dropped_connection_propagates_and_a_retried_turn_lands_once(
 
 
 @pytest.mark.asyncio
-async def test_dropped_connection_on_a_read_is_retried(fake: FakeFoundryStorage, wire_store: FoundryHistoryStore) -> None:
+async def test_dropped_connection_on_a_read_is_retried(
+    fake: FakeFoundryStorage, wire_store: FoundryHistoryStore
+) -> None:
     head = (await wire_store.append(KEY, make_turn(0))).head
     fake.inject(Fault("history", drop=True))
     await assert_conversation(wire_store, head, ["msg_0u", "msg_0a"])
@@ -354,7 +358,14 @@ async def test_item_missing_from_the_service_is_left_out_with_a_warning(
 
 @pytest.mark.asyncio
 async def test_turn_with_tool_calls_keeps_its_order(fake: FakeFoundryStorage, wire_store: FoundryHistoryStore) -> None:
-    call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}", "status": "completed"}
+    call = {
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "c1",
+        "name": "f",
+        "arguments": "{}",
+        "status": "completed",
+    }
     output = {"type": "function_call_output", "id": "fco_1", "call_id": "c1", "output": "42", "status": "completed"}
     turn = [make_item("q"), call, output, make_item("a", role="assistant")]
     head = (await wire_store.append(KEY, turn)).head
@@ -366,9 +377,7 @@ async def test_turn_with_tool_calls_keeps_its_order(fake: FakeFoundryStorage, wi
 
 
 @pytest.mark.asyncio
-async def test_a_passed_credential_is_left_open(
-    fake: FakeFoundryStorage, credential: StaticTokenCredential
-) -> None:
+async def test_a_passed_credential_is_left_open(fake: FakeFoundryStorage, credential: StaticTokenCredential) -> None:
     store = open_foundry_store(fake.host_url, credential=credential)
     await store.append(KEY, make_turn(0))
     await store.aclose()

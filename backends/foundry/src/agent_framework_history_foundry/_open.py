@@ -41,7 +41,9 @@ def resolve_endpoint(target: str) -> str:
     try:
         endpoint = AgentConfig.from_env().project_endpoint
     except ValueError as exc:
-        raise ConfigurationError(f"Cannot read the Foundry project endpoint: AgentConfig.from_env() said: {exc}") from exc
+        raise ConfigurationError(
+            f"Cannot read the Foundry project endpoint: AgentConfig.from_env() said: {exc}"
+        ) from exc
     if not endpoint:
         raise ConfigurationError(
             "foundry:// needs the Foundry project endpoint, and FOUNDRY_PROJECT_ENDPOINT is not set. The hosting "
@@ -62,7 +64,9 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
     """
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
-        raise ConfigurationError(f"The foundry backend does not take the options {unknown}; it takes {sorted(OPTIONS)}.")
+        raise ConfigurationError(
+            f"The foundry backend does not take the options {unknown}; it takes {sorted(OPTIONS)}."
+        )
     credential = options.get("credential")
     provider = options.get("response_provider")
     raise_on_write_error = options.get("raise_on_write_error", False)

@@ -167,7 +167,9 @@ class FoundryHistoryStore(HistoryStoreBase):
         items: list[Item] = []
         for service_id, stored in zip(ids, raw, strict=True):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
             if stored is None:
-                logger.warning("Foundry storage no longer has item %s of %s; it is left out of the history.", service_id, where)
+                logger.warning(
+                    "Foundry storage no longer has item %s of %s; it is left out of the history.", service_id, where
+                )
                 continue
             if not isinstance(stored, dict):
                 raise CorruptDataError(

@@ -41,7 +41,7 @@ def install_test_ca(directory: str | Path | None = None) -> LoopbackTls:
             "install_test_ca() must run before aiohttp is imported (aiohttp reads SSL_CERT_FILE once, at import); "
             "call it first thing in conftest.py, or run the HTTPS client in a fresh process."
         )
-    import trustme
+    import trustme  # type: ignore[import-not-found, unused-ignore]
 
     ca = trustme.CA()
     server_cert = ca.issue_cert(_HOST)
