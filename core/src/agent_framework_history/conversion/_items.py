@@ -13,7 +13,7 @@ from typing import Any, Final
 from ._fields import json_text, text_dict
 from ._parts import read_part, read_screenshot, write_screenshot
 
-__all__ = ["EXTRA_CONTENT_TYPES", "READERS", "WRITERS", "ApprovalRequests", "read_natural"]
+__all__ = ["EXTRA_CONTENT_TYPES", "READERS", "REQUIRED_FIELDS", "WRITERS", "ApprovalRequests", "read_natural"]
 
 ApprovalRequests = dict[str, dict[str, Any]]
 """Approval request id → its ``function_call`` fields, collected while reading one history."""
@@ -538,6 +538,36 @@ READERS: Final[dict[str, tuple[str | None, Reader]]] = {
     "structured_outputs": ("assistant", _read_structured),
 }
 """Item type → (role, reader); a ``None`` role means the item's own ``role``."""
+
+
+REQUIRED_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "message": frozenset({"content", "role"}),
+    "output_message": frozenset({"content", "role"}),
+    "function_call": frozenset({"arguments", "call_id", "name"}),
+    "function_call_output": frozenset({"output"}),
+    "reasoning": frozenset({"summary"}),
+    "mcp_call": frozenset({"arguments", "name", "server_label"}),
+    "mcp_approval_request": frozenset({"arguments", "name", "server_label"}),
+    "mcp_approval_response": frozenset({"approval_request_id", "approve"}),
+    "code_interpreter_call": frozenset({"code", "container_id", "outputs"}),
+    "image_generation_call": frozenset({"result"}),
+    "shell_call": frozenset({"action", "call_id", "environment"}),
+    "shell_call_output": frozenset({"call_id", "max_output_length", "output"}),
+    "local_shell_call": frozenset({"action", "call_id"}),
+    "local_shell_call_output": frozenset({"output"}),
+    "file_search_call": frozenset({"queries"}),
+    "web_search_call": frozenset({"action"}),
+    "computer_call": frozenset({"call_id", "pending_safety_checks"}),
+    "computer_call_output": frozenset({"call_id", "output"}),
+    "custom_tool_call": frozenset({"call_id", "input", "name"}),
+    "custom_tool_call_output": frozenset({"call_id", "output"}),
+    "apply_patch_call": frozenset({"call_id", "operation"}),
+    "apply_patch_call_output": frozenset({"call_id"}),
+    "oauth_consent_request": frozenset({"consent_link", "server_label"}),
+    "structured_outputs": frozenset({"output"}),
+}
+"""Fields an item of a converted type must have (the SDK's required fields, less ``id``, ``type`` and ``status``,
+which items sent as request input often leave out)."""
 
 
 def read_natural(item: dict[str, Any]) -> list[dict[str, Any] | None]:

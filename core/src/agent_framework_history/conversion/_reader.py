@@ -11,7 +11,7 @@ from agent_framework import Content, Message
 
 from ._fields import merge
 from ._format import EXTENSION_KEY, UNCONVERTED_KEY
-from ._items import READERS, ApprovalRequests, read_natural
+from ._items import READERS, REQUIRED_FIELDS, ApprovalRequests, read_natural
 
 __all__ = ["ReadResult", "SkippedItem", "read_items", "to_messages"]
 
@@ -81,6 +81,9 @@ def _read_foreign(item: dict[str, Any], kind: str, requests: ApprovalRequests) -
     if rule is None:
         raise _Unconverted(kind)
     role, reader = rule
+    missing = sorted(REQUIRED_FIELDS[kind].difference(item))
+    if missing:
+        raise KeyError(", ".join(missing))
     contents = [Content.from_dict(fields) for fields in reader(item, requests)]
     item_id = item.get("id")
     return Message(

@@ -38,6 +38,20 @@ def _entry(kind: str, fields: dict[str, Any], base: dict[str, Any] | None, slot:
     return entry, False
 
 
+def _natural(item: dict[str, Any]) -> list[dict[str, Any] | None]:
+    try:
+        return read_natural(item)
+    except (KeyError, TypeError, ValueError):  # e.g. a result without a screenshot: its fields say it all
+        return []
+
+
+def _natural_part(part: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return read_part(part)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 class _MessageWriter:
     """Builds the items of one message."""
 
@@ -93,7 +107,7 @@ class _MessageWriter:
             parts = self._open_message_item()
             if kind in PART_CONTENT_TYPES:
                 part = write_part(fields, self.role)
-                entry, exact = _entry(kind, fields, read_part(part), len(parts))
+                entry, exact = _entry(kind, fields, _natural_part(part), len(parts))
                 parts.append(part)  # a part read back as another type stays for other readers
             else:  # EXTRA_CONTENT_TYPES, and any content type added later: fields only
                 entry, exact = _entry(kind, fields, None, 0)
@@ -103,7 +117,7 @@ class _MessageWriter:
         self.close_message_item()
         item = writer(fields)
         item["id"] = item_id(self.base, len(self.items))
-        natural = read_natural(item)
+        natural = _natural(item)
         entry, exact = _entry(kind, fields, natural[0] if natural else None, 0)
         self._emit(item, [entry], exact and len(natural) == 1)
 
