@@ -27,12 +27,15 @@ def is_connection_loss(exc: BaseException) -> bool:
 
     A statement timeout is not a loss: the connection survives and the same statement would
     likely time out again. asyncpg reports a use of a connection that died under it as an
-    ``InterfaceError`` (``DataError``, its subclass for bad arguments, is not a loss).
+    ``InterfaceError`` (``DataError``, its subclass for bad arguments, is not a loss), or as an
+    ``InternalClientError`` when the server's farewell arrives while a command is being sent.
     """
     if isinstance(exc, TimeoutError):
         return False
     if isinstance(exc, _LOSS):
         return True
     if isinstance(exc, asyncpg.InterfaceError) and not isinstance(exc, asyncpg.DataError):
+        return True
+    if isinstance(exc, asyncpg.InternalClientError):  # e.g. the server's FATAL arrived mid-command
         return True
     return isinstance(exc, OSError)
