@@ -78,7 +78,7 @@ async def test_connection_killed_on_the_retry_too_raises_and_writes_nothing(
 
     pg_store._in_append_hook = kill_always
     with pytest.raises(PostgresUnavailableError, match="again on the retry.*none was half-written") as caught:
-        await pg_store.append(KEY, make_turn(1) + [make_item("extra")])
+        await pg_store.append(KEY, [*make_turn(1), make_item("extra")])
     assert len(pids) == 2
     assert "127.0.0.1" in str(caught.value)
 
@@ -152,7 +152,9 @@ async def test_appends_from_two_replicas_take_turns_on_the_session_lock(
 @pytest.mark.asyncio
 async def test_unreachable_server_raises_a_clear_error_without_the_password() -> None:
     store = open_postgres_store("postgresql://postgres:s3cret@127.0.0.1:1/test", connect_timeout=5)
-    with pytest.raises(PostgresUnavailableError, match=r"Cannot connect to PostgreSQL at postgresql://postgres:\*\*\*@"):
+    with pytest.raises(
+        PostgresUnavailableError, match=r"Cannot connect to PostgreSQL at postgresql://postgres:\*\*\*@"
+    ):
         await store.load(KEY)
     with pytest.raises(PostgresUnavailableError) as caught:
         await store.append(KEY, make_turn(0))

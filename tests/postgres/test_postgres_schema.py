@@ -14,6 +14,7 @@ from agent_framework_history_postgres import LATEST_VERSION, PostgresHistoryStor
 
 from .conftest import new_schema_name
 
+
 async def _versions(admin: asyncpg.Connection[Any], store: PostgresHistoryStore) -> list[int]:
     rows = await admin.fetch(f"SELECT version FROM {store.names.version_table} ORDER BY version")
     return [row["version"] for row in rows]
@@ -109,9 +110,7 @@ async def test_order_counter_is_contiguous_per_session(
         f"SELECT i.seq, i.item_id FROM {pg_store.names.items} i JOIN {pg_store.names.sessions} s"
         " ON s.id = i.session_ref WHERE s.session_id = 's' ORDER BY i.seq"
     )
-    assert [(r["seq"], r["item_id"]) for r in seqs] == [
-        (n + 1, f"msg_{n // 2}{'ua'[n % 2]}") for n in range(8)
-    ]
+    assert [(r["seq"], r["item_id"]) for r in seqs] == [(n + 1, f"msg_{n // 2}{'ua'[n % 2]}") for n in range(8)]
 
 
 @pytest.mark.asyncio

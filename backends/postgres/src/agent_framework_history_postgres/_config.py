@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -55,10 +56,8 @@ class PostgresSettings:
 
 def _parse_int(name: str, value: object, *, minimum: int) -> int:
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = int(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ConfigurationError(f"postgres option {name} must be an integer >= {minimum}, got {value!r}.")
     return value
@@ -68,10 +67,8 @@ def _parse_seconds(name: str, value: object, *, optional: bool) -> float | None:
     if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))):
         return None
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
         none = " or None" if optional else ""
         raise ConfigurationError(f"postgres option {name} must be a number of seconds >= 0{none}, got {value!r}.")

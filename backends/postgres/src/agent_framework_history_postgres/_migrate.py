@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 from agent_framework_history import ConfigurationError
 
 from ._schema import LATEST_VERSION, Names, migrations

@@ -150,7 +150,10 @@ class PostgresHistoryStore(HistoryStoreBase):
         await self._with_connection("opening the store", migrate, pool)
 
     async def _with_connection(
-        self, what: str, operation: Callable[[Connection], Awaitable[T]], pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self,
+        what: str,
+        operation: Callable[[Connection], Awaitable[T]],
+        pool: asyncpg.Pool[asyncpg.Record] | None = None,
     ) -> T:
         """Run ``operation`` on a pooled connection; once more on a fresh one if the connection breaks."""
         if pool is None:
@@ -246,17 +249,20 @@ class PostgresHistoryStore(HistoryStoreBase):
         sql = self._names.list_sessions(
             by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
         )
+        size = self.LIST_PAGE_SIZE
+
+        def page_after(cursor: tuple[str, str, str]) -> Callable[[Connection], Awaitable[list[asyncpg.Record]]]:
+            async def page(conn: Connection) -> list[asyncpg.Record]:
+                return await conn.fetch(sql, *cursor, size, *filters)
+
+            return page
+
         cursor = ("", "", "")
         while True:
-            after = cursor
-
-            async def page(conn: Connection) -> list[asyncpg.Record]:
-                return await conn.fetch(sql, *after, self.LIST_PAGE_SIZE, *filters)
-
-            rows = await self._with_connection("list_sessions", page)
+            rows = await self._with_connection("list_sessions", page_after(cursor))
             for row in rows:
                 yield SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
-            if len(rows) < self.LIST_PAGE_SIZE:
+            if len(rows) < size:
                 return
             cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
 
