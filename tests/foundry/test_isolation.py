@@ -71,3 +71,14 @@ async def test_reserved_original_id_key_is_refused() -> None:
         item["af_original_id"] = "x"
         with pytest.raises(ValueError, match="af_original_id"):
             await store.append(SessionKey("s"), [item])
+
+
+@pytest.mark.asyncio
+async def test_capabilities_are_honest() -> None:
+    from agent_framework_history import Capability
+    from agent_framework_history_foundry.testing import StaticTokenCredential
+
+    async with open_foundry_store("foundry://", response_provider=InMemoryResponseProvider()) as in_memory:
+        assert in_memory.capabilities == {Capability.CHAIN_HEAD}
+    async with open_foundry_store("foundry://h.example/p", credential=StaticTokenCredential()) as service:
+        assert service.capabilities == {Capability.CHAIN_HEAD, Capability.PERSISTENT}

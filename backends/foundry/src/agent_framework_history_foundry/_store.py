@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Final
 from azure.ai.agentserver.responses import (
     FoundryResourceNotFoundError,
     FoundryStorageError,
+    InMemoryResponseProvider,
     PlatformContext,
     ResponseProviderProtocol,
 )
@@ -21,7 +22,6 @@ from agent_framework_history import (
     HistoryStoreBase,
     Item,
     SessionKey,
-    clone_item,
     current_request_context,
 )
 
@@ -44,7 +44,8 @@ class FoundryHistoryStore(HistoryStoreBase):
 
     ``provider`` is any ``ResponseProviderProtocol`` object: the SDK's ``FoundryStorageProvider``
     in production, its ``InMemoryResponseProvider`` in tests. ``owned`` objects (the provider and
-    credential the store created itself) are closed by :meth:`aclose`.
+    credential the store created itself) are closed by :meth:`aclose`. Loaded items are the objects
+    the provider returns (both SDK providers hand out fresh copies), with the original ids restored.
 
     The chain a call reads or continues is, in order: the ``previous_response_id`` bound with
     ``bind_request_context`` (the bound ``response_id`` names the new response); the ``head``
@@ -58,6 +59,7 @@ class FoundryHistoryStore(HistoryStoreBase):
     """
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.CHAIN_HEAD, Capability.PERSISTENT})
+    """With the SDK's ``InMemoryResponseProvider`` the store is not ``PERSISTENT``; see :attr:`capabilities`."""
 
     def __init__(
         self,
@@ -85,6 +87,12 @@ class FoundryHistoryStore(HistoryStoreBase):
         self._originals: LruMap[tuple[_User, str], str] = LruMap(cache_size * 64)
         self._bound_tails: LruMap[tuple[_User, str], str] = LruMap(cache_size)
         self._pending: LruMap[tuple[_User, str | None, tuple[str, ...]], Turn] = LruMap(cache_size)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        if isinstance(self._provider, InMemoryResponseProvider):
+            return self.CAPABILITIES - {Capability.PERSISTENT}
+        return self.CAPABILITIES
 
     @property
     def provider(self) -> ResponseProviderProtocol:
@@ -176,7 +184,7 @@ class FoundryHistoryStore(HistoryStoreBase):
                     f"Foundry storage returned {type(stored).__name__} for item {service_id}, not an object.",  # pyright: ignore[reportUnknownArgumentType]
                     location=where,
                 )
-            item = restore_item(clone_item(stored))  # pyright: ignore[reportUnknownArgumentType]
+            item = restore_item(stored)  # pyright: ignore[reportUnknownArgumentType]
             self._originals.put((key.user, service_id), str(item.get("id", service_id)))
             items.append(item)
         return items
