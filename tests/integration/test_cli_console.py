@@ -1,0 +1,190 @@
+"""The installed ``af-history`` console script, run as a separate process, on sqlite and jsonl stores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agent_framework_history import SessionKey
+
+from .test_cli import SAMPLE, interchange
+
+SCRIPT = Path(sys.executable).with_name("af-history")
+
+
+def af(
+    *args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script with a clean selection environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AF_HISTORY_")}
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        input=input,
+        env={**base, **(env or {}), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def ok(run: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    return run
+
+
+def one_line_error(run: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert run.returncode == code, (run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("af-history: error: "), run.stderr
+    return lines[0]
+
+
+URLS: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda tmp: f"sqlite:///{tmp}/history.db",
+    "jsonl": lambda tmp: f"jsonl://{tmp}/jsonl-store",
+}
+
+
+@pytest.fixture(params=sorted(URLS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    url = URLS[request.param](tmp_path)
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text(interchange(SAMPLE))
+    run = ok(af("import", url, str(sample), cwd=tmp_path))
+    assert "Imported 15 items of 4 sessions" in run.stderr and "15 new" in run.stderr
+    return url
+
+
+def test_console_script_runs_and_lists_the_local_backends(tmp_path: Path) -> None:
+    assert SCRIPT.is_file(), f"af-history is not installed next to {sys.executable}"
+    assert ok(af("--version", cwd=tmp_path)).stdout.startswith("af-history, version ")
+    rows = json.loads(ok(af("backends", "--json", cwd=tmp_path)).stdout)
+    by_name = {row["name"]: row for row in rows}
+    for name in ("memory", "sqlite", "jsonl"):
+        assert by_name[name]["error"] is None
+        assert by_name[name]["schemes"] == [name]
+        assert by_name[name]["distribution"] == f"agent-framework-history-{name}"
+        assert isinstance(by_name[name]["version"], str)
+
+
+def test_every_command_on_a_persistent_store(store: str, tmp_path: Path) -> None:
+    listed = json.loads(ok(af("sessions", store, "--all-partitions", "--json", cwd=tmp_path)).stdout)
+    assert [SessionKey(**s) for s in listed["sessions"]] == list(SAMPLE)
+
+    shown = json.loads(ok(af("show", store, "trip", "--user", "alice", "--json", cwd=tmp_path)).stdout)
+    assert shown["items"] == SAMPLE[SessionKey("trip", user="alice")]
+    assert [e["kind"] for e in shown["transcript"]] == [
+        "message",
+        "tool call",
+        "tool result",
+        "approval request",
+        "approval",
+        "message",
+    ]
+    text = ok(af("show", store, "trip", "--limit", "4", cwd=tmp_path)).stdout.splitlines()
+    assert text[1:] == [
+        "tool (tool result): [call a-call] sunny, 21 C",
+        'assistant (approval request): may I call files.delete_file({"path":"notes.txt"})?  [request a-ar]',
+        "user (approval): denied: keep it  [request a-ar]",
+        "assistant: It is sunny in Paris.",
+    ]
+
+    again = ok(af("import", store, str(tmp_path / "sample.jsonl"), cwd=tmp_path))  # a second process, same file
+    assert "0 new, 15 already there" in again.stderr
+
+    exported = ok(af("export", store, "--all", cwd=tmp_path)).stdout.splitlines()
+    records = [json.loads(line) for line in exported[1:]]
+    assert [(SessionKey(**r["session"]), r["item"]) for r in records] == [
+        (key, item) for key, items in SAMPLE.items() for item in items
+    ]
+
+    checked = ok(af("check", store, cwd=tmp_path))
+    assert "Checked 4 sessions, 15 items" in checked.stdout and "no problems" in checked.stdout
+
+
+def test_default_store_is_the_embedded_sqlite(tmp_path: Path) -> None:
+    which = ok(af("which", cwd=tmp_path)).stdout.strip()
+    assert which == "sqlite:///./.af-history/history.db\t(chosen by default (sqlite installed))"
+    sample = tmp_path / "sample.jsonl"
+    sample.write_text(interchange(SAMPLE))
+    ok(af("import", str(sample), cwd=tmp_path))
+    assert (tmp_path / ".af-history" / "history.db").is_file()
+    shown = json.loads(ok(af("show", "trip", "--json", cwd=tmp_path)).stdout)
+    assert shown["store"] == "sqlite:///./.af-history/history.db" and shown["count"] == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("sessions", "nosuch://x"), ("'nosuch'", "Installed:", "jsonl (jsonl://)", "sqlite (sqlite://)")),
+        (("sessions", "sqlite://relative.db"), ("sqlite:///relative.db",)),
+        (("show", "jsonl://./x", "nope"), ("No session 'nope'",)),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_1(
+    tmp_path: Path, args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
+    line = one_line_error(af(*args, cwd=tmp_path))
+    for fragment in fragments:
+        assert fragment in line
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    run = af("show", cwd=tmp_path)
+    assert run.returncode == 2 and "Usage:" in run.stderr and "Traceback" not in run.stderr
+
+
+def _jsonl_file(root: Path) -> Path:
+    files = [p for p in root.rglob("*.jsonl")]
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_check_reports_and_repairs_a_torn_jsonl_tail(tmp_path: Path) -> None:
+    url = f"jsonl://{tmp_path}/store"
+    sample = tmp_path / "one.jsonl"
+    sample.write_text(interchange({SessionKey("s"): SAMPLE[SessionKey("trip")]}))
+    ok(af("import", url, str(sample), cwd=tmp_path))
+    path = _jsonl_file(tmp_path / "store")
+    with path.open("ab") as handle:
+        handle.write(b'{"type":"message","id":"half-writ')  # a write cut short by a crash
+
+    found = af("check", url, cwd=tmp_path)
+    assert found.returncode == 3, found.stdout + found.stderr
+    assert f"problem {path}:7: torn line" in found.stdout and "(repairable with --repair)" in found.stdout
+    assert found.stderr.splitlines()[-1] == "af-history: error: 1 problem found."
+
+    repaired = ok(af("check", url, "--repair", cwd=tmp_path))
+    assert f"repaired {path}: torn last line 7" in repaired.stdout and "no problems" in repaired.stdout
+    assert path.read_bytes().endswith(b"}\n")
+    ok(af("check", url, cwd=tmp_path))
+    shown = json.loads(ok(af("show", url, "s", "--json", cwd=tmp_path)).stdout)
+    assert shown["items"] == SAMPLE[SessionKey("trip")]
+
+
+def test_check_reports_a_corrupt_jsonl_line_and_leaves_it(tmp_path: Path) -> None:
+    url = f"jsonl://{tmp_path}/store"
+    sample = tmp_path / "one.jsonl"
+    sample.write_text(interchange({SessionKey("s"): SAMPLE[SessionKey("trip")]}))
+    ok(af("import", url, str(sample), cwd=tmp_path))
+    path = _jsonl_file(tmp_path / "store")
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = b"this is not json\n"
+    path.write_bytes(b"".join(lines))
+    before = path.read_bytes()
+
+    found = af("check", url, "--repair", cwd=tmp_path)
+    assert found.returncode == 3
+    assert f"problem {path}:3: corrupt line" in found.stdout
+    assert "does not load: CorruptDataError" in found.stdout
+    assert path.read_bytes() == before
