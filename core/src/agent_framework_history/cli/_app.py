@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -426,6 +427,14 @@ def check(store: str | None, repair: bool) -> None:
         raise ProblemsFound(f"{_n(len(report.problems), 'problem')} found.")
 
 
+class _LogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"af-history: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``af-history`` console script."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     app.main(args=argv, prog_name="af-history")
