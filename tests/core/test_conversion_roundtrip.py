@@ -295,3 +295,16 @@ def test_base64_data_survives_exactly() -> None:
     (back,) = roundtrip([message])
     assert back.contents[0].uri == "data:application/octet-stream;base64," + base64.b64encode(payload).decode()
     assert back.to_dict() == message.to_dict()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(content=any_content)
+def test_fast_paths_agree_with_agent_framework(content: Content) -> None:
+    from agent_framework_history.conversion._contents import build_content, content_fields
+
+    expected = content.to_dict()
+    if not expected.get("additional_properties"):
+        expected.pop("additional_properties", None)
+    fields = content_fields(content)
+    assert fields == expected
+    assert build_content(dict(fields)).to_dict() == Content.from_dict(dict(fields)).to_dict()

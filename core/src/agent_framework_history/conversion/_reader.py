@@ -9,6 +9,7 @@ from typing import Any
 
 from agent_framework import Content, Message
 
+from ._contents import build_content
 from ._fields import merge
 from ._format import EXTENSION_KEY, UNCONVERTED_KEY
 from ._items import READERS, REQUIRED_FIELDS, ApprovalRequests, read_natural
@@ -60,7 +61,7 @@ def _contents_from_entries(item: dict[str, Any], entries: Any) -> list[Content]:
             base = {"type": kind}
         merged = merge(base, fields)
         merged["type"] = kind
-        contents.append(Content.from_dict(merged))
+        contents.append(build_content(merged))
     return contents
 
 
@@ -72,7 +73,7 @@ def _read_ours(item: dict[str, Any], extension: dict[str, Any]) -> list[Content]
     for fields in read_natural(item):
         if fields is None:
             raise ValueError("a message part has no conversion rule")
-        contents.append(Content.from_dict(fields))
+        contents.append(build_content(fields))
     return contents
 
 
@@ -84,7 +85,7 @@ def _read_foreign(item: dict[str, Any], kind: str, requests: ApprovalRequests) -
     missing = sorted(REQUIRED_FIELDS[kind].difference(item))
     if missing:
         raise KeyError(", ".join(missing))
-    contents = [Content.from_dict(fields) for fields in reader(item, requests)]
+    contents = [build_content(fields) for fields in reader(item, requests)]
     item_id = item.get("id")
     return Message(
         role if role is not None else item["role"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from agent_framework import Content, Message
 
+from ._contents import content_fields
 from ._fields import residual
 from ._format import EXTENSION_KEY, MESSAGE_ROLES, UNCONVERTED_KEY
 from ._ids import IdAllocator, item_id
@@ -14,13 +15,6 @@ from ._items import WRITERS, read_natural
 from ._parts import PART_CONTENT_TYPES, read_part, write_part
 
 __all__ = ["to_items"]
-
-
-def _content_fields(content: Content) -> dict[str, Any]:
-    fields = content.to_dict()
-    if not fields.get("additional_properties"):
-        fields.pop("additional_properties", None)
-    return fields
 
 
 def _entry(kind: str, fields: dict[str, Any], base: dict[str, Any] | None, slot: int) -> tuple[dict[str, Any], bool]:
@@ -100,7 +94,7 @@ class _MessageWriter:
         self.parts = None
 
     def add(self, content: Content) -> None:
-        fields = _content_fields(content)
+        fields = content_fields(content)
         kind = fields["type"]
         writer = WRITERS.get(kind)
         if writer is None:
