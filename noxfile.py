@@ -43,6 +43,7 @@ def tests(session: nox.Session, package: str) -> None:
     if package == "integration":
         install(session, *BACKENDS)
         session.install("pip")  # the plugin test installs a throwaway wheel with pip
+        session.install("uv")  # the backend example is installed into a fresh virtualenv with uv
     elif package == "core":
         install(session)
     else:
