@@ -33,7 +33,11 @@ def realistic_mix(turns: int) -> list[Message]:
                 [Content.from_text_reasoning(id=f"rs_{turn}", text="The user wants the weather; call the tool."), call],
                 message_id=f"msg_a{turn}",
             ),
-            Message("tool", [Content.from_function_result(f"call_{turn}", result="18°C, light rain")], message_id=f"msg_t{turn}"),
+            Message(
+                "tool",
+                [Content.from_function_result(f"call_{turn}", result="18°C, light rain")],
+                message_id=f"msg_t{turn}",
+            ),
             Message("assistant", ["It is 18°C with light rain in Paris."], message_id=f"msg_r{turn}"),
         ]
     return batch
@@ -56,7 +60,9 @@ async def run(ctx: Context) -> None:
         raise AssertionError("the benchmark mix does not round-trip")
     write = _best_rate(len(messages), lambda: to_items(messages))
     read = _best_rate(len(messages), lambda: to_messages(items))
-    ctx.report.checks.append(Check("conversion to_items (messages → items)", write, GOAL, "msg/s", higher_is_better=True))
+    ctx.report.checks.append(
+        Check("conversion to_items (messages → items)", write, GOAL, "msg/s", higher_is_better=True)
+    )
     ctx.report.checks.append(
         Check("conversion to_messages (items → messages)", read, GOAL, "msg/s", higher_is_better=True)
     )

@@ -24,7 +24,10 @@ AGENT = {"type": "agent_reference", "name": "helper", "version": "1"}
 #: One item per OutputItemType, with every required field (and a few optional ones) as the SDK writes them.
 FIXTURES: dict[str, dict[str, Any]] = {
     "output_message": {
-        "type": "output_message", "id": "msg_o1", "role": "assistant", "status": "completed",
+        "type": "output_message",
+        "id": "msg_o1",
+        "role": "assistant",
+        "status": "completed",
         "content": [
             {"type": "output_text", "text": "Here", "annotations": [], "logprobs": []},
             {"type": "refusal", "refusal": "I can't do that"},
@@ -33,96 +36,187 @@ FIXTURES: dict[str, dict[str, Any]] = {
     },
     "file_search_call": {"type": "file_search_call", "id": "fs_1", "queries": ["q1", "q2"], "status": "completed"},
     "function_call": {
-        "type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather",
-        "arguments": '{"city": "Paris"}', "status": "completed",
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": '{"city": "Paris"}',
+        "status": "completed",
     },
     "function_call_output": {
-        "type": "function_call_output", "id": "fco_1", "call_id": "call_1", "output": "sunny", "status": "completed"
+        "type": "function_call_output",
+        "id": "fco_1",
+        "call_id": "call_1",
+        "output": "sunny",
+        "status": "completed",
     },
     "web_search_call": {
-        "type": "web_search_call", "id": "ws_1", "action": {"type": "search", "query": "weather"}, "status": "completed"
+        "type": "web_search_call",
+        "id": "ws_1",
+        "action": {"type": "search", "query": "weather"},
+        "status": "completed",
     },
     "computer_call": {
-        "type": "computer_call", "id": "cu_1", "call_id": "call_c1",
+        "type": "computer_call",
+        "id": "cu_1",
+        "call_id": "call_c1",
         "actions": [{"type": "click", "button": "left", "x": 10, "y": 20}],
-        "pending_safety_checks": [{"id": "sc_1", "code": "malicious", "message": "check"}], "status": "completed",
+        "pending_safety_checks": [{"id": "sc_1", "code": "malicious", "message": "check"}],
+        "status": "completed",
     },
     "computer_call_output": {
-        "type": "computer_call_output", "id": "cuo_1", "call_id": "call_c1", "output": SCREENSHOT, "status": "completed"
+        "type": "computer_call_output",
+        "id": "cuo_1",
+        "call_id": "call_c1",
+        "output": SCREENSHOT,
+        "status": "completed",
     },
     "reasoning": {
-        "type": "reasoning", "id": "rs_1",
+        "type": "reasoning",
+        "id": "rs_1",
         "summary": [{"type": "summary_text", "text": "First"}, {"type": "summary_text", "text": "Second"}],
-        "encrypted_content": "opaque", "status": "completed",
+        "encrypted_content": "opaque",
+        "status": "completed",
     },
     "program": {"type": "program", "id": "prg_1", "call_id": "call_p", "code": "print(1)", "fingerprint": "f0"},
-    "program_output": {"type": "program_output", "id": "prgo_1", "call_id": "call_p", "result": "1", "status": "completed"},
+    "program_output": {
+        "type": "program_output",
+        "id": "prgo_1",
+        "call_id": "call_p",
+        "result": "1",
+        "status": "completed",
+    },
     "tool_search_call": {
-        "type": "tool_search_call", "id": "ts_1", "call_id": "call_t", "arguments": {"query": "files"},
-        "execution": "server", "status": "completed",
+        "type": "tool_search_call",
+        "id": "ts_1",
+        "call_id": "call_t",
+        "arguments": {"query": "files"},
+        "execution": "server",
+        "status": "completed",
     },
     "tool_search_output": {
-        "type": "tool_search_output", "id": "tso_1", "call_id": "call_t", "execution": "server",
-        "status": "completed", "tools": [{"type": "function", "name": "f", "parameters": {}}],
+        "type": "tool_search_output",
+        "id": "tso_1",
+        "call_id": "call_t",
+        "execution": "server",
+        "status": "completed",
+        "tools": [{"type": "function", "name": "f", "parameters": {}}],
     },
     "additional_tools": {
-        "type": "additional_tools", "id": "at_1", "role": "developer",
+        "type": "additional_tools",
+        "id": "at_1",
+        "role": "developer",
         "tools": [{"type": "function", "name": "g", "parameters": {}}],
     },
     "compaction": {"type": "compaction", "id": "cmp_1", "encrypted_content": "zzz"},
-    "image_generation_call": {"type": "image_generation_call", "id": "ig_1", "result": "iVBORw0KGgo=", "status": "completed"},
+    "image_generation_call": {
+        "type": "image_generation_call",
+        "id": "ig_1",
+        "result": "iVBORw0KGgo=",
+        "status": "completed",
+    },
     "code_interpreter_call": {
-        "type": "code_interpreter_call", "id": "ci_1", "status": "completed", "container_id": "cntr_1",
-        "code": "print(2)", "outputs": [{"type": "logs", "logs": "2"}],
+        "type": "code_interpreter_call",
+        "id": "ci_1",
+        "status": "completed",
+        "container_id": "cntr_1",
+        "code": "print(2)",
+        "outputs": [{"type": "logs", "logs": "2"}],
     },
     "local_shell_call": {
-        "type": "local_shell_call", "id": "lsh_1", "call_id": "call_l",
-        "action": {"type": "exec", "command": ["ls", "-l"], "env": {}, "timeout_ms": 1000}, "status": "completed",
+        "type": "local_shell_call",
+        "id": "lsh_1",
+        "call_id": "call_l",
+        "action": {"type": "exec", "command": ["ls", "-l"], "env": {}, "timeout_ms": 1000},
+        "status": "completed",
     },
-    "local_shell_call_output": {"type": "local_shell_call_output", "id": "lsho_1", "output": "total 0", "status": "completed"},
+    "local_shell_call_output": {
+        "type": "local_shell_call_output",
+        "id": "lsho_1",
+        "output": "total 0",
+        "status": "completed",
+    },
     "shell_call": {
-        "type": "shell_call", "id": "sh_1", "call_id": "call_s",
+        "type": "shell_call",
+        "id": "sh_1",
+        "call_id": "call_s",
         "action": {"commands": ["echo hi"], "timeout_ms": 500, "max_output_length": 100},
-        "environment": {"type": "local"}, "status": "completed",
+        "environment": {"type": "local"},
+        "status": "completed",
     },
     "shell_call_output": {
-        "type": "shell_call_output", "id": "sho_1", "call_id": "call_s", "max_output_length": 100, "status": "completed",
+        "type": "shell_call_output",
+        "id": "sho_1",
+        "call_id": "call_s",
+        "max_output_length": 100,
+        "status": "completed",
         "output": [
             {"stdout": "hi\n", "stderr": "", "outcome": {"type": "exit", "exit_code": 0}},
             {"stdout": "", "stderr": "", "outcome": {"type": "timeout"}},
         ],
     },
     "apply_patch_call": {
-        "type": "apply_patch_call", "id": "ap_1", "call_id": "call_a",
-        "operation": {"type": "create_file", "path": "a.txt", "diff": "+a"}, "status": "completed",
+        "type": "apply_patch_call",
+        "id": "ap_1",
+        "call_id": "call_a",
+        "operation": {"type": "create_file", "path": "a.txt", "diff": "+a"},
+        "status": "completed",
     },
     "apply_patch_call_output": {
-        "type": "apply_patch_call_output", "id": "apo_1", "call_id": "call_a", "status": "completed", "output": "done"
+        "type": "apply_patch_call_output",
+        "id": "apo_1",
+        "call_id": "call_a",
+        "status": "completed",
+        "output": "done",
     },
     "mcp_call": {
-        "type": "mcp_call", "id": "mcp_1", "name": "search", "server_label": "docs", "arguments": '{"q": "x"}',
-        "output": "found", "status": "completed",
+        "type": "mcp_call",
+        "id": "mcp_1",
+        "name": "search",
+        "server_label": "docs",
+        "arguments": '{"q": "x"}',
+        "output": "found",
+        "status": "completed",
     },
     "mcp_list_tools": {
-        "type": "mcp_list_tools", "id": "mcpl_1", "server_label": "docs",
+        "type": "mcp_list_tools",
+        "id": "mcpl_1",
+        "server_label": "docs",
         "tools": [{"name": "search", "input_schema": {}}],
     },
     "mcp_approval_request": {
-        "type": "mcp_approval_request", "id": "mcpr_1", "name": "delete", "server_label": "docs", "arguments": "{}"
+        "type": "mcp_approval_request",
+        "id": "mcpr_1",
+        "name": "delete",
+        "server_label": "docs",
+        "arguments": "{}",
     },
     "mcp_approval_response": {
-        "type": "mcp_approval_response", "id": "mcpa_1", "approval_request_id": "mcpr_1", "approve": True
+        "type": "mcp_approval_response",
+        "id": "mcpa_1",
+        "approval_request_id": "mcpr_1",
+        "approve": True,
     },
     "custom_tool_call": {
-        "type": "custom_tool_call", "id": "ctc_1", "call_id": "call_x", "name": "grammar", "input": "a+b",
+        "type": "custom_tool_call",
+        "id": "ctc_1",
+        "call_id": "call_x",
+        "name": "grammar",
+        "input": "a+b",
         "status": "completed",
     },
     "custom_tool_call_output": {
-        "type": "custom_tool_call_output", "id": "ctco_1", "call_id": "mcp_42", "output": "tool says hi",
+        "type": "custom_tool_call_output",
+        "id": "ctco_1",
+        "call_id": "mcp_42",
+        "output": "tool says hi",
         "status": "completed",
     },
     "message": {
-        "type": "message", "id": "msg_u1", "role": "user", "status": "completed",
+        "type": "message",
+        "id": "msg_u1",
+        "role": "user",
+        "status": "completed",
         "content": [
             {"type": "input_text", "text": "Look at"},
             {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "auto"},
@@ -132,33 +226,59 @@ FIXTURES: dict[str, dict[str, Any]] = {
     },
     "structured_outputs": {"type": "structured_outputs", "id": "so_1", "output": {"answer": 42}},
     "oauth_consent_request": {
-        "type": "oauth_consent_request", "id": "oacr_1", "consent_link": "https://login.example.com/c",
+        "type": "oauth_consent_request",
+        "id": "oacr_1",
+        "consent_link": "https://login.example.com/c",
         "server_label": "graph",
     },
     "memory_search_call": {"type": "memory_search_call", "id": "mem_1", "status": "completed", "results": []},
     "workflow_action": {
-        "type": "workflow_action", "id": "wfa_1", "action_id": "a1", "kind": "invoke_agent", "status": "completed"
+        "type": "workflow_action",
+        "id": "wfa_1",
+        "action_id": "a1",
+        "kind": "invoke_agent",
+        "status": "completed",
     },
     **{
         f"{name}_call": {
-            "type": f"{name}_call", "id": f"{name}_1", "call_id": f"call_{name}", "arguments": "{}",
-            "status": "completed", **({"name": "tool"} if named else {}),
+            "type": f"{name}_call",
+            "id": f"{name}_1",
+            "call_id": f"call_{name}",
+            "arguments": "{}",
+            "status": "completed",
+            **({"name": "tool"} if named else {}),
         }
         for name, named in (
-            ("a2a_preview", True), ("bing_grounding", False), ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False), ("bing_custom_search_preview", False), ("openapi", True),
-            ("browser_automation_preview", False), ("fabric_dataagent_preview", False), ("azure_function", True),
+            ("a2a_preview", True),
+            ("bing_grounding", False),
+            ("sharepoint_grounding_preview", False),
+            ("azure_ai_search", False),
+            ("bing_custom_search_preview", False),
+            ("openapi", True),
+            ("browser_automation_preview", False),
+            ("fabric_dataagent_preview", False),
+            ("azure_function", True),
         )
     },
     **{
         f"{name}_call_output": {
-            "type": f"{name}_call_output", "id": f"{name}_o1", "call_id": f"call_{name}", "output": "ok",
-            "status": "completed", **({"name": "tool"} if named else {}),
+            "type": f"{name}_call_output",
+            "id": f"{name}_o1",
+            "call_id": f"call_{name}",
+            "output": "ok",
+            "status": "completed",
+            **({"name": "tool"} if named else {}),
         }
         for name, named in (
-            ("a2a_preview", True), ("bing_grounding", False), ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False), ("bing_custom_search_preview", False), ("openapi", True),
-            ("browser_automation_preview", False), ("fabric_dataagent_preview", False), ("azure_function", True),
+            ("a2a_preview", True),
+            ("bing_grounding", False),
+            ("sharepoint_grounding_preview", False),
+            ("azure_ai_search", False),
+            ("bing_custom_search_preview", False),
+            ("openapi", True),
+            ("browser_automation_preview", False),
+            ("fabric_dataagent_preview", False),
+            ("azure_function", True),
         )
     },
 }
@@ -201,17 +321,29 @@ REQUIRED: dict[str, set[str]] = {
     **{
         f"{name}_call": {"arguments", "call_id", "status", *(["name"] if named else [])}
         for name, named in (
-            ("a2a_preview", True), ("bing_grounding", False), ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False), ("bing_custom_search_preview", False), ("openapi", True),
-            ("browser_automation_preview", False), ("fabric_dataagent_preview", False), ("azure_function", True),
+            ("a2a_preview", True),
+            ("bing_grounding", False),
+            ("sharepoint_grounding_preview", False),
+            ("azure_ai_search", False),
+            ("bing_custom_search_preview", False),
+            ("openapi", True),
+            ("browser_automation_preview", False),
+            ("fabric_dataagent_preview", False),
+            ("azure_function", True),
         )
     },
     **{
         f"{name}_call_output": {"call_id", "status", *(["name"] if named else [])}
         for name, named in (
-            ("a2a_preview", True), ("bing_grounding", False), ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False), ("bing_custom_search_preview", False), ("openapi", True),
-            ("browser_automation_preview", False), ("fabric_dataagent_preview", False), ("azure_function", True),
+            ("a2a_preview", True),
+            ("bing_grounding", False),
+            ("sharepoint_grounding_preview", False),
+            ("azure_ai_search", False),
+            ("bing_custom_search_preview", False),
+            ("openapi", True),
+            ("browser_automation_preview", False),
+            ("fabric_dataagent_preview", False),
+            ("azure_function", True),
         )
     },
 }
@@ -271,7 +403,7 @@ def test_fixture_keys_match_the_sdk_typeddicts() -> None:
 
 
 def test_converted_item_types_are_exactly_the_expected_ones() -> None:
-    assert CONVERTED_ITEM_TYPES == set(EXPECTED)
+    assert set(EXPECTED) == CONVERTED_ITEM_TYPES
 
 
 @pytest.mark.parametrize("kind", OUTPUT_ITEM_TYPES)
@@ -290,7 +422,9 @@ def test_every_output_item_type_loads(kind: str) -> None:
     assert item == FIXTURES[kind]  # reading never changes the item
 
 
-def test_all_51_types_in_one_history_load_with_one_warning_per_unconverted_type(caplog: pytest.LogCaptureFixture) -> None:
+def test_all_51_types_in_one_history_load_with_one_warning_per_unconverted_type(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     items = [copy.deepcopy(FIXTURES[kind]) for kind in OUTPUT_ITEM_TYPES] * 2
     with caplog.at_level(logging.WARNING, logger="agent_framework_history.conversion"):
         messages = to_messages(items)
@@ -379,7 +513,10 @@ def test_inline_binary_file_data_stays_a_data_uri() -> None:
     part = {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="}
     (content,) = one("message", content=[part]).contents
     assert (content.type, content.uri, content.media_type, content.name) == (
-        "data", "data:application/pdf;base64,JVBERi0=", "application/pdf", "a.pdf",
+        "data",
+        "data:application/pdf;base64,JVBERi0=",
+        "application/pdf",
+        "a.pdf",
     )
 
 
@@ -396,7 +533,12 @@ def test_custom_tool_call_output_routes_by_call_id_prefix() -> None:
 
 def test_function_call_and_output_fields() -> None:
     call = one("function_call").contents[0]
-    assert (call.call_id, call.name, call.arguments, call.status) == ("call_1", "get_weather", '{"city": "Paris"}', "completed")
+    assert (call.call_id, call.name, call.arguments, call.status) == (
+        "call_1",
+        "get_weather",
+        '{"city": "Paris"}',
+        "completed",
+    )
     result = one("function_call_output").contents[0]
     assert (result.call_id, result.result) == ("call_1", "sunny")
 
@@ -414,7 +556,9 @@ def test_mcp_call_with_output_gives_call_and_result() -> None:
 
 
 def test_service_approval_response_points_at_its_request_without_a_store() -> None:
-    request_message, response_message = to_messages([FIXTURES["mcp_approval_request"], FIXTURES["mcp_approval_response"]])
+    request_message, response_message = to_messages(
+        [FIXTURES["mcp_approval_request"], FIXTURES["mcp_approval_response"]]
+    )
     request, response = request_message.contents[0], response_message.contents[0]
     assert request.id == response.id == "mcpr_1"
     assert response.approved is True
@@ -443,7 +587,11 @@ def test_computer_items() -> None:
 
 
 def test_hosted_search_and_tool_calls_are_informational() -> None:
-    for kind, name in (("file_search_call", "file_search"), ("web_search_call", "web_search"), ("apply_patch_call", "apply_patch")):
+    for kind, name in (
+        ("file_search_call", "file_search"),
+        ("web_search_call", "web_search"),
+        ("apply_patch_call", "apply_patch"),
+    ):
         call = one(kind).contents[0]
         assert (call.name, call.informational_only, call.hosted) == (name, True, True), kind
     assert one("file_search_call").contents[0].arguments == '{"queries": ["q1", "q2"]}'

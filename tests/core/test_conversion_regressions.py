@@ -58,14 +58,22 @@ def test_regression_text_fragments_are_never_joined() -> None:
 
 def test_regression_tool_calls_and_results_keep_their_item_types_and_roles() -> None:
     turn = [
-        Message("assistant", [Content.from_function_call("c1", "get_weather", arguments='{"city": "Oslo"}')], message_id="a"),
+        Message(
+            "assistant", [Content.from_function_call("c1", "get_weather", arguments='{"city": "Oslo"}')], message_id="a"
+        ),
         Message("tool", [Content.from_function_result("c1", result="cold")], message_id="t"),
     ]
     items = to_items(turn)
-    assert [(item["type"], item.get("call_id")) for item in items] == [("function_call", "c1"), ("function_call_output", "c1")]
+    assert [(item["type"], item.get("call_id")) for item in items] == [
+        ("function_call", "c1"),
+        ("function_call_output", "c1"),
+    ]
     assert items[0]["arguments"] == '{"city": "Oslo"}' and items[1]["output"] == "cold"
     loaded = save_and_load(turn)
-    assert [(m.role, m.contents[0].type) for m in loaded] == [("assistant", "function_call"), ("tool", "function_result")]
+    assert [(m.role, m.contents[0].type) for m in loaded] == [
+        ("assistant", "function_call"),
+        ("tool", "function_result"),
+    ]
 
 
 def test_regression_reasoning_survives_the_write_path() -> None:
@@ -111,7 +119,10 @@ def test_message_split_over_several_items_regroups() -> None:
     assert [item["id"] for item in items] == ["m1", "m1.1", "m1.2", "m1.3", "m2"]
     assert [item[EXTENSION_KEY]["index"] for item in items] == [0, 1, 2, 3, 0]
     loaded = save_and_load([message, Message("assistant", ["next"], message_id="m2")])
-    assert [m.to_dict() for m in loaded] == [message.to_dict(), Message("assistant", ["next"], message_id="m2").to_dict()]
+    assert [m.to_dict() for m in loaded] == [
+        message.to_dict(),
+        Message("assistant", ["next"], message_id="m2").to_dict(),
+    ]
 
 
 def test_a_message_cut_by_a_load_window_still_loads() -> None:

@@ -24,7 +24,9 @@ CONTENT_TYPES: tuple[str, ...] = get_args(ContentType)
 texts = st.text(max_size=20)
 names = st.text(min_size=1, max_size=12)
 maybe = st.none() | texts
-json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | texts
+json_scalars = (
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | texts
+)
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
@@ -64,9 +66,7 @@ def uri_contents(draw: st.DrawFn) -> Content:
 
 @st.composite
 def hosted_files(draw: st.DrawFn) -> Content:
-    return Content.from_hosted_file(
-        draw(names), media_type=draw(st.none() | media_types), name=draw(st.none() | names)
-    )
+    return Content.from_hosted_file(draw(names), media_type=draw(st.none() | media_types), name=draw(st.none() | names))
 
 
 @st.composite
@@ -123,10 +123,10 @@ def screenshots(draw: st.DrawFn) -> Content:
     )
 
 
-safety_checks = st.lists(
-    st.fixed_dictionaries({"id": names}, optional={"code": texts, "message": texts}), max_size=2
+safety_checks = st.lists(st.fixed_dictionaries({"id": names}, optional={"code": texts, "message": texts}), max_size=2)
+actions = st.lists(
+    st.fixed_dictionaries({"type": st.sampled_from(["click", "type"]), "x": st.integers(0, 99)}), min_size=1, max_size=3
 )
-actions = st.lists(st.fixed_dictionaries({"type": st.sampled_from(["click", "type"]), "x": st.integers(0, 99)}), min_size=1, max_size=3)
 
 
 @st.composite
@@ -142,7 +142,10 @@ def _build(draw: st.DrawFn, kind: str, props: dict[str, Any] | None) -> Content:
     builders: dict[str, Callable[[], Content]] = {
         "text": lambda: draw(text_contents()),
         "text_reasoning": lambda: Content.from_text_reasoning(
-            id=draw(st.none() | names), text=draw(maybe), protected_data=draw(maybe), status=draw(statuses),
+            id=draw(st.none() | names),
+            text=draw(maybe),
+            protected_data=draw(maybe),
+            status=draw(statuses),
             additional_properties=props,
         ),
         "data": lambda: draw(data_contents()),
@@ -153,17 +156,21 @@ def _build(draw: st.DrawFn, kind: str, props: dict[str, Any] | None) -> Content:
         "function_call": lambda: draw(function_calls()),
         "function_result": lambda: draw(function_results()),
         "usage": lambda: Content.from_usage(
-            draw(st.dictionaries(st.sampled_from(["input_token_count", "output_token_count", "x"]), st.integers(0, 9999))),
+            draw(
+                st.dictionaries(st.sampled_from(["input_token_count", "output_token_count", "x"]), st.integers(0, 9999))
+            ),
             additional_properties=props,
         ),
         "hosted_file": lambda: draw(hosted_files()),
         "hosted_vector_store": lambda: Content.from_hosted_vector_store(draw(names), additional_properties=props),
         "code_interpreter_tool_call": lambda: Content.from_code_interpreter_tool_call(
-            call_id=draw(st.none() | names), inputs=draw(st.none() | st.lists(text_contents(), max_size=2)),
+            call_id=draw(st.none() | names),
+            inputs=draw(st.none() | st.lists(text_contents(), max_size=2)),
             status=draw(statuses),
         ),
         "code_interpreter_tool_result": lambda: Content.from_code_interpreter_tool_result(
-            call_id=draw(st.none() | names), outputs=draw(st.none() | st.lists(text_contents() | uri_contents(), max_size=2)),
+            call_id=draw(st.none() | names),
+            outputs=draw(st.none() | st.lists(text_contents() | uri_contents(), max_size=2)),
         ),
         "image_generation_tool_call": lambda: Content.from_image_generation_tool_call(image_id=draw(st.none() | names)),
         "image_generation_tool_result": lambda: Content.from_image_generation_tool_result(
@@ -176,30 +183,44 @@ def _build(draw: st.DrawFn, kind: str, props: dict[str, Any] | None) -> Content:
             draw(names | names.map(lambda s: "mcp_" + s)), output=draw(st.none() | texts | json_objects)
         ),
         "search_tool_call": lambda: Content.from_search_tool_call(
-            draw(names), tool_name=draw(st.sampled_from(["web_search", "file_search", "bing"])),
-            arguments=draw(st.none() | st.fixed_dictionaries({"query": texts}) | st.fixed_dictionaries({"queries": st.lists(texts, max_size=2)})),
+            draw(names),
+            tool_name=draw(st.sampled_from(["web_search", "file_search", "bing"])),
+            arguments=draw(
+                st.none()
+                | st.fixed_dictionaries({"query": texts})
+                | st.fixed_dictionaries({"queries": st.lists(texts, max_size=2)})
+            ),
             status=draw(statuses),
         ),
         "search_tool_result": lambda: Content.from_search_tool_result(
             draw(names), tool_name=draw(names), result=draw(st.none() | json_objects), status=draw(statuses)
         ),
         "shell_tool_call": lambda: Content.from_shell_tool_call(
-            call_id=draw(st.none() | names), commands=draw(st.none() | st.lists(texts, max_size=3)),
-            timeout_ms=draw(st.none() | st.integers(0, 10**6)), max_output_length=draw(st.none() | st.integers(0, 10**6)),
+            call_id=draw(st.none() | names),
+            commands=draw(st.none() | st.lists(texts, max_size=3)),
+            timeout_ms=draw(st.none() | st.integers(0, 10**6)),
+            max_output_length=draw(st.none() | st.integers(0, 10**6)),
             status=draw(statuses),
         ),
         "shell_tool_result": lambda: Content.from_shell_tool_result(
-            call_id=draw(st.none() | names), outputs=draw(st.none() | st.lists(command_outputs(), max_size=3)),
+            call_id=draw(st.none() | names),
+            outputs=draw(st.none() | st.lists(command_outputs(), max_size=3)),
             max_output_length=draw(st.none() | st.integers(0, 10**6)),
         ),
         "shell_command_output": lambda: draw(command_outputs()),
         "computer_tool_call": lambda: Content.from_computer_tool_call(
-            id=draw(names), call_id=draw(names), actions=draw(actions), status=draw(statuses),
+            id=draw(names),
+            call_id=draw(names),
+            actions=draw(actions),
+            status=draw(statuses),
             pending_safety_checks=draw(st.none() | safety_checks),
         ),
         "computer_tool_result": lambda: Content.from_computer_tool_result(
-            call_id=draw(names), screenshot=draw(st.none() | screenshots()), id=draw(st.none() | names),
-            status=draw(statuses), acknowledged_safety_checks=draw(st.none() | safety_checks),
+            call_id=draw(names),
+            screenshot=draw(st.none() | screenshots()),
+            id=draw(st.none() | names),
+            status=draw(statuses),
+            acknowledged_safety_checks=draw(st.none() | safety_checks),
         ),
         "function_approval_request": lambda: Content.from_function_approval_request(
             draw(names), draw(function_calls()), additional_properties=props

@@ -70,9 +70,8 @@ def content_fields(content: Content) -> dict[str, Any]:
         value = attributes.get(name)
         if value is None:
             continue
-        if type(value) not in _SCALARS:
-            if type(value) is not list or not (value := _nested_list(value)):  # pyright: ignore[reportUnknownArgumentType]
-                return _slow_fields(content)
+        if type(value) not in _SCALARS and (type(value) is not list or not (value := _nested_list(value))):  # pyright: ignore[reportUnknownArgumentType]
+            return _slow_fields(content)
         fields[name] = value
     if attributes.get("exception") is not None:
         fields["exception"] = _EXCEPTION_MARKER

@@ -29,7 +29,11 @@ def uri_dict(uri: str, media_type: str | None = None, name: str | None = None) -
     if uri.startswith("data:"):
         comma = uri.find(",")
         header = uri[5:comma] if comma >= 0 else uri[5:]
-        fields: dict[str, Any] = {"type": "data", "uri": uri, "media_type": media_type or header.split(";")[0] or "text/plain"}
+        fields: dict[str, Any] = {
+            "type": "data",
+            "uri": uri,
+            "media_type": media_type or header.split(";")[0] or "text/plain",
+        }
     else:
         fields = {"type": "uri", "uri": uri}
         if media_type is not None:

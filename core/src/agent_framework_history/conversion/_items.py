@@ -363,7 +363,11 @@ def _read_approval_request(item: dict[str, Any], requests: ApprovalRequests | No
 
 def _read_approval_response(item: dict[str, Any], requests: ApprovalRequests | None) -> list[dict[str, Any]]:
     request_id = item["approval_request_id"]
-    fields: dict[str, Any] = {"type": "function_approval_response", "id": request_id, "approved": item["approve"] is True}
+    fields: dict[str, Any] = {
+        "type": "function_approval_response",
+        "id": request_id,
+        "approved": item["approve"] is True,
+    }
     if requests is not None and (call := requests.get(request_id)) is not None:
         fields["function_call"] = call
     return [fields]
