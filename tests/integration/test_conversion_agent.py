@@ -124,7 +124,7 @@ async def test_agent_run_with_tools_reasoning_and_approval_round_trips() -> None
     assert loaded_response.id == loaded_request.id == request.id
     assert loaded_response.function_call is not None and loaded_response.function_call.name == "delete_file"
     texts = [c.text for m in loaded if m.role == "assistant" for c in m.contents if c.type == "text"]
-    assert ["Done: ", "18°C in Paris"] == texts[:2]  # fragments kept apart
+    assert texts[:2] == ["Done: ", "18°C in Paris"]  # fragments kept apart
 
 
 @pytest.mark.asyncio
