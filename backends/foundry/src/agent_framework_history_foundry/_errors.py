@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from azure.ai.agentserver.responses import (
     FoundryBadRequestError,
@@ -28,13 +28,12 @@ def error_status(exc: FoundryStorageError) -> str:
 
 def error_code(exc: FoundryStorageError) -> str | None:
     """``error.code`` from the service's JSON error body, when it sent one."""
-    body: Any = exc.response_body
-    if isinstance(body, dict):
-        error: Any = body.get("error")  # pyright: ignore[reportUnknownMemberType]
-        if isinstance(error, dict):
-            code: Any = error.get("code")  # pyright: ignore[reportUnknownMemberType]
-            if code:
-                return str(code)  # pyright: ignore[reportUnknownArgumentType]
+    body: dict[str, Any] = exc.response_body or {}
+    error: Any = body.get("error")
+    if isinstance(error, dict):
+        code: Any = cast(dict[str, Any], error).get("code")
+        if code:
+            return str(code)
     return None
 
 

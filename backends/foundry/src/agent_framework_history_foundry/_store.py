@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 
 from azure.ai.agentserver.responses import (
     FoundryResourceNotFoundError,
@@ -71,7 +71,7 @@ class FoundryHistoryStore(HistoryStoreBase):
         cache_size: int = 4096,
     ) -> None:
         super().__init__()
-        if not isinstance(provider, ResponseProviderProtocol):
+        if not isinstance(provider, ResponseProviderProtocol):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
                 f"provider must implement ResponseProviderProtocol (e.g. FoundryStorageProvider or "
                 f"InMemoryResponseProvider), got {type(provider).__name__}."
@@ -116,7 +116,7 @@ class FoundryHistoryStore(HistoryStoreBase):
         if bound.previous_response_id is not None:
             return bound.previous_response_id
         if head is not None:
-            if not isinstance(head, str) or not is_response_id(head):
+            if not isinstance(head, str) or not is_response_id(head):  # pyright: ignore[reportUnnecessaryIsInstance]
                 raise ValueError(
                     f"head must be a 'caresp_…' response id returned by append(), got {head!r}; "
                     "pass None to start from the session's own chain."
@@ -156,7 +156,7 @@ class FoundryHistoryStore(HistoryStoreBase):
                 f"Foundry storage returned {type(raw).__name__} instead of a list of item ids.",  # pyright: ignore[reportUnknownArgumentType]
                 location=f"response {previous}",
             )
-        ids: tuple[str, ...] = tuple(raw)  # pyright: ignore[reportUnknownArgumentType]
+        ids: tuple[str, ...] = tuple(cast(list[str], raw))
         self._chains.put((key.user, previous), ids)
         return ids
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from azure.ai.agentserver.responses._id_generator import IdGenerator
 
@@ -65,6 +65,16 @@ class _Response:
     history_ids: list[str]
     input_ids: list[str]
     output_ids: list[str]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return cast(dict[str, Any], value) if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return cast(list[Any], value) if isinstance(value, list) else []
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -211,7 +221,8 @@ class FakeFoundryStorage:
             ids = self.chain_ids(previous)
             return web.json_response(ids if limit < 0 else ids[len(ids) - limit :] if limit else [])
         if operation == "items":
-            ids = body.get("item_ids", []) if isinstance(body, dict) else []
+            request_body = _object(body)
+            ids = [str(i) for i in _list(request_body.get("item_ids"))]
             return web.json_response([self.items.get(i) for i in ids])
         if operation == "get_response":
             response_id = tail.split("/", 1)[1]
@@ -224,22 +235,23 @@ class FakeFoundryStorage:
     def _create(self, body: Any) -> web.StreamResponse:
         from aiohttp import web
 
-        if not isinstance(body, dict) or not isinstance(body.get("response"), dict):
+        request_body = _object(body)
+        response = _object(request_body.get("response"))
+        if not response:
             return web.json_response(_error("invalid_request", "body needs a response object"), status=400)
-        response: dict[str, Any] = body["response"]
         response_id = response.get("id")
         valid, reason = IdGenerator.is_valid(response_id, ["caresp"])
         if not valid:
             return web.json_response(_error("server_error", f"bad response id: {reason}"), status=500)
         if response_id in self.responses:
             return web.json_response(_error("conflict", f"Response {response_id} already exists"), status=409)
-        input_items: list[dict[str, Any]] = list(body.get("input_items") or [])
-        output_items: list[dict[str, Any]] = list(response.get("output") or [])
+        input_items = [_object(i) for i in _list(request_body.get("input_items"))]
+        output_items = [_object(i) for i in _list(response.get("output"))]
         for item in (*input_items, *output_items):
             ok, reason = IdGenerator.is_valid(item.get("id"))
             if not ok:
                 return web.json_response(_error("server_error", f"bad item id: {reason}"), status=500)
-        history = [str(i) for i in body.get("history_item_ids") or []]
+        history = [str(i) for i in _list(request_body.get("history_item_ids"))]
         for item in (*input_items, *output_items):
             self.items[item["id"]] = item
         self.responses[str(response_id)] = _Response(
