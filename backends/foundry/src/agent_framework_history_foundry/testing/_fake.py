@@ -74,7 +74,7 @@ def _object(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     """``value`` when it is a JSON array, else an empty one."""
-    return cast(list[Any], value) if isinstance(value, list) else []
+    return cast(list[Any], value) if isinstance(value, list) else []  # type: ignore[redundant-cast, unused-ignore]
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
