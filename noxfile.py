@@ -1,7 +1,8 @@
-"""Sessions: tests (one environment per distribution, then the cross-package tests), lint, bench, demo."""
+"""Sessions: tests (one environment per distribution, then the cross-package tests), lint, bench, demo, docs."""
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -61,9 +62,20 @@ def tests(session: nox.Session, package: str) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The README's first command: set up and run the quick start."""
-    install(session, *BACKENDS)
-    session.run("python", "examples/quickstart.py")
+    """The README's first command: two turns, a second process resuming them, then the stored transcript."""
+    session.install("-e", "core", "-e", "backends/sqlite")
+    env = {"AF_HISTORY_STORE": "", "AF_HISTORY_CONFIG": ""}  # the embedded default: ./.af-history/history.db
+    session.run("python", "examples/quickstart.py", env=env)
+    session.run("python", "examples/quickstart.py", "--resume", env=env)
+    saved = json.loads((ROOT / ".af-history" / "quickstart-session.json").read_text(encoding="utf-8"))
+    session.run("af-history", "show", saved["session_id"], env=env)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs-material) in strict mode: any warning fails."""
+    session.install("-r", "docs/requirements.txt")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 @nox.session(python=PYTHON)
