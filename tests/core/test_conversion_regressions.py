@@ -135,3 +135,19 @@ def test_a_message_cut_by_a_load_window_still_loads() -> None:
 def test_empty_message_round_trips() -> None:
     message = Message("system", [], message_id=None, author_name="x")
     assert save_and_load([message])[0].to_dict() == message.to_dict()
+
+
+def test_a_store_may_replace_item_ids() -> None:
+    """Backends that need service-valid ids may stamp their own; what reads back does not change."""
+    batch = [
+        Message("assistant", [Content.from_text_reasoning(id="msg_r", text="t")], message_id="msg_r"),
+        Message("assistant", [Content.from_text_reasoning(text="no id")], message_id="msg_s"),
+        Message(
+            "assistant", [Content.from_mcp_server_tool_call("msg_m", "tool", server_name="srv")], message_id="msg_m"
+        ),
+        Message("assistant", [Content.from_code_interpreter_tool_call()], message_id="msg_c"),
+    ]
+    items = to_items(batch)
+    for number, item in enumerate(items):
+        item["id"] = f"stamped_{number}"
+    assert [m.to_dict() for m in to_messages(items)] == [m.to_dict() for m in batch]

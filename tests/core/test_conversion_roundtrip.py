@@ -329,3 +329,12 @@ def test_fast_paths_agree_with_agent_framework(content: Content) -> None:
     fields = content_fields(content)
     assert fields == expected
     assert build_content(dict(fields)).to_dict() == Content.from_dict(dict(fields)).to_dict()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(messages(), max_size=4))
+def test_round_trip_survives_a_store_stamping_its_own_ids(batch: list[Message]) -> None:
+    items = stored(to_items(batch))
+    for number, item in enumerate(items):
+        item["id"] = f"caitem_{number:04d}"
+    assert as_dicts(to_messages(items)) == as_dicts(batch)

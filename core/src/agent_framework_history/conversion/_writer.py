@@ -32,6 +32,9 @@ def _entry(kind: str, fields: dict[str, Any], base: dict[str, Any] | None, slot:
     return entry, False
 
 
+_STAND_IN_ID = "\x00"
+
+
 def _natural(item: dict[str, Any]) -> list[dict[str, Any] | None]:
     try:
         return read_natural(item)
@@ -110,8 +113,9 @@ class _MessageWriter:
             return
         self.close_message_item()
         item = writer(fields)
+        # Read with a stand-in id, so no content field depends on the item id: a store may replace it.
+        natural = _natural({**item, "id": _STAND_IN_ID})
         item["id"] = item_id(self.base, len(self.items))
-        natural = _natural(item)
         entry, exact = _entry(kind, fields, natural[0] if natural else None, 0)
         self._emit(item, [entry], exact and len(natural) == 1)
 
