@@ -131,7 +131,10 @@ class JsonlHistoryStore(HistoryStoreBase):
             raise ValueError(f"durability must be 'flush' or 'fsync', got {durability!r}.")
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}.")
-        for name, value, least in (("inline_write_limit", inline_write_limit, 0), ("max_open_files", max_open_files, 1)):
+        for name, value, least in (
+            ("inline_write_limit", inline_write_limit, 0),
+            ("max_open_files", max_open_files, 1),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{name} must be an int >= {least}, got {value!r}.")
         text = os.fspath(root)
@@ -287,7 +290,9 @@ class JsonlHistoryStore(HistoryStoreBase):
             if len(data) <= self.inline_write_limit and not sync:
                 _io.write_all_sync(fd, data)
             else:
-                await _finish(_io.write_and_sync(fd, data, sync, str(session.location.path.parent) if created else None))
+                await _finish(
+                    _io.write_and_sync(fd, data, sync, str(session.location.path.parent) if created else None)
+                )
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and getattr(exc, "written", False):
                 self._record(session, data, fresh)
@@ -721,9 +726,7 @@ def _list_keys_sync(root: Path, user: str | AllPartitions | None, chat: str | Al
                     if entry.stat(follow_symlinks=False).st_size == 0:
                         continue
                     stem = entry.name[: -len(SUFFIX)]
-                    session_id = session_from_filename(
-                        entry.name, _read_sidecar(chat_dir / (stem + SIDECAR_SUFFIX))
-                    )
+                    session_id = session_from_filename(entry.name, _read_sidecar(chat_dir / (stem + SIDECAR_SUFFIX)))
                     keys.append(SessionKey(session_id, user=user_value, chat=chat_value))
                 except (OSError, ValueError):
                     logger.debug("Ignoring %s: not a session file this store writes.", entry.path)

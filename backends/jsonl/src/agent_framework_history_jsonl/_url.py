@@ -20,8 +20,7 @@ _CHOICES: Final = {"durability": ("flush", "fsync"), "on_corrupt": ("raise", "sk
 _INTS: Final = {"inline_write_limit": DEFAULT_INLINE_WRITE_LIMIT, "max_open_files": DEFAULT_MAX_OPEN_FILES}
 _OPTIONS: Final = (*_CHOICES, *_INTS)
 _FORMS: Final = (
-    "Use jsonl:///absolute/dir, jsonl://./relative/dir (or jsonl:///./relative/dir), "
-    "or jsonl:// for ./.af-history."
+    "Use jsonl:///absolute/dir, jsonl://./relative/dir (or jsonl:///./relative/dir), or jsonl:// for ./.af-history."
 )
 
 
