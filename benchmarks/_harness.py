@@ -34,6 +34,8 @@ class Row:
     load_all_s: float | None = None
     load_20_s: float | None = None
     note: str = ""
+    curve: list[tuple[int, float]] = field(default_factory=lambda: [])
+    """Per-turn cost as the history grows: (turns stored so far, µs per turn over the last stretch)."""
 
     @property
     def per_turn_us(self) -> float:
@@ -79,6 +81,54 @@ async def best_of(repeats: int, fn: Callable[[], Awaitable[object]]) -> float:
         await fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+class Checkpoints:
+    """Cumulative time at about ``points`` evenly spaced turns, turned into per-turn cost per stretch."""
+
+    def __init__(self, turns: int, points: int = 20) -> None:
+        self.every = max(1, turns // points)
+        self.start = time.perf_counter()
+        self.last_turn = 0
+        self.last_time = self.start
+        self.curve: list[tuple[int, float]] = []
+
+    def tick(self, done: int) -> None:
+        """Call after each turn with the number of turns stored so far."""
+        if done % self.every:
+            return
+        now = time.perf_counter()
+        self.curve.append((done, (now - self.last_time) / (done - self.last_turn) * 1e6))
+        self.last_turn, self.last_time = done, now
+
+
+def write_plot(report: Report, path: Path) -> Path | None:
+    """Per-turn cost against history length for every row that recorded a curve; returns the file written."""
+    rows = [row for row in report.rows if row.curve]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(10, 6), dpi=110)
+    for row in rows:
+        turns = [2 * done for done, _ in row.curve]
+        costs = [cost for _, cost in row.curve]
+        style = "-" if row.kind == "backend" else "--"
+        axes.plot(turns, costs, style, marker="o", markersize=3, label=f"{row.name} ({row.kind})")
+    axes.set_yscale("log")
+    axes.set_xlabel("messages already in the session")
+    axes.set_ylabel("µs per turn (one user + one assistant message), log scale")
+    axes.set_title("Cost of saving one turn as the history grows")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
 
 
 def _fmt_ms(seconds: float | None) -> str:

@@ -3,6 +3,7 @@
 nox -s bench                      # default sizes
 nox -s bench -- --turns 500       # quicker
 nox -s bench -- --only sqlite     # one section (plus the anchors)
+nox -s bench -- --plot out.png    # where the per-turn-cost plot goes (default docs/img/bench-per-turn.png)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from types import ModuleType
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
-from _harness import Context, Report, console, print_report  # noqa: E402
+from _harness import Context, Report, console, print_report, write_plot  # noqa: E402
 from workloads import (  # noqa: E402
     run_backend,
     run_file_history,
@@ -50,6 +51,13 @@ async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=2000, help="turns in the shared workload (default 2000)")
     parser.add_argument("--only", action="append", default=[], help="run only these sections (repeatable)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=HERE.parent / "docs" / "img" / "bench-per-turn.png",
+        help="PNG of per-turn cost against history length (default docs/img/bench-per-turn.png)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
     args = parser.parse_args(argv)
     turns: int = args.turns
     report = Report()
@@ -82,6 +90,10 @@ async def main(argv: list[str]) -> int:
         report.rows.append(await run_sdk_store("InMemoryResponseProvider", InMemoryResponseProvider(), turns))
         report.rows.append(await run_raw_append(tmp, turns))
     print_report(report, ANCHORS)
+    if not args.no_plot:
+        written = write_plot(report, args.plot)
+        if written is not None:
+            console.print(f"Plot of per-turn cost against history length: {written}")
     return 0 if all(check.met for check in report.checks) else 1
 
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _harness import Row, best_of
+from _harness import Checkpoints, Row, best_of
 from agent_framework import FileHistoryProvider, InMemoryHistoryProvider, Message
 
 from agent_framework_history import HistoryStoreProvider, open_store
@@ -27,11 +27,12 @@ async def run_provider(name: str, kind: str, provider: Any, turns: int, *, load:
     """Append ``turns`` turns through an agent-framework HistoryProvider, then time loads."""
     state: dict[str, Any] = {}
     batches = [turn_messages(n) for n in range(turns)]
-    start = time.perf_counter()
-    for batch in batches:
+    checkpoints = Checkpoints(turns)
+    for done, batch in enumerate(batches, start=1):
         await provider.save_messages(SESSION, batch, state=state)
-    append_s = time.perf_counter() - start
-    row = Row(name, kind, turns, append_s)
+        checkpoints.tick(done)
+    append_s = time.perf_counter() - checkpoints.start
+    row = Row(name, kind, turns, append_s, curve=checkpoints.curve)
     if load:
         loaded = await provider.get_messages(SESSION, state=state)
         if len(loaded) != 2 * turns:
@@ -64,13 +65,14 @@ async def run_raw_append(tmp: Path, turns: int) -> Row:
     """The floor: json.dumps of each message dict and one open-append-close per turn."""
     path = tmp / "raw.jsonl"
     batches = [turn_messages(n) for n in range(turns)]
-    start = time.perf_counter()
-    for batch in batches:
+    checkpoints = Checkpoints(turns)
+    for done, batch in enumerate(batches, start=1):
         text = "".join(json.dumps(m.to_dict(), ensure_ascii=False) + "\n" for m in batch)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
-    append_s = time.perf_counter() - start
-    return Row("raw json.dumps + append", "anchor", turns, append_s)
+        checkpoints.tick(done)
+    append_s = time.perf_counter() - checkpoints.start
+    return Row("raw json.dumps + append", "anchor", turns, append_s, curve=checkpoints.curve)
 
 
 def _sdk_items(n: int, response_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,7 +99,7 @@ async def run_sdk_store(name: str, store: Any, turns: int) -> Row:
     from azure.ai.agentserver.responses._id_generator import IdGenerator
 
     previous: str | None = None
-    start = time.perf_counter()
+    checkpoints = Checkpoints(turns)
     for n in range(turns):
         history = await store.get_history_item_ids(previous, None, -1) if previous else []
         response_id = IdGenerator.new_response_id(previous or "")
@@ -117,8 +119,9 @@ async def run_sdk_store(name: str, store: Any, turns: int) -> Row:
             response["previous_response_id"] = previous
         await store.create_response(response, [user_item], history)
         previous = response_id
-    append_s = time.perf_counter() - start
-    row = Row(name, "anchor", turns, append_s)
+        checkpoints.tick(n + 1)
+    append_s = time.perf_counter() - checkpoints.start
+    row = Row(name, "anchor", turns, append_s, curve=checkpoints.curve)
 
     async def load_all() -> list[Any]:
         ids = await store.get_history_item_ids(previous, None, -1)
