@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
+import itertools
 import sqlite3
+import subprocess
 import sys
 import textwrap
 import threading
@@ -30,11 +31,12 @@ WORKER = textwrap.dedent(
             while not go.exists():
                 time.sleep(0.002)
             for n in range(turns):
-                turn = [
-                    {"type": "message", "id": f"msg_{worker}-{n}u", "role": "user", "content": [{"type": "input_text", "text": f"q {n}"}]},
-                    {"type": "message", "id": f"msg_{worker}-{n}a", "role": "assistant", "content": [{"type": "output_text", "text": f"a {n}"}]},
-                ]
-                await store.append(key, turn)
+                question = {"type": "input_text", "text": f"q {n}"}
+                answer = {"type": "output_text", "text": f"a {n}"}
+                await store.append(key, [
+                    {"type": "message", "id": f"msg_{worker}-{n}u", "role": "user", "content": [question]},
+                    {"type": "message", "id": f"msg_{worker}-{n}a", "role": "assistant", "content": [answer]},
+                ])
 
     asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])))
     """
@@ -85,7 +87,7 @@ async def test_four_processes_appending_500_turns_to_one_session_store_exactly_4
     for position in range(0, 4000, 2):  # a turn's two items are never split by another process
         assert ids[position].endswith("u") and ids[position + 1] == ids[position][:-1] + "a"
     owners = [i.split("-")[0] for i in ids[::2]]
-    switches = sum(1 for a, b in zip(owners, owners[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
     assert switches > len(workers) - 1, "the processes never overlapped, so this run tested nothing"
 
 

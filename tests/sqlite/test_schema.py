@@ -155,12 +155,13 @@ async def test_damaged_pages_raise_corrupt_data_on_read(tmp_path: Path) -> None:
     assert len(data) > 8 * page
     data[2 * page :] = b"\xa5" * (len(data) - 2 * page)  # keep the header and schema page, wreck the rest
     path.write_bytes(bytes(data))
-    with pytest.raises(CorruptDataError, match="damaged.db") as raised:
-        store = SQLiteHistoryStore(path)
-        try:
+
+    async def open_and_load() -> None:  # SQLite may notice the damage on open or on the first read
+        async with SQLiteHistoryStore(path) as store:
             await store.load(key)
-        finally:
-            await store.aclose()
+
+    with pytest.raises(CorruptDataError, match="damaged.db") as raised:
+        await open_and_load()
     assert raised.value.location == str(path)
 
 

@@ -102,7 +102,7 @@ async def test_selector_default_works_from_a_bare_directory(tmp_path: Path, monk
         if name.startswith("AF_HISTORY_") or name.startswith("FOUNDRY_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert not any(os.scandir(tmp_path))
     store = open_store()
     try:
         assert isinstance(store, SQLiteHistoryStore)

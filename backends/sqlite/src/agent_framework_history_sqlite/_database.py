@@ -21,6 +21,7 @@ from typing import Final, TypeVar
 
 from agent_framework_history import ConfigurationError, CorruptDataError, HistoryStoreError
 
+from ._checkpoint import AUTOCHECKPOINT_BACKSTOP, CHECKPOINT_EVERY, Checkpointer
 from ._config import SQLiteConfig
 from ._errors import SchemaVersionError, is_busy, translate
 from ._schema import CURRENT_VERSION, migrate, read_version
@@ -43,6 +44,8 @@ class Database:
         self.where = config.describe()
         self.location: str | None = None if config.in_memory else str(Path(config.path).expanduser().absolute())
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: Checkpointer | None = None
+        self._writes = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="af-history-sqlite")
         try:
             self._conn = self._executor.submit(self._open).result()
@@ -72,9 +75,13 @@ class Database:
         conn = self._conn
         if conn is None:  # pragma: no cover - the store never calls after close
             raise HistoryStoreError(f"The connection to {self.where} is closed.")
-        if write:
-            return self._retrying(conn, lambda: _transaction(conn, operation))
-        return self._retrying(conn, lambda: operation(conn))
+        if not write:
+            return self._retrying(conn, lambda: operation(conn))
+        result = self._retrying(conn, lambda: _transaction(conn, operation))
+        self._writes += 1
+        if self._checkpointer is not None and self._writes % CHECKPOINT_EVERY == 0:
+            self._checkpointer.request()
+        return result
 
     def _retrying(self, conn: sqlite3.Connection, attempt: Callable[[], T]) -> T:
         """Call ``attempt``; while SQLite says busy, wait a little and call again, up to ``busy_timeout``.
@@ -117,20 +124,33 @@ class Database:
         except sqlite3.Error as exc:
             raise translate(exc, self.where, self.location) from exc
         try:
-            self._retrying(conn, lambda: self._prepare(conn))
+            wal = self._retrying(conn, lambda: self._prepare(conn))
         except BaseException:
             conn.close()
             raise
+        if wal:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_BACKSTOP}")
+            self._checkpointer = Checkpointer(path, self.config.synchronous)
         return conn
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
+    def _prepare(self, conn: sqlite3.Connection) -> bool:
+        """Check the version, set the connection up, migrate; ``True`` when the file is in WAL mode."""
         self._check_version(conn)  # before anything writes to the file
+        wal = False
         if not self.config.in_memory:
-            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            wal = str(mode).lower() == "wal"
+            if not wal:
+                logger.warning(
+                    "%s cannot use WAL mode (journal mode is %r, perhaps a network file system); "
+                    "writers will block readers.",
+                    self.where,
+                    mode,
+                )
         conn.execute(f"PRAGMA synchronous = {self.config.synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
         if self._check_version(conn) == CURRENT_VERSION:
-            return
+            return wal
 
         def upgrade(conn: sqlite3.Connection) -> tuple[int | None, list[int]]:
             version = self._check_version(conn)  # again: another process may have migrated meanwhile
@@ -139,6 +159,7 @@ class Database:
         before, reached = _transaction(conn, upgrade)
         if reached and before is not None:
             logger.info("Migrated %s from schema version %s to %s.", self.where, before, reached[-1])
+        return wal
 
     def _check_version(self, conn: sqlite3.Connection) -> int | None:
         try:
@@ -156,6 +177,9 @@ class Database:
         return version
 
     def _close(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.close()
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()

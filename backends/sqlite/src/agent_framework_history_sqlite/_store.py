@@ -160,7 +160,8 @@ class SQLiteHistoryStore(HistoryStoreBase):
             if value is not ALL:
                 conditions.append(f"s.{column} = ?")
                 params.append(value if isinstance(value, str) else NO_PARTITION)
-        query = f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {' AND '.join(conditions)} ORDER BY s.id"
+        where = " AND ".join(conditions)
+        query = f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {where} ORDER BY s.id"
 
         def list_rows(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
             rows: list[tuple[str, str, str]] = conn.execute(query, params).fetchall()

@@ -1,0 +1,70 @@
+"""WAL checkpoints on their own thread and connection, so an append never waits for one.
+
+In WAL mode every commit appends pages to ``<db>-wal``; a checkpoint copies them back into
+the database file and flushes it to disk, which costs far more than a commit. SQLite runs
+one inside the commit that crosses ``wal_autocheckpoint`` pages, making that append slow.
+Here the write connection's automatic checkpoint is pushed out to a backstop, and every
+few commits a ``PASSIVE`` checkpoint runs on a second connection: it never takes the write
+lock, so appends (from this process or any other) go on meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+__all__ = ["AUTOCHECKPOINT_BACKSTOP", "CHECKPOINT_EVERY", "Checkpointer"]
+
+logger = logging.getLogger("agent_framework_history_sqlite")
+
+CHECKPOINT_EVERY: Final = 64
+"""Write transactions between two background checkpoints."""
+
+AUTOCHECKPOINT_BACKSTOP: Final = 16384
+"""WAL pages (64 MiB at 4 KiB pages) after which the writer checkpoints itself anyway."""
+
+
+class Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a background thread when asked, one at a time."""
+
+    def __init__(self, path: str, synchronous: str) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._pending = False
+        self._closed = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="af-history-sqlite-checkpoint")
+
+    def request(self) -> None:
+        """Ask for a checkpoint; ignored while one is queued or running."""
+        with self._lock:
+            if self._pending or self._closed:
+                return
+            self._pending = True
+        self._executor.submit(self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        try:
+            if self._conn is None:
+                conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+                self._conn = conn
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # harmless: the next one, or the writer's backstop, catches up
+            logger.debug("Background WAL checkpoint of %s did not run: %s", self._path, exc)
+        finally:
+            with self._lock:
+                self._pending = False
+
+    def close(self) -> None:
+        """Wait for a running checkpoint, then close the connection (call from any thread)."""
+        with self._lock:
+            self._closed = True
+        self._executor.shutdown(wait=True)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -1,0 +1,265 @@
+"""The sqlite backend: the shared workload, then its targets side by side with the OpenAI Agents SDK.
+
+Every ratio below compares runs made in this process, one after another, on the same
+Responses items: each subject runs ``ROUNDS`` times in alternation on a fresh database file
+and the median round counts, so a burst of noise on a shared machine hits one round only.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from _harness import Check, Context, Row, best_of
+from workloads import SESSION, _sdk_items, run_sdk_store, turn_messages
+
+from agent_framework_history import HistoryStoreProvider, Item, SessionKey
+from agent_framework_history_sqlite import SQLiteHistoryStore
+
+NAME = "sqlite"
+ROUNDS = 3
+BIG_TURNS = 20_000
+WINDOW = 2_000
+CHUNK = 100
+BIG_ITEMS = 100_000
+LOAD_LIMIT = 50
+
+KEY = SessionKey(SESSION, user="bench-user")
+
+
+def target(tmp: Path) -> str | None:
+    return f"sqlite:///{(tmp / 'sqlite-workload' / 'history.db').as_posix()}"
+
+
+def responses_turns(turns: int) -> list[list[Item]]:
+    """The same user + assistant Responses items for every subject."""
+    return [list(_sdk_items(n, "")) for n in range(turns)]
+
+
+async def time_store_append(path: Path, batches: list[list[Item]], total_turns: int | None = None) -> float:
+    """Append each batch in turn; the file then holds ``total_turns`` turns (default: the batches)."""
+    store = SQLiteHistoryStore(path)
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            await store.append(KEY, batch)
+        elapsed = time.perf_counter() - start
+        if len(await store.load(KEY)) != 2 * (total_turns or len(batches)):
+            raise AssertionError("sqlite append lost items")
+        return elapsed
+    finally:
+        await store.aclose()
+
+
+async def time_sdk_session(path: Path, batches: list[list[Item]]) -> float:
+    from agents.memory import SQLiteSession
+
+    session = SQLiteSession(SESSION, path)
+    try:
+        start = time.perf_counter()
+        for batch in batches:
+            await session.add_items(batch)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - start
+        if len(await session.get_items()) != 2 * len(batches):
+            raise AssertionError("SQLiteSession lost items")
+        return elapsed
+    finally:
+        session.close()
+
+
+async def time_provider(path: Path, turns: int) -> float:
+    """Through the agent-framework adapter: Message objects, converted to items on every save."""
+    store = SQLiteHistoryStore(path)
+    try:
+        provider = HistoryStoreProvider(store)
+        batches = [turn_messages(n) for n in range(turns)]
+        state: dict[str, Any] = {}
+        start = time.perf_counter()
+        for batch in batches:
+            await provider.save_messages(SESSION, batch, state=state)
+        return time.perf_counter() - start
+    finally:
+        await store.aclose()
+
+
+async def time_aiosqlite(path: Path, batches: list[list[Item]]) -> float | None:
+    """The same transaction through aiosqlite, one await per statement: why the store does not use it."""
+    try:
+        import aiosqlite
+    except ImportError:
+        return None
+    from agent_framework_history import dumps_item
+
+    await SQLiteHistoryStore(path).aclose()  # creates the schema
+    partition = (KEY.user, "", KEY.session_id)
+    async with aiosqlite.connect(path, isolation_level=None) as db:
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.execute("PRAGMA wal_autocheckpoint = 0")  # no checkpoints at all: in its favour
+        start = time.perf_counter()
+        for batch in batches:
+            rows = [(item["id"], dumps_item(item)) for item in batch]
+            await db.execute("BEGIN IMMEDIATE")
+            async with db.execute(
+                "SELECT s.id, (SELECT MAX(i.seq) FROM af_history_items AS i WHERE i.session = s.id) "
+                "FROM af_history_sessions AS s WHERE s.user = ? AND s.chat = ? AND s.session_id = ?",
+                partition,
+            ) as cursor:
+                found = await cursor.fetchone()
+            if found is None:
+                cursor = await db.execute(
+                    "INSERT INTO af_history_sessions (user, chat, session_id) VALUES (?, ?, ?)", partition
+                )
+                session, last = cursor.lastrowid, 0
+            else:
+                session, last = found[0], found[1] or 0
+            await db.executemany(
+                "INSERT INTO af_history_items (session, seq, item_id, item) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (session, item_id) DO NOTHING",
+                [(session, last + n, item_id, text) for n, (item_id, text) in enumerate(rows, 1)],
+            )
+            await db.execute("COMMIT")
+        return time.perf_counter() - start
+
+
+async def median_rounds(tmp: Path, subjects: dict[str, Callable[[Path], Awaitable[float | None]]]) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in subjects}
+    for round_no in range(ROUNDS):
+        for name, run in subjects.items():
+            elapsed = await run(tmp / f"sqlite-{name.replace(' ', '-').replace('.', '')}-{round_no}.db")
+            if elapsed is not None:
+                times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items() if values}
+
+
+async def growth(tmp: Path) -> tuple[list[float], dict[str, float]]:
+    """Per-turn append cost on a fresh file and on one already holding ``BIG_TURNS - WINDOW`` turns.
+
+    The grown store is built first (its per-window costs are returned too). Then the last
+    ``WINDOW`` turns go to it while the first ``WINDOW`` go to a fresh file, alternating in
+    chunks of ``CHUNK`` turns so that noise on the machine hits both alike.
+    """
+    batches = responses_turns(BIG_TURNS)
+    grown = SQLiteHistoryStore(tmp / "sqlite-grown.db")
+    fresh = SQLiteHistoryStore(tmp / "sqlite-fresh.db")
+    windows: list[float] = []
+    spent = {"fresh": 0.0, "grown": 0.0}
+    try:
+        for first in range(0, BIG_TURNS - WINDOW, WINDOW):
+            start = time.perf_counter()
+            for batch in batches[first : first + WINDOW]:
+                await grown.append(KEY, batch)
+            windows.append((time.perf_counter() - start) / WINDOW * 1e6)
+        for first in range(0, WINDOW, CHUNK):
+            for name, store, offset in (("fresh", fresh, 0), ("grown", grown, BIG_TURNS - WINDOW)):
+                start = time.perf_counter()
+                for batch in batches[offset + first : offset + first + CHUNK]:
+                    await store.append(KEY, batch)
+                spent[name] += time.perf_counter() - start
+        if len(await grown.load(KEY)) != 2 * BIG_TURNS or len(await fresh.load(KEY)) != 2 * WINDOW:
+            raise AssertionError("sqlite append lost items")
+    finally:
+        await grown.aclose()
+        await fresh.aclose()
+    return windows, {name: seconds / WINDOW * 1e6 for name, seconds in spent.items()}
+
+
+async def big_load(tmp: Path) -> tuple[float, float, float | None]:
+    """load(limit=50) on a 100,000-item session, in another session of the same file, and the SDK's get_items(50)."""
+    items = [item for batch in responses_turns(BIG_ITEMS // 2) for item in batch]
+    store = SQLiteHistoryStore(tmp / "sqlite-big.db")
+    try:
+        for first in range(0, len(items), 1000):
+            await store.append(KEY, items[first : first + 1000])
+        small = SessionKey("small", user="bench-user")
+        await store.append(small, items[:100])
+        if len(await store.load(KEY, limit=LOAD_LIMIT)) != LOAD_LIMIT:
+            raise AssertionError("load(limit=50) returned the wrong count")
+        big_s = await best_of(201, lambda: store.load(KEY, limit=LOAD_LIMIT))
+        small_s = await best_of(201, lambda: store.load(small, limit=LOAD_LIMIT))
+    finally:
+        await store.aclose()
+    try:
+        from agents.memory import SQLiteSession
+    except ImportError:
+        return big_s, small_s, None
+    session = SQLiteSession(SESSION, tmp / "sdk-session-big.db")
+    try:
+        for first in range(0, len(items), 1000):
+            await session.add_items(items[first : first + 1000])  # type: ignore[arg-type]
+        sdk_s = await best_of(201, lambda: session.get_items(limit=LOAD_LIMIT))
+    finally:
+        session.close()
+    return big_s, small_s, sdk_s
+
+
+async def run(ctx: Context) -> None:
+    from azure.ai.agentserver.responses import FileResponseStore
+
+    turns = ctx.turns
+    batches = responses_turns(turns)
+    subjects: dict[str, Callable[[Path], Awaitable[float | None]]] = {
+        "sqlite store.append": lambda path: time_store_append(path, batches),
+        "SQLiteSession.add_items": lambda path: time_sdk_session(path, batches),
+        "sqlite via HistoryStoreProvider": lambda path: time_provider(path, turns),
+        "aiosqlite, await per statement": lambda path: time_aiosqlite(path, batches),
+    }
+    medians = await median_rounds(ctx.tmp, subjects)
+    kinds = {"SQLiteSession.add_items": "anchor", "aiosqlite, await per statement": "design"}
+    for name, seconds in medians.items():
+        ctx.report.rows.append(Row(name, kinds.get(name, "backend"), turns, seconds, note=f"median of {ROUNDS}"))
+    file_row = await run_sdk_store("FileResponseStore", FileResponseStore(ctx.tmp / "sqlite-vs-sdk-file"), turns)
+    ours = medians["sqlite store.append"]
+    sdk = medians["SQLiteSession.add_items"]
+    ctx.report.checks += [
+        Check(f"sqlite: append ÷ SQLiteSession.add_items ({turns} turns, files)", ours / sdk, 1.0, "x"),
+        Check(
+            f"sqlite: via HistoryStoreProvider ÷ SQLiteSession.add_items ({turns} turns)",
+            medians["sqlite via HistoryStoreProvider"] / sdk,
+            2.0,
+            "x",
+        ),
+        Check(
+            f"sqlite: append speed-up over FileResponseStore ({turns} turns)",
+            file_row.append_s / ours,
+            10.0,
+            "x",
+            higher_is_better=True,
+        ),
+    ]
+    per_turn = {name: seconds / turns * 1e6 for name, seconds in medians.items()}
+    ctx.report.notes.append(
+        "sqlite per-turn append (µs, median of rounds): "
+        + ", ".join(f"{name} {value:.0f}" for name, value in per_turn.items())
+        + f", FileResponseStore {file_row.per_turn_us:.0f}"
+    )
+
+    windows, per_turn_growth = await growth(ctx.tmp)
+    ctx.report.checks.append(
+        Check(
+            f"sqlite: per-turn append at {BIG_TURNS:,} turns ÷ at {WINDOW:,}",
+            per_turn_growth["grown"] / per_turn_growth["fresh"],
+            1.5,
+            "x",
+        )
+    )
+    ctx.report.notes.append(
+        f"sqlite per-turn append (µs): turns 0-{WINDOW:,} on a fresh file {per_turn_growth['fresh']:.0f}, turns "
+        f"{BIG_TURNS - WINDOW:,}-{BIG_TURNS:,} {per_turn_growth['grown']:.0f} (alternating chunks of {CHUNK}); "
+        "while building, "
+        f"each window of {WINDOW:,}: " + ", ".join(f"{w:.0f}" for w in windows)
+    )
+
+    big_s, small_s, sdk_s = await big_load(ctx.tmp)
+    ctx.report.checks.append(
+        Check(f"sqlite: load(limit={LOAD_LIMIT}) on a {BIG_ITEMS:,}-item session", big_s * 1e3, 5.0, "ms")
+    )
+    sdk_note = ""
+    if sdk_s is not None:
+        sdk_note = f", SQLiteSession.get_items({LOAD_LIMIT}) on the same {BIG_ITEMS:,} items {sdk_s * 1e3:.2f} ms"
+    ctx.report.notes.append(
+        f"sqlite load(limit={LOAD_LIMIT}): {big_s * 1e3:.2f} ms on {BIG_ITEMS:,} items, {small_s * 1e3:.2f} ms on a "
+        f"100-item session of the same file{sdk_note}"
+    )
