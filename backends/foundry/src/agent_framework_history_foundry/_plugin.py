@@ -20,5 +20,5 @@ def history_store_backends() -> Iterator[BackendSpec]:
         "foundry",
         _factory,
         schemes=("foundry",),
-        description="Foundry hosted-agent storage through azure-ai-agentserver (foundry://[host/path])",
+        description="Foundry hosted-agent storage (foundry://, foundry://host/path)",
     )
