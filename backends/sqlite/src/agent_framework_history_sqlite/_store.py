@@ -74,7 +74,7 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     def __init__(
         self,
-        path: str | Path = MEMORY,
+        path: str | Path,
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         synchronous: Synchronous = "normal",
