@@ -137,7 +137,7 @@ async def test_appends_from_two_replicas_take_turns_on_the_session_lock(
         for _ in range(500):  # until the second replica's backend waits for the row lock
             waiting = await admin.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1",
-                f'INSERT INTO "{schema}".%',
+                f'%"{schema}".%',
             )
             if waiting:
                 break

@@ -10,6 +10,7 @@ Layout (``<p>`` is the table prefix, every name lives in the configured schema):
 - ``<p>items``: one row per item; ``(session_ref, seq)`` is the primary key and the load
   order, ``(session_ref, item_id)`` is unique so re-appended ids are skipped, ``body`` is
   the item's JSON text.
+- ``<p>append(...)``: the function that appends one turn (see :attr:`Names.append_function`).
 """
 
 from __future__ import annotations
@@ -60,41 +61,52 @@ class Names:
     # -- statements ------------------------------------------------------------------------
 
     @property
-    def lock_session(self) -> str:
-        """Create the session row if needed and lock it until the transaction ends.
+    def append_function(self) -> str:
+        """The function that appends one turn: ``(user, chat, session, ids[], bodies[]) -> stored``.
 
-        Every append to a session runs this first, so appends to one session take turns,
-        whichever machine they come from; the order counter it returns is then current.
+        It runs as one statement, so an append costs one round trip and commits whole or not
+        at all. Inside, under READ COMMITTED, each statement of a VOLATILE function takes a
+        fresh snapshot:
+
+        1. The upsert creates the session row if needed and locks it until the commit, so
+           appends to one session take turns, whichever machine they come from.
+        2. The insert runs after the lock is held, so it sees every item committed by the
+           appends that held it before: ids already stored are skipped, and the new items are
+           numbered right after the session's counter. The lock is held until the commit, so
+           turns commit in counter order and a reader never sees a later turn without an
+           earlier one.
         """
         return (
-            f"INSERT INTO {self.sessions} AS s (user_id, chat_id, session_id) VALUES ($1, $2, $3) "
-            "ON CONFLICT (user_id, chat_id, session_id) DO UPDATE SET updated_at = now() "
-            "RETURNING s.id, s.next_seq"
+            f"CREATE OR REPLACE FUNCTION {self._q('append')}("
+            "p_user text, p_chat text, p_session text, p_ids text[], p_bodies text[]) "
+            "RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            "DECLARE v_ref bigint; v_next bigint; v_stored integer; v_last bigint;\n"
+            "BEGIN\n"
+            f"  INSERT INTO {self.sessions} AS s (user_id, chat_id, session_id) VALUES (p_user, p_chat, p_session)\n"
+            "  ON CONFLICT (user_id, chat_id, session_id) DO UPDATE SET updated_at = now()\n"
+            "  RETURNING s.id, s.next_seq INTO v_ref, v_next;\n"
+            "  WITH fresh AS (\n"
+            "    SELECT t.item_id, t.body, t.ord\n"
+            "    FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)\n"
+            f"    WHERE NOT EXISTS (SELECT 1 FROM {self.items} i\n"
+            "      WHERE i.session_ref = v_ref AND i.item_id = t.item_id)\n"
+            "  ), added AS (\n"
+            f"    INSERT INTO {self.items} (session_ref, seq, item_id, body)\n"
+            "    SELECT v_ref, v_next + row_number() OVER (ORDER BY ord), item_id, body::json FROM fresh ORDER BY ord\n"
+            "    RETURNING seq\n"
+            "  )\n"
+            "  SELECT count(*), max(seq) INTO v_stored, v_last FROM added;\n"
+            "  IF v_stored > 0 THEN\n"
+            f"    UPDATE {self.sessions} SET next_seq = v_last WHERE id = v_ref;\n"
+            "  END IF;\n"
+            "  RETURN v_stored;\n"
+            "END\n"
+            "$fn$"
         )
 
     @property
-    def insert_items(self) -> str:
-        """Insert the items whose id the session does not hold yet, numbered after ``$4``.
-
-        Runs as its own statement after :attr:`lock_session`, so its snapshot already
-        holds every item committed by the appends that held the lock before.
-        """
-        return (
-            "WITH fresh AS ("
-            " SELECT t.item_id, t.body, t.ord"
-            " FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS t(item_id, body, ord)"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {self.items} i WHERE i.session_ref = $1 AND i.item_id = t.item_id)"
-            "), added AS ("
-            f" INSERT INTO {self.items} (session_ref, seq, item_id, body)"
-            " SELECT $1, $4::bigint + row_number() OVER (ORDER BY ord), item_id, body::json FROM fresh"
-            " ORDER BY ord"
-            " ON CONFLICT DO NOTHING"
-            " RETURNING seq"
-            ") "
-            f"UPDATE {self.sessions} SET next_seq = GREATEST(next_seq, COALESCE((SELECT max(seq) FROM added), 0))"
-            " WHERE id = $1 "
-            "RETURNING (SELECT count(*) FROM added)"
-        )
+    def append(self) -> str:
+        return f"SELECT {self._q('append')}($1, $2, $3, $4::text[], $5::text[])"
 
     def _session_ref(self) -> str:
         return f"(SELECT id FROM {self.sessions} WHERE user_id = $1 AND chat_id = $2 AND session_id = $3)"
@@ -171,6 +183,7 @@ def migrations(names: Names) -> list[Migration]:
                 " created_at timestamptz NOT NULL DEFAULT now(),"
                 f" CONSTRAINT {n.index('items_order')} PRIMARY KEY (session_ref, seq),"
                 f" CONSTRAINT {n.index('items_id')} UNIQUE (session_ref, item_id))",
+                n.append_function,
             ),
         ),
     ]

@@ -19,6 +19,7 @@ from agent_framework_history import (
     HistoryStoreError,
     Item,
     SessionKey,
+    StoreClosedError,
     dumps_item,
     loads_item,
 )
@@ -45,6 +46,15 @@ def _column(value: str | None) -> str:
 
 def _key_columns(key: SessionKey) -> tuple[str, str, str]:
     return _column(key.user), _column(key.chat), key.session_id
+
+
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Pool reset hook: nothing to undo.
+
+    asyncpg rolls back an open transaction on release by itself; this store sets no session
+    state (no ``SET``, ``LISTEN``, cursors or session advisory locks), so the default reset
+    query (one more round trip on every release) has nothing to do.
+    """
 
 
 class PostgresHistoryStore(HistoryStoreBase):
@@ -81,7 +91,8 @@ class PostgresHistoryStore(HistoryStoreBase):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
         self._in_append_hook: Callable[[Connection], Awaitable[None]] | None = None
-        """Testing aid: awaited inside the append transaction, after the insert, before the commit."""
+        """Testing aid: when set, the append runs in an explicit transaction and this is awaited
+        after the append statement, before the commit."""
 
     def __repr__(self) -> str:
         s = self._settings
@@ -134,6 +145,7 @@ class PostgresHistoryStore(HistoryStoreBase):
                 command_timeout=s.command_timeout,
                 max_inactive_connection_lifetime=s.max_inactive_connection_lifetime,
                 statement_cache_size=s.statement_cache_size,
+                reset=_keep_session,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise PostgresUnavailableError(
@@ -168,14 +180,19 @@ class PostgresHistoryStore(HistoryStoreBase):
                     f" {self._settings.pool_max_size} are busy. Raise pool_max_size or acquire_timeout."
                 ) from exc
             except Exception as exc:
-                if not is_connection_loss(exc) or attempt == 2:
-                    raise self._unavailable(what, exc) from exc
-                logger.warning("Connecting to PostgreSQL for %s failed (%s); trying once more.", what, exc)
-                continue
+                if self.closed:
+                    raise StoreClosedError(f"{self!r} was closed while {what} waited for a connection.") from exc
+                if is_connection_loss(exc) and attempt == 1:
+                    logger.warning("Connecting to PostgreSQL for %s failed (%s); trying once more.", what, exc)
+                    continue
+                raise PostgresUnavailableError(
+                    f"Cannot get a connection to PostgreSQL at {self._settings.redacted_dsn} for {what}:"
+                    f" {type(exc).__name__}: {exc}. Nothing was written."
+                ) from exc
             try:
                 return await operation(conn)
             except Exception as exc:
-                if not is_connection_loss(exc):
+                if not is_connection_loss(exc) or self.closed:
                     raise
                 if attempt == 2:
                     raise self._unavailable(what, exc) from exc
@@ -200,12 +217,12 @@ class PostgresHistoryStore(HistoryStoreBase):
         names = self._names
 
         async def append(conn: Connection) -> int:
+            hook = self._in_append_hook
+            if hook is None:  # one statement, its own transaction: one round trip
+                return int(await conn.fetchval(names.append, user, chat, session, ids, bodies))
             async with conn.transaction():
-                row = await conn.fetchrow(names.lock_session, user, chat, session)
-                assert row is not None
-                stored = await conn.fetchval(names.insert_items, row["id"], ids, bodies, row["next_seq"])
-                if self._in_append_hook is not None:
-                    await self._in_append_hook(conn)
+                stored = await conn.fetchval(names.append, user, chat, session, ids, bodies)
+                await hook(conn)
             return int(stored)
 
         return AppendResult(stored=await self._with_connection("append", append))

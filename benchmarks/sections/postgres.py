@@ -1,0 +1,170 @@
+"""The postgres backend: the shared workload, appends/s with 1 and 8 writers, load(limit=50) on 100,000 items.
+
+The server comes from ``AF_HISTORY_POSTGRES_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
+Every schema made here is new for the run and dropped at the end of ``run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from _harness import Check, Context, Row
+
+from agent_framework_history import SessionKey
+from agent_framework_history_postgres import open_postgres_store
+
+NAME = "postgres"
+DSN_ENV = "AF_HISTORY_POSTGRES_DSN"
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+RUN = f"af_bench_{os.getpid()}_{secrets.token_hex(3)}"
+WRITERS = 8
+BIG = 100_000
+LOAD_LIMIT = 50
+LOAD_REPEATS = 300
+
+_problem: list[str] = []
+
+
+def _dsn() -> str:
+    return os.environ.get(DSN_ENV) or DEFAULT_DSN
+
+
+async def _probe(dsn: str) -> str | None:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+def target(tmp: Path) -> str | None:
+    # Called from inside the runner's event loop: probe the server on a thread of its own.
+    with ThreadPoolExecutor(1) as pool:
+        problem = pool.submit(asyncio.run, _probe(_dsn())).result()
+    if problem is not None:
+        _problem.append(f"postgres: no server at {_dsn()} ({problem}); set {DSN_ENV}. Section skipped.")
+        return None
+    separator = "&" if "?" in _dsn() else "?"
+    return f"{_dsn()}{separator}schema={RUN}_workload"
+
+
+def _turn(tag: str, n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "message",
+            "id": f"msg_{tag}_{n}u",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_text", "text": f"Question number {n}: what is the weather in city {n % 97}?"}],
+        },
+        {
+            "type": "message",
+            "id": f"msg_{tag}_{n}a",
+            "role": "assistant",
+            "status": "completed",
+            "content": [
+                {"type": "output_text", "text": f"Answer {n}: sunny, about {n % 35} degrees.", "annotations": []}
+            ],
+        },
+    ]
+
+
+async def _latency(repeats: int, fn: Any) -> float:
+    times: list[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        await fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def run(ctx: Context) -> None:
+    report = ctx.report
+    if _problem:
+        report.notes.extend(_problem)
+        return
+    dsn = _dsn()
+    turns = min(ctx.turns, 2000)
+    schema = f"{RUN}_extra"
+    store = open_postgres_store(dsn, schema=schema, pool_min_size=WRITERS, pool_max_size=WRITERS)
+    try:
+        await store.connect()
+
+        # One writer, one session, one append (a user + assistant turn) after another.
+        key = SessionKey("one-writer", user="bench")
+        start = time.perf_counter()
+        for n in range(turns):
+            await store.append(key, _turn("w", n))
+        one_s = time.perf_counter() - start
+        report.rows.append(Row("postgres, 1 writer (store.append)", "backend", turns, one_s))
+
+        # Eight writers at once (one connection each), each on its own session, then all on one session.
+        async def write(key: SessionKey, tag: str, count: int) -> None:
+            for n in range(count):
+                await store.append(key, _turn(tag, n))
+
+        per_writer = turns // WRITERS
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(write(SessionKey(f"writer-{w}", user="bench"), f"s{w}", per_writer) for w in range(WRITERS))
+        )
+        eight_s = time.perf_counter() - start
+        report.rows.append(Row("postgres, 8 writers, 8 sessions", "backend", per_writer * WRITERS, eight_s))
+        shared = SessionKey("shared", user="bench")
+        start = time.perf_counter()
+        await asyncio.gather(*(write(shared, f"x{w}", per_writer) for w in range(WRITERS)))
+        shared_s = time.perf_counter() - start
+        report.rows.append(Row("postgres, 8 writers, 1 session", "backend", per_writer * WRITERS, shared_s))
+        report.notes.append(
+            f"postgres appends/s (one turn = 2 items per append): 1 writer {turns / one_s:,.0f}; "
+            f"8 writers on 8 sessions {per_writer * WRITERS / eight_s:,.0f}; "
+            f"8 writers on 1 session {per_writer * WRITERS / shared_s:,.0f} "
+            f"(client and server share this machine's {os.cpu_count()} cores)."
+        )
+
+        # load(limit=50) from a 100,000-item session, against a 100-item session in the same table.
+        big, small = SessionKey("big", user="bench"), SessionKey("small", user="bench")
+        batch = 1000
+        for b in range(BIG // batch):
+            await store.append(
+                big, [item for n in range(b * batch // 2, (b + 1) * batch // 2) for item in _turn("b", n)]
+            )
+        await store.append(small, [item for n in range(50) for item in _turn("s", n)])
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f"ANALYZE {store.names.items}")
+            total = await conn.fetchval(f"SELECT count(*) FROM {store.names.items}")
+        finally:
+            await conn.close()
+        assert len(await store.load(big, limit=LOAD_LIMIT)) == LOAD_LIMIT
+        big_s = await _latency(LOAD_REPEATS, lambda: store.load(big, limit=LOAD_LIMIT))
+        small_s = await _latency(LOAD_REPEATS, lambda: store.load(small, limit=LOAD_LIMIT))
+        report.notes.append(
+            f"postgres load(limit={LOAD_LIMIT}): {big_s * 1e3:.3f} ms median from a {BIG:,}-item session "
+            f"({total:,} items in the table), {small_s * 1e3:.3f} ms from a 100-item session."
+        )
+        report.checks.append(
+            Check(
+                f"postgres load(limit={LOAD_LIMIT}) on {BIG:,} items ÷ on 100 items (index scan: size-independent)",
+                big_s / small_s,
+                2.0,
+                "x",
+            )
+        )
+    finally:
+        await store.aclose()
+        conn = await asyncpg.connect(dsn)
+        try:
+            for name in (schema, f"{RUN}_workload"):
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()
