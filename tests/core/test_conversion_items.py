@@ -8,15 +8,20 @@ import typing
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agent_framework_history.conversion import (
     CONVERTED_ITEM_TYPES,
+    EXTENSION_KEY,
     OUTPUT_ITEM_TYPES,
     UNCONVERTED_KEY,
     read_items,
     to_items,
     to_messages,
 )
+
+from .test_conversion_roundtrip import messages
 
 SCREENSHOT = {"type": "computer_screenshot", "image_url": "data:image/png;base64,iVBORw0KGgo="}
 AGENT = {"type": "agent_reference", "name": "helper", "version": "1"}
@@ -608,3 +613,61 @@ def test_misc_items() -> None:
 
 
 # endregion
+
+
+def _sdk_models() -> tuple[dict[str, Any], dict[str, Any]]:
+    """OutputItem and MessageContent TypedDicts of the SDK, by ``type`` value."""
+    types = pytest.importorskip("azure.ai.agentserver.responses.models._generated.types")
+
+    def by_type(union: Any) -> dict[str, Any]:
+        models: dict[str, Any] = {}
+        for ref in typing.get_args(union):
+            model = getattr(types, ref.__forward_arg__) if isinstance(ref, typing.ForwardRef) else ref
+            models[typing.get_args(typing.get_args(model.__annotations__["type"])[0])[0]] = model
+        return models
+
+    return by_type(types.OutputItem), by_type(types.MessageContent)
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...] | None:
+    while typing.get_origin(annotation) in (typing.Required, typing.NotRequired):
+        (annotation,) = typing.get_args(annotation)
+    return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else None
+
+
+def sdk_errors(item: dict[str, Any], items: dict[str, Any], parts: dict[str, Any]) -> list[str]:
+    """What makes ``item`` (without the extension key) not an SDK OutputItem: keys and literal values."""
+    model = items.get(item["type"])
+    if model is None:
+        return [f"unknown item type {item['type']!r}"]
+    errors: list[str] = []
+    fields = {k: v for k, v in item.items() if k != EXTENSION_KEY}
+    errors += [f"missing {key}" for key in sorted(model.__required_keys__ - set(fields))]
+    for key, value in fields.items():
+        if key not in model.__annotations__:
+            errors.append(f"unknown key {key}")
+        elif (allowed := _literal_values(model.__annotations__[key])) is not None and value not in allowed:
+            errors.append(f"{key}={value!r} not in {allowed}")
+    if item["type"] in ("message", "output_message"):
+        for part in item["content"]:
+            part_model = parts.get(part["type"])
+            if part_model is None:
+                errors.append(f"unknown part {part['type']!r}")
+                continue
+            errors += [f"part missing {key}" for key in sorted(part_model.__required_keys__ - set(part))]
+            errors += [f"part key {key}" for key in part if key not in part_model.__annotations__]
+    return errors
+
+
+def test_fixtures_are_valid_sdk_items() -> None:
+    items, parts = _sdk_models()
+    for kind, item in FIXTURES.items():
+        assert sdk_errors(item, items, parts) == [], kind
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(messages(), max_size=4))
+def test_written_items_are_valid_sdk_items(batch: list[Any]) -> None:
+    items, parts = _sdk_models()
+    for item in to_items(batch):
+        assert sdk_errors(item, items, parts) == [], item
