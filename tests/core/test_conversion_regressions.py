@@ -151,3 +151,15 @@ def test_a_store_may_replace_item_ids() -> None:
     for number, item in enumerate(items):
         item["id"] = f"stamped_{number}"
     assert [m.to_dict() for m in to_messages(items)] == [m.to_dict() for m in batch]
+
+
+def test_a_broken_extension_is_reported_and_the_rest_loads() -> None:
+    from agent_framework_history.conversion import read_items
+
+    good = to_items([Message("user", ["a"], message_id="a"), Message("user", ["b"], message_id="b")])
+    bad_index = {**good[0], EXTENSION_KEY: {**good[0][EXTENSION_KEY], "index": "zero"}}
+    bad_entry = {**good[0], "id": "c", EXTENSION_KEY: {**good[0][EXTENSION_KEY], "contents": [{"slot": 0}]}}
+    result = read_items([bad_index, bad_entry, good[1]])
+    assert [m.text for m in result.messages] == ["b"]
+    assert [(s.index, s.type, s.malformed) for s in result.skipped] == [(0, "message", True), (1, "message", True)]
+    assert "index" in result.skipped[0].reason and "type" in result.skipped[1].reason

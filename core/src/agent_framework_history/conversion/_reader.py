@@ -45,6 +45,10 @@ class _Unconverted(Exception):
     """An item type without a rule."""
 
 
+class _Malformed(ValueError):
+    """An item that breaks the rules of its type (the message says how)."""
+
+
 def _contents_from_entries(item: dict[str, Any], entries: Any) -> list[Content]:
     natural: list[dict[str, Any] | None] | None = None
     contents: list[Content] = []
@@ -84,7 +88,7 @@ def _read_foreign(item: dict[str, Any], kind: str, requests: ApprovalRequests) -
     role, reader = rule
     missing = sorted(REQUIRED_FIELDS[kind].difference(item))
     if missing:
-        raise KeyError(", ".join(missing))
+        raise _Malformed(f"missing required field(s) {', '.join(missing)}")
     contents = [build_content(fields) for fields in reader(item, requests)]
     item_id = item.get("id")
     return Message(
@@ -128,9 +132,12 @@ def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = Fals
                 raise KeyError("type")
             extension = item.get(EXTENSION_KEY)
             header = extension.get("message") if isinstance(extension, dict) else None
-            if isinstance(header, dict):
-                assert isinstance(extension, dict)
+            if isinstance(extension, dict) and isinstance(header, dict):
                 position = extension.get("index", 0)
+                if type(position) is not int or position < 0:
+                    raise ValueError(f"{EXTENSION_KEY}.index must be a whole number, got {position!r}")
+                if not isinstance(header.get("role"), str):
+                    raise ValueError(f"{EXTENSION_KEY}.message.role must be a string, got {header.get('role')!r}")
                 contents = _read_ours(item, extension)
                 message_id = header.get("message_id")
                 if (
@@ -162,9 +169,12 @@ def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = Fals
                 messages.append(_placeholder(item))
         except Exception as exc:  # one broken item must never fail the load
             current = None
-            reason = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, KeyError):
+            if isinstance(exc, _Malformed):
+                reason = str(exc)
+            elif isinstance(exc, KeyError):
                 reason = f"missing required field {exc.args[0]!r}" if exc.args else "missing required field"
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
             result.skipped.append(SkippedItem(index, label, reason, True))
             if keep_unconverted:
                 messages.append(_placeholder(item))
