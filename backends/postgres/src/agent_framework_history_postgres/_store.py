@@ -128,6 +128,7 @@ class PostgresHistoryStore(HistoryStoreBase):
                 pool = await self._create_pool()
                 try:
                     await self._migrate(pool)
+                    self._check_open("connect")  # closed while we connected
                 except BaseException:
                     pool.terminate()
                     raise
@@ -198,14 +199,22 @@ class PostgresHistoryStore(HistoryStoreBase):
                     raise self._unavailable(what, exc) from exc
                 logger.warning("The PostgreSQL connection broke during %s (%s); retrying once.", what, exc)
             finally:
-                await pool.release(conn)
+                await self._release(pool, conn)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    async def _release(pool: asyncpg.Pool[asyncpg.Record], conn: Connection) -> None:
+        """Hand ``conn`` back; a connection that cannot be reset is closed by asyncpg, which is all we want."""
+        try:
+            await pool.release(conn)
+        except Exception as exc:
+            logger.debug("Releasing a broken PostgreSQL connection failed (%s); asyncpg closed it.", exc)
 
     def _unavailable(self, what: str, exc: BaseException) -> PostgresUnavailableError:
         return PostgresUnavailableError(
             f"Lost the connection to PostgreSQL at {self._settings.redacted_dsn} during {what}, and again on the"
             f" retry ({type(exc).__name__}: {exc}). Each append is one transaction, so none was half-written;"
-            " appending the same items again is safe."
+            " appending the same items again is safe (stored ids are skipped)."
         )
 
     # -- operations -------------------------------------------------------------------------
