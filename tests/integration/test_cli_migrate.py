@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent_framework_history import Item, SessionKey
 
-from .test_cli import conversation, interchange
+from .test_cli import conversation, interchange, invoke
 from .test_cli_console import af, ok
 
 SESSIONS = 200
@@ -49,13 +49,13 @@ def test_migrate_200_sessions_jsonl_to_sqlite_to_jsonl(tmp_path: Path) -> None:
     total = sum(len(items) for items in data.values())
     source, middle, final = f"jsonl://{tmp_path}/a", f"sqlite:///{tmp_path}/b.db", f"jsonl://{tmp_path}/c"
     (tmp_path / "all.jsonl").write_text(interchange(data), encoding="utf-8")
-    ok(af("import", source, str(tmp_path / "all.jsonl"), cwd=tmp_path))
+    assert invoke("import", source, str(tmp_path / "all.jsonl")).exit_code == 0  # set-up, in this process
 
     # An earlier, interrupted run already copied the first 30 sessions to the middle store.
     partial = dict(list(data.items())[:30])
     done = sum(len(items) for items in partial.values())
     (tmp_path / "partial.jsonl").write_text(interchange(partial), encoding="utf-8")
-    ok(af("import", middle, str(tmp_path / "partial.jsonl"), cwd=tmp_path))
+    assert invoke("import", middle, str(tmp_path / "partial.jsonl")).exit_code == 0
 
     first = ok(af("migrate", "--from", source, "--to", middle, cwd=tmp_path))
     assert (
@@ -68,7 +68,7 @@ def test_migrate_200_sessions_jsonl_to_sqlite_to_jsonl(tmp_path: Path) -> None:
     assert f"{total} items: 0 newly stored, {total} already there" in rerun.stderr
 
     expected = [(key, item) for key, items in sorted(data.items(), key=lambda kv: _order(kv[0])) for item in items]
-    exports = {url: ok(af("export", url, "--all", cwd=tmp_path)).stdout for url in (source, middle, final)}
+    exports = {url: invoke("export", url, "--all").stdout for url in (source, middle, final)}
     for url, text in exports.items():
         got = records(text)
         assert len(got) == total, url

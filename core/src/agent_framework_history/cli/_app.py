@@ -36,6 +36,8 @@ __all__ = ["app", "main"]
 
 T = TypeVar("T")
 
+_PIPE_WIDTH = 200
+
 _ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "tool": "bold magenta", "system": "bold yellow"}
 
 
@@ -43,12 +45,19 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
+def _console(stream: TextIO, *, stderr: bool = False) -> Console:
+    """A console for a terminal; piped output gets room for wide tables and unwrapped lines."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, width=_PIPE_WIDTH, soft_wrap=True, highlight=False)
+
+
 def _out() -> Console:
-    return Console(soft_wrap=not sys.stdout.isatty(), highlight=False)
+    return _console(sys.stdout)
 
 
 def _err() -> Console:
-    return Console(stderr=True, soft_wrap=not sys.stderr.isatty(), highlight=False)
+    return _console(sys.stderr, stderr=True)
 
 
 def _n(count: int, noun: str) -> str:
