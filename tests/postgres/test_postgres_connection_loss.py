@@ -66,6 +66,28 @@ async def test_connection_killed_inside_the_append_is_retried_once_and_stores_on
 
 
 @pytest.mark.asyncio
+async def test_retry_after_a_lost_reply_skips_what_already_landed(
+    pg_store: PostgresHistoryStore, admin: asyncpg.Connection[Any], dsn: str, schema: str
+) -> None:
+    """The connection dies and the same turn lands anyway (as when a commit's reply is lost): no duplicate."""
+    turn = make_turn(1)
+    async with open_postgres_store(dsn, schema=schema) as other:
+        await other.append(KEY, make_turn(0))
+        calls: list[int] = []
+
+        async def kill_then_land_elsewhere(conn: Connection) -> None:
+            calls.append(conn.get_server_pid())
+            if len(calls) == 1:
+                await terminate(admin, calls[0])  # this attempt rolls back...
+                assert (await other.append(KEY, turn)).stored == 2  # ...and the turn lands all the same
+
+        pg_store._in_append_hook = kill_then_land_elsewhere
+        assert (await pg_store.append(KEY, turn)).stored == 0
+        assert len(calls) == 2
+        assert _ids(await other.load(KEY)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+
+
+@pytest.mark.asyncio
 async def test_connection_killed_on_the_retry_too_raises_and_writes_nothing(
     pg_store: PostgresHistoryStore, admin: asyncpg.Connection[Any]
 ) -> None:
