@@ -83,6 +83,6 @@ def content_fields(content: Content) -> dict[str, Any]:
 def build_content(fields: dict[str, Any]) -> Content:
     """``Content.from_dict(fields)``; flat fields go straight to the constructor."""
     kind = fields.get("type")
-    if kind == "function_approval_response" or kind == "data" or not _NESTED.isdisjoint(fields):
+    if kind == "function_approval_response" or "data" in fields or not _NESTED.isdisjoint(fields):
         return Content.from_dict(fields)
     return Content(**fields)
