@@ -480,3 +480,40 @@ def test_which_names_the_setting_that_chose_the_store(monkeypatch: pytest.Monkey
     result = invoke("which")
     assert result.exit_code == 0
     assert result.stdout.strip() == "memory://chosen\t(chosen by AF_HISTORY_STORE)"
+
+
+def test_backends_lists_a_plugin_that_failed_with_its_error() -> None:
+    class Broken:
+        @hookimpl
+        def history_store_backends(self) -> list[BackendSpec]:
+            raise ImportError("the driver 'nosuchdb' is not installed")
+
+    registry = BackendRegistry(load_entry_points=False)
+    registry.register(memory_plugin, distribution="agent-framework-history-memory", version="0.1.0")
+    registry.register(Broken(), distribution="af-history-broken", version="9.9")
+    old = set_registry(registry)
+    try:
+        rows = json.loads(invoke("backends", "--json").stdout)
+        table = invoke("backends").stdout
+    finally:
+        set_registry(old)
+    broken = [row for row in rows if row["distribution"] == "af-history-broken"]
+    assert len(broken) == 1
+    assert broken[0]["error"] == "ImportError: the driver 'nosuchdb' is not installed"
+    assert broken[0]["version"] == "9.9"
+    assert "ImportError: the driver 'nosuchdb' is not installed" in table and "ok" in table
+
+
+@pytest.mark.filterwarnings("ignore::agent_framework._feature_stage.ExperimentalWarning")
+def test_file_history_relative_url_and_unrecoverable_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+    directory = tmp_path / "fh"
+    asyncio.run(FileHistoryProvider(directory).save_messages("LONG " * 80, [Message("user", ["long id"])]))
+    asyncio.run(FileHistoryProvider(directory).save_messages("short", [Message("user", ["short id"])]))
+    result = invoke("migrate", "--from", "file-history://./fh", "--to", "memory://cli-relative", "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    assert "skipped" in result.stderr and "cannot be recovered" in result.stderr
+    assert "Migrated 1 session, 1 item: 1 newly stored" in result.stderr
+    assert_one_line_error(invoke("migrate", "--from", "file-history://data/fh", "--to", "memory://"), "host")
