@@ -17,6 +17,13 @@ from ._check import CheckReport, Problem
 
 __all__ = ["FileScanning", "backend_check"]
 
+_ACTIONS = {
+    "truncated": "removed {removed} bytes",
+    "terminated": "the whole item kept, its newline added",
+    "none": "already repaired by another writer",
+    "missing": "the file is gone",
+}
+
 
 class _LineProblem(Protocol):
     @property
@@ -61,7 +68,7 @@ async def backend_check(store: HistoryStore, *, repair: bool) -> CheckReport | N
         torn = [p for p in file.problems if p.kind == "torn"]
         if repair and torn:
             result = await store.repair(file.key)
-            detail = f"removed {result.removed_bytes} bytes" if result.action == "truncated" else "added its newline"
+            detail = _ACTIONS.get(result.action, result.action).format(removed=result.removed_bytes)
             report.repaired.append(f"{file.path}: torn last line {torn[0].line} ({detail})")
         for problem in file.problems:
             if repair and problem.kind == "torn":
