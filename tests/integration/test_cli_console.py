@@ -171,3 +171,20 @@ def test_check_reports_damaged_jsonl_lines_and_repairs_only_torn_tails(tmp_path:
     assert corrupt.read_bytes() == corrupt_before
     shown = json.loads(ok(af("show", url, "torn", "--json", cwd=tmp_path)).stdout)
     assert shown["items"] == items
+
+
+def test_repair_keeps_a_whole_last_item_that_lost_its_newline(tmp_path: Path) -> None:
+    url = f"jsonl://{tmp_path}/store"
+    items = SAMPLE[SessionKey("trip")]
+    sample = tmp_path / "one.jsonl"
+    sample.write_text(interchange({SessionKey("s"): items[:2]}))
+    assert invoke("import", url, str(sample)).exit_code == 0
+    path = next((tmp_path / "store").rglob("s.jsonl"))
+    with path.open("ab") as handle:
+        handle.write(json.dumps(items[2]).encode())  # complete, but the newline never made it
+
+    repaired = invoke("check", url, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    assert f"repaired {path}: torn last line 3 (the whole item kept, its newline added)" in repaired.stdout
+    shown = json.loads(invoke("show", url, "s", "--json").stdout)
+    assert shown["items"] == items[:3]
