@@ -1,11 +1,14 @@
-"""WAL checkpoints on their own thread and connection, so an append never waits for one.
+"""WAL checkpoints on their own thread and connection, mostly off the append path.
 
 In WAL mode every commit appends pages to ``<db>-wal``; a checkpoint copies them back into
 the database file and flushes it to disk, which costs far more than a commit. SQLite runs
-one inside the commit that crosses ``wal_autocheckpoint`` pages, making that append slow.
-Here the write connection's automatic checkpoint is pushed out to a backstop, and every
-few commits a ``PASSIVE`` checkpoint runs on a second connection: it never takes the write
-lock, so appends (from this process or any other) go on meanwhile.
+one inside the commit that crosses ``wal_autocheckpoint`` pages (1,000 by default), making
+that append slow. Here, every few commits, a ``PASSIVE`` checkpoint runs on a second
+connection: it never takes the write lock, so appends (from this process or any other) go
+on meanwhile, and when the writer's own automatic checkpoint comes due most pages are
+already copied. (Leaving the writer's checkpoint in place matters: only a checkpoint taken
+between two write transactions lets the next one start the WAL file over, so without it a
+busy writer's WAL would keep growing.)
 """
 
 from __future__ import annotations
@@ -16,15 +19,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
-__all__ = ["AUTOCHECKPOINT_BACKSTOP", "CHECKPOINT_EVERY", "Checkpointer"]
+__all__ = ["CHECKPOINT_EVERY", "Checkpointer"]
 
 logger = logging.getLogger("agent_framework_history_sqlite")
 
 CHECKPOINT_EVERY: Final = 64
 """Write transactions between two background checkpoints."""
-
-AUTOCHECKPOINT_BACKSTOP: Final = 16384
-"""WAL pages (64 MiB at 4 KiB pages) after which the writer checkpoints itself anyway."""
 
 
 class Checkpointer:

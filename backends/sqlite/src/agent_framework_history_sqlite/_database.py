@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 
 from agent_framework_history import ConfigurationError, CorruptDataError, HistoryStoreError
 
-from ._checkpoint import AUTOCHECKPOINT_BACKSTOP, CHECKPOINT_EVERY, Checkpointer
+from ._checkpoint import CHECKPOINT_EVERY, Checkpointer
 from ._config import SQLiteConfig
 from ._errors import SchemaVersionError, is_busy, translate
 from ._schema import CURRENT_VERSION, migrate, read_version
@@ -129,7 +129,6 @@ class Database:
             conn.close()
             raise
         if wal:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_BACKSTOP}")
             self._checkpointer = Checkpointer(path, self.config.synchronous)
         return conn
 
