@@ -294,19 +294,27 @@ def import_(args: tuple[str, ...]) -> None:
     store, file = _split(args, names=("FILE",))
     assert file is not None
     if file == "-":
-        lines: list[str] = sys.stdin.readlines()
+        buffered = sys.stdin.readlines()
         where = "standard input"
+
+        def lines() -> Iterator[str]:
+            yield from buffered
     else:
         path = Path(file)
         if not path.is_file():
             raise CliError(f"Cannot import {file!r}: no such file.")
-        lines = path.read_text(encoding="utf-8").splitlines()
         where = file
-    records = list(read_records(lines, where))  # validates the whole file before writing anything
+
+        def lines() -> Iterator[str]:
+            with path.open(encoding="utf-8") as handle:
+                yield from handle
+
+    for _ in read_records(lines(), where):  # a first pass validates the whole file before anything is written
+        pass
 
     async def run() -> Any:
         async with opened(store) as opened_store:
-            return await import_records(opened_store, records)
+            return await import_records(opened_store, read_records(lines(), where))
 
     result = _run(run())
     _err().print(
