@@ -98,7 +98,7 @@ async def test_anonymous_partition_is_stored_as_empty_text(
 
 
 @pytest.mark.asyncio
-async def test_order_counter_is_contiguous_per_session(
+async def test_seq_counts_one_two_three_within_each_session(
     pg_store: PostgresHistoryStore, admin: asyncpg.Connection[Any]
 ) -> None:
     key = SessionKey("s")

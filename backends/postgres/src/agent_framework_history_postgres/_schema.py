@@ -5,11 +5,12 @@ Layout (``<p>`` is the table prefix, every name lives in the configured schema):
 - ``<p>schema_version``: one row per applied migration.
 - ``<p>sessions``: one row per session; ``user_id`` / ``chat_id`` / ``session_id`` name it
   (``''`` stands for ``None``, which ``SessionKey`` never confuses with a value since it
-  forbids empty strings), ``next_seq`` is the session's order counter, ``updated_at`` the
-  time of its last append.
+  forbids empty strings), ``updated_at`` the time of its last append. Its only index
+  besides the primary key is the unique key, so the per-append update of ``updated_at``
+  is a HOT update (no index writes, no index bloat on busy sessions).
 - ``<p>items``: one row per item; ``(session_ref, seq)`` is the primary key and the load
-  order, ``(session_ref, item_id)`` is unique so re-appended ids are skipped, ``body`` is
-  the item's JSON text.
+  order (``seq`` counts 1, 2, 3… within the session), ``(session_ref, item_id)`` is unique
+  so re-appended ids are skipped, ``body`` is the item's JSON text.
 - ``<p>append(...)``: the function that appends one turn (see :attr:`Names.append_function`).
 """
 
@@ -70,21 +71,22 @@ class Names:
 
         1. The upsert creates the session row if needed and locks it until the commit, so
            appends to one session take turns, whichever machine they come from.
-        2. The insert runs after the lock is held, so it sees every item committed by the
-           appends that held it before: ids already stored are skipped, and the new items are
-           numbered right after the session's counter. The lock is held until the commit, so
-           turns commit in counter order and a reader never sees a later turn without an
-           earlier one.
+        2. The next statements run after the lock is held, so they see every item committed
+           by the appends that held it before: the session's highest ``seq`` (one probe of the
+           primary key), and which ids are already stored. New items are numbered after that
+           highest ``seq`` in the order given. The lock is held until the commit, so turns
+           commit in ``seq`` order and a reader never sees a later turn without an earlier one.
         """
         return (
             f"CREATE OR REPLACE FUNCTION {self._q('append')}("
             "p_user text, p_chat text, p_session text, p_ids text[], p_bodies text[]) "
             "RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$\n"
-            "DECLARE v_ref bigint; v_next bigint; v_stored integer; v_last bigint;\n"
+            "DECLARE v_ref bigint; v_next bigint; v_stored integer;\n"
             "BEGIN\n"
             f"  INSERT INTO {self.sessions} AS s (user_id, chat_id, session_id) VALUES (p_user, p_chat, p_session)\n"
             "  ON CONFLICT (user_id, chat_id, session_id) DO UPDATE SET updated_at = now()\n"
-            "  RETURNING s.id, s.next_seq INTO v_ref, v_next;\n"
+            "  RETURNING s.id INTO v_ref;\n"
+            f"  SELECT coalesce(max(seq), 0) INTO v_next FROM {self.items} WHERE session_ref = v_ref;\n"
             "  WITH fresh AS (\n"
             "    SELECT t.item_id, t.body, t.ord\n"
             "    FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)\n"
@@ -93,12 +95,9 @@ class Names:
             "  ), added AS (\n"
             f"    INSERT INTO {self.items} (session_ref, seq, item_id, body)\n"
             "    SELECT v_ref, v_next + row_number() OVER (ORDER BY ord), item_id, body::json FROM fresh ORDER BY ord\n"
-            "    RETURNING seq\n"
+            "    RETURNING 1\n"
             "  )\n"
-            "  SELECT count(*), max(seq) INTO v_stored, v_last FROM added;\n"
-            "  IF v_stored > 0 THEN\n"
-            f"    UPDATE {self.sessions} SET next_seq = v_last WHERE id = v_ref;\n"
-            "  END IF;\n"
+            "  SELECT count(*) INTO v_stored FROM added;\n"
             "  RETURN v_stored;\n"
             "END\n"
             "$fn$"
@@ -170,11 +169,9 @@ def migrations(names: Names) -> list[Migration]:
                 " user_id text NOT NULL,"
                 " chat_id text NOT NULL,"
                 " session_id text NOT NULL CHECK (session_id <> ''),"
-                " next_seq bigint NOT NULL DEFAULT 0,"
                 " created_at timestamptz NOT NULL DEFAULT now(),"
                 " updated_at timestamptz NOT NULL DEFAULT now(),"
                 f" CONSTRAINT {n.index('sessions_key')} UNIQUE (user_id, chat_id, session_id))",
-                f"CREATE INDEX {n.index('sessions_updated_idx')} ON {n.sessions} (updated_at)",
                 f"CREATE TABLE {n.items} ("
                 f" session_ref bigint NOT NULL REFERENCES {n.sessions} (id) ON DELETE CASCADE,"
                 " seq bigint NOT NULL,"

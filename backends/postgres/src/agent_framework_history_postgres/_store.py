@@ -64,7 +64,7 @@ class PostgresHistoryStore(HistoryStoreBase):
     event loop, the pool opens and the tables are created or migrated. One store belongs to
     one event loop; open one per loop.
 
-    Appends to one session take turns on the session's row lock, so the order counter is
+    Appends to one session take turns on the session's row lock, so the order (``seq``) is
     exact across processes and machines with no clock involved; a turn's items are numbered
     one after another in one transaction, and a reader sees whole turns only. A connection
     lost during an operation is retried once on a fresh connection; appending again is safe
