@@ -384,7 +384,7 @@ class FaultyStore(HistoryStoreBase):
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_SESSIONS})
     DATA: ClassVar[dict[str, dict[SessionKey, list[Item]]]] = {}
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, /, **options: Any) -> None:
         super().__init__()
         self.name = target.split("://", 1)[1]
         self.data = self.DATA.setdefault(self.name, {})

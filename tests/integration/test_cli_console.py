@@ -188,3 +188,31 @@ def test_repair_keeps_a_whole_last_item_that_lost_its_newline(tmp_path: Path) ->
     assert f"repaired {path}: torn last line 3 (the whole item kept, its newline added)" in repaired.stdout
     shown = json.loads(invoke("show", url, "s", "--json").stdout)
     assert shown["items"] == items[:3]
+
+
+def test_quickstart_resumes_in_a_second_process_and_show_prints_it(tmp_path: Path) -> None:
+    """The demo's three steps (nox -s demo), on the embedded default store."""
+    script = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AF_HISTORY_")}
+
+    def python(*args: str) -> subprocess.CompletedProcess[str]:
+        run = subprocess.run(
+            [sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        return ok(run)
+
+    first = python()
+    assert "agent: Seen 2 earlier messages. You said: Please remember that." in first.stdout
+    session_id = json.loads((tmp_path / ".af-history" / "quickstart-session.json").read_text())["session_id"]
+    second = python("--resume")
+    assert "agent: Seen 4 earlier messages. You said: What is my name?" in second.stdout
+    assert "the first being: 'My name is Ada and I like graph theory.'" in second.stdout
+    shown = ok(af("show", session_id, cwd=tmp_path)).stdout.splitlines()
+    assert shown[1:] == [
+        "user: My name is Ada and I like graph theory.",
+        "assistant: Seen 0 earlier messages. You said: My name is Ada and I like graph theory.",
+        "user: Please remember that.",
+        "assistant: Seen 2 earlier messages. You said: Please remember that.",
+        "user: What is my name?",
+        "assistant: Seen 4 earlier messages. You said: What is my name?",
+    ]
