@@ -10,7 +10,17 @@ from typing import Any, Final
 
 import aiofiles.os
 
-__all__ = ["HAVE_OS_LOCKS", "fsync", "lock", "pread", "unlock", "write_all", "write_all_sync", "write_and_sync"]
+__all__ = [
+    "HAVE_OS_LOCKS",
+    "fsync",
+    "lock",
+    "pread",
+    "pread_sync",
+    "unlock",
+    "write_all",
+    "write_all_sync",
+    "write_and_sync",
+]
 
 if sys.platform != "win32":
     import fcntl
@@ -19,7 +29,14 @@ if sys.platform != "win32":
 else:  # pragma: no cover - exercised on Windows only
     HAVE_OS_LOCKS: Final = False  # type: ignore[misc]
 
-pread: Callable[[int, int, int], Any] = aiofiles.os.wrap(os.pread)
+
+def _seek_read(fd: int, size: int, offset: int) -> bytes:  # pragma: no cover - Windows has no os.pread
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
+
+
+pread_sync: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_read)
+pread: Callable[[int, int, int], Any] = aiofiles.os.wrap(pread_sync)
 """``await pread(fd, n, offset)``: read ``n`` bytes at ``offset`` without moving the file position."""
 fsync: Callable[[int], Any] = aiofiles.os.wrap(os.fsync)
 """``await fsync(fd)``: push the file's data to the disk."""

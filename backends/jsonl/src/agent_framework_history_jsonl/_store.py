@@ -71,6 +71,8 @@ class _Session:
     """This process's view of one session file: its append descriptor and the index of stored ids."""
 
     location: SessionLocation
+    path: Path = field(init=False)
+    path_str: str = field(init=False)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     fd: int | None = None
     ids: set[str] | None = None
@@ -80,6 +82,10 @@ class _Session:
     identity: tuple[int, int] | None = None
     """``(st_dev, st_ino)`` of the file the index describes."""
     retired: bool = False
+
+    def __post_init__(self) -> None:
+        self.path = self.location.path
+        self.path_str = str(self.path)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -193,7 +199,7 @@ class JsonlHistoryStore(HistoryStoreBase):
                 return await self._append_locked(session, items)
 
     async def _append_locked(self, session: _Session, items: list[Item]) -> AppendResult:
-        path = session.location.path
+        path = session.path_str
         while True:
             created = False
             if session.fd is None:
@@ -228,9 +234,9 @@ class JsonlHistoryStore(HistoryStoreBase):
     async def _open_for_append(self, session: _Session) -> bool:
         """Create the directories (and kept names) and open the file; ``True`` if it was created."""
         location = session.location
-        existed = await aiofiles.os.path.exists(location.path)
+        existed = await aiofiles.os.path.exists(session.path_str)
         await _prepare_dirs(location, self.durability == "fsync")
-        session.fd = await _open(str(location.path), _APPEND_FLAGS, 0o644)
+        session.fd = await _open(session.path_str, _APPEND_FLAGS, 0o644)
         session.ids = None
         return not existed
 
@@ -251,10 +257,10 @@ class JsonlHistoryStore(HistoryStoreBase):
             session.ids = None
         data = await _read_range(fd, start, size)
         parsed = parse_region(data, start, lines + 1)
-        self._handle_corrupt(session.location.path, parsed.corrupt)
+        self._handle_corrupt(session.path, parsed.corrupt)
         end = parsed.end
         if parsed.torn is not None:
-            end = await self._repair_torn(fd, session.location.path, parsed)
+            end = await self._repair_torn(fd, session.path, parsed)
             if parsed.torn_item is not None:
                 ids.add(parsed.torn_item["id"])
                 lines += 1
@@ -290,9 +296,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             if len(data) <= self.inline_write_limit and not sync:
                 _io.write_all_sync(fd, data)
             else:
-                await _finish(
-                    _io.write_and_sync(fd, data, sync, str(session.location.path.parent) if created else None)
-                )
+                await _finish(_io.write_and_sync(fd, data, sync, str(session.path.parent) if created else None))
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and getattr(exc, "written", False):
                 self._record(session, data, fresh)
@@ -331,12 +335,12 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     # -- load ---------------------------------------------------------------------------------
 
-    def _location(self, key: SessionKey) -> SessionLocation:
+    def _path(self, key: SessionKey) -> Path:
         session = self._sessions.get(key)
-        return session.location if session is not None else locate(self.root, key)
+        return session.path if session is not None else locate(self.root, key).path
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        path = self._location(key).path
+        path = self._path(key)
         try:
             fd = await _open(str(path), _READ_FLAGS, 0)
         except FileNotFoundError:
@@ -453,7 +457,7 @@ class JsonlHistoryStore(HistoryStoreBase):
                 if session.retired:
                     continue
                 session.close()
-                return await self._delete_locked(session.location.path)
+                return await self._delete_locked(session.path)
 
     @staticmethod
     async def _delete_locked(path: Path) -> bool:
@@ -499,7 +503,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         Never changes the file. A corrupt line is reported whatever ``on_corrupt`` says.
         """
         self._check_open("check")
-        path = self._location(check_key(key)).path
+        path = self._path(check_key(key))
         try:
             fd = await _open(str(path), _READ_FLAGS, 0)
         except FileNotFoundError:
@@ -541,7 +545,7 @@ class JsonlHistoryStore(HistoryStoreBase):
                 if session.retired:
                     continue
                 session.close()
-                return await self._repair_locked(key, session.location.path)
+                return await self._repair_locked(key, session.path)
 
     async def _repair_locked(self, key: SessionKey, path: Path) -> RepairResult:
         try:
@@ -623,7 +627,7 @@ def _count_lines_sync(fd: int, end: int) -> int:
     count = 0
     pos = 0
     while pos < end:
-        chunk = os.pread(fd, min(1 << 20, end - pos), pos)
+        chunk = _io.pread_sync(fd, min(1 << 20, end - pos), pos)
         if not chunk:
             break
         count += chunk.count(b"\n")
