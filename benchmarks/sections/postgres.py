@@ -15,11 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from _harness import Check, Context, Row
 
 from agent_framework_history import SessionKey
-from agent_framework_history_postgres import open_postgres_store
 
 NAME = "postgres"
 DSN_ENV = "AF_HISTORY_POSTGRES_DSN"
@@ -38,6 +36,8 @@ def _dsn() -> str:
 
 
 async def _probe(dsn: str) -> str | None:
+    import asyncpg  # imported here: the runner imports every section, installed or not
+
     try:
         conn = await asyncpg.connect(dsn, timeout=5)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -88,6 +88,10 @@ async def _latency(repeats: int, fn: Any) -> float:
 
 
 async def run(ctx: Context) -> None:
+    import asyncpg
+
+    from agent_framework_history_postgres import open_postgres_store
+
     report = ctx.report
     if _problem:
         report.notes.extend(_problem)
