@@ -49,6 +49,23 @@ def test_own_query_parameters_are_stripped_and_others_kept_for_asyncpg() -> None
     assert settings.statement_cache_size == 0
 
 
+@pytest.mark.parametrize(
+    ("target", "dsn"),
+    [
+        ("postgres://", "postgres://"),
+        ("postgresql:///test?schema=x", "postgresql:///test"),
+        ("postgresql://h1:5432,h2:5433/db?schema=x", "postgresql://h1:5432,h2:5433/db"),
+        ("postgresql://u:p%40ss@h/db?pool_max_size=2", "postgresql://u:p%40ss@h/db"),
+        (
+            "postgres:///db?host=%2Fvar%2Frun%2Fpostgresql&schema=x&sslmode=",
+            "postgres:///db?host=%2Fvar%2Frun%2Fpostgresql&sslmode=",
+        ),
+    ],
+)
+def test_the_rest_of_the_url_reaches_asyncpg_as_written(target: str, dsn: str) -> None:
+    assert parse_settings(target).dsn == dsn
+
+
 def test_keyword_option_wins_over_query_parameter() -> None:
     settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_kwarg")
     assert settings.schema == "from_kwarg"

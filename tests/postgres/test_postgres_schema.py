@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import asyncpg
 import pytest
 
-from agent_framework_history import ALL, ConfigurationError, CorruptDataError, HistoryStoreError, SessionKey
+from agent_framework_history import (
+    ALL,
+    ConfigurationError,
+    CorruptDataError,
+    HistoryStoreError,
+    SessionKey,
+    open_store,
+)
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import LATEST_VERSION, PostgresHistoryStore, open_postgres_store
 
@@ -177,3 +185,23 @@ def test_a_store_belongs_to_one_event_loop(dsn: str) -> None:
         asyncio.run(store.load(SessionKey("s")))
     asyncio.run(store.aclose())
     assert store.closed
+
+
+@pytest.mark.asyncio
+async def test_bare_backend_name_connects_through_the_libpq_environment(
+    dsn: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts = urlsplit(dsn)
+    for variable, value in [
+        ("PGHOST", parts.hostname),
+        ("PGPORT", str(parts.port) if parts.port else None),
+        ("PGUSER", parts.username),
+        ("PGPASSWORD", parts.password),
+        ("PGDATABASE", parts.path.lstrip("/") or None),
+    ]:
+        if value:
+            monkeypatch.setenv(variable, unquote(value))
+    async with open_store("postgres", schema=schema) as store:
+        assert isinstance(store, PostgresHistoryStore)
+        await store.append(SessionKey("env"), [make_item(1)])
+        assert [i["id"] for i in await store.load(SessionKey("env"))] == ["msg_1"]

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from agent_framework_history import ConfigurationError
 
@@ -142,17 +142,20 @@ def parse_settings(target: str, /, **options: Any) -> PostgresSettings:
             "Connection parameters (sslmode, application_name, …) belong in the URL."
         )
     raw: dict[str, object] = {}
-    kept: list[tuple[str, str]] = []
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+    kept: list[str] = []  # the other parameters, exactly as written
+    for piece in parts.query.split("&") if parts.query else []:
+        parsed = parse_qsl(piece, keep_blank_values=True)
+        name, value = parsed[0] if parsed else (piece, "")
         if name in _PARSERS:
             if name in raw:
                 raise ConfigurationError(f"The postgres URL gives {name} twice: {redact_dsn(target)!r}.")
             raw[name] = value
-        else:
-            kept.append((name, value))
+        elif piece:
+            kept.append(piece)
     raw.update(options)
     settings: dict[str, Any] = {name: _PARSERS[name](name, value) for name, value in raw.items()}
-    dsn = urlunsplit(parts._replace(query=urlencode(kept)))
+    # Rebuilt by hand: urlunsplit would drop the "//" of a URL with no host ("postgresql:///db").
+    dsn = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{'&'.join(kept)}" if kept else "")
     result = PostgresSettings(dsn=dsn, **settings)
     if result.pool_min_size > result.pool_max_size:
         raise ConfigurationError(
