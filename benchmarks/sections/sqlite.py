@@ -7,6 +7,9 @@ and the median round counts, so a burst of noise on a shared machine hits one ro
 
 from __future__ import annotations
 
+import asyncio
+import os
+import shutil
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -131,11 +134,29 @@ async def time_file_response_store(path: Path, turns: int) -> float:
     return (await run_sdk_store("FileResponseStore", FileResponseStore(path), turns)).append_s
 
 
+async def settle(*leftovers: Path) -> None:
+    """Remove a finished run's files and flush what the system still has to write.
+
+    FileResponseStore rewrites a growing index on every turn, leaving hundreds of MB for the
+    kernel to write back; without this, whichever subject runs next pays for it.
+    """
+    for path in leftovers:
+        if path.is_dir():
+            await asyncio.to_thread(shutil.rmtree, path, True)
+        else:
+            for sibling in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                sibling.unlink(missing_ok=True)
+    await asyncio.to_thread(os.sync)
+
+
 async def median_rounds(tmp: Path, subjects: dict[str, Callable[[Path], Awaitable[float | None]]]) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in subjects}
     for round_no in range(ROUNDS):
         for name, run in subjects.items():
-            elapsed = await run(tmp / f"sqlite-{name.replace(' ', '-').replace('.', '')}-{round_no}")
+            path = tmp / f"sqlite-{name.replace(' ', '-').replace('.', '')}-{round_no}"
+            await settle()
+            elapsed = await run(path)
+            await settle(path)
             if elapsed is not None:
                 times[name].append(elapsed)
     return {name: statistics.median(values) for name, values in times.items() if values}
@@ -149,6 +170,7 @@ async def growth(tmp: Path) -> tuple[list[float], dict[str, float]]:
     chunks of ``CHUNK`` turns so that noise on the machine hits both alike.
     """
     batches = responses_turns(BIG_TURNS)
+    await settle()
     grown = SQLiteHistoryStore(tmp / "sqlite-grown.db")
     fresh = SQLiteHistoryStore(tmp / "sqlite-fresh.db")
     windows: list[float] = []
