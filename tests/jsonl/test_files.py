@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -217,3 +218,42 @@ async def test_listing_honours_all_and_skips_deleted_sessions(tmp_path: Path) ->
         assert {k async for k in store.list_sessions(user=ALL, chat=ALL)} == set(keys[1:])
         assert {k async for k in store.list_sessions(user="U", chat=ALL)} == set(keys[1:])
         assert {k async for k in store.list_sessions(user=ALL, chat="x/y")} == {keys[2]}
+
+
+@pytest.mark.asyncio
+async def test_cancelled_append_leaves_a_whole_file_and_is_stored_at_most_once(tmp_path: Path) -> None:
+    import asyncio
+
+    async with JsonlHistoryStore(tmp_path, inline_write_limit=0) as store:
+        await store.append(KEY, make_turn(0))
+        bigs = [make_item(f"big{n}", "b" * 2_000_000) for n in range(5)]
+        for n, big in enumerate(bigs):
+            task = asyncio.ensure_future(store.append(KEY, [big]))
+            for _ in range(n):
+                await asyncio.sleep(0)  # cancel at a different point each time
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert (await store.check(KEY)).ok
+        loaded = ids(await store.load(KEY))
+        landed = [big for big in bigs if big["id"] in loaded]
+        assert all(loaded.count(big["id"]) == 1 for big in landed)
+        assert (await store.append(KEY, bigs)).stored == len(bigs) - len(landed)
+        final = ids(await store.load(KEY))
+        assert final[:2] == ["msg_0u", "msg_0a"]
+        assert sorted(final[2:]) == [f"msg_big{n}" for n in range(5)]
+
+
+@pytest.mark.asyncio
+async def test_stores_in_one_process_contending_for_the_os_lock_lose_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    stores = [JsonlHistoryStore(tmp_path) for _ in range(4)]
+    await asyncio.gather(
+        *(store.append(KEY, make_turn(100 * s + n)) for n in range(50) for s, store in enumerate(stores))
+    )
+    await asyncio.gather(*(store.append(KEY, make_turn(100 * s)) for s, store in enumerate(stores)))
+    loaded = ids(await stores[0].load(KEY))
+    assert sorted(loaded) == sorted(f"msg_{100 * s + n}{r}" for s in range(4) for n in range(50) for r in "ua")
+    for store in stores:
+        await store.aclose()
