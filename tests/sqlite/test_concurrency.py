@@ -169,3 +169,43 @@ async def test_lock_held_past_the_busy_timeout_raises_a_clear_error_and_stores_n
             holder.join()
         assert await store.load(key) == []
         assert (await store.append(key, [make_item(1)])).stored == 1
+
+
+@pytest.mark.asyncio
+async def test_close_lets_appends_already_started_finish(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    key = SessionKey("s")
+    store = SQLiteHistoryStore(path)
+    results = await asyncio.gather(*(store.append(key, [make_item(n)]) for n in range(20)), store.aclose())
+    assert [r.stored for r in results[:20]] == [1] * 20
+    async with SQLiteHistoryStore(path) as reopened:
+        assert [i["id"] for i in await reopened.load(key)] == [f"msg_{n}" for n in range(20)]
+
+
+def test_one_store_used_from_several_threads_and_event_loops(tmp_path: Path) -> None:
+    store = SQLiteHistoryStore(tmp_path / "h.db")
+    key = SessionKey("threads")
+
+    def worker(n: int) -> None:
+        async def run() -> None:
+            for i in range(50):
+                await store.append(key, [make_item(f"{n}-{i}")])
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    async def finish() -> list[str]:
+        try:
+            return [i["id"] for i in await store.load(key)]
+        finally:
+            await store.aclose()
+
+    ids = asyncio.run(finish())
+    assert sorted(ids) == sorted(f"msg_{n}-{i}" for n in range(4) for i in range(50))
+    for n in range(4):
+        assert [i for i in ids if i.startswith(f"msg_{n}-")] == [f"msg_{n}-{i}" for i in range(50)]
