@@ -49,7 +49,7 @@ class SQLiteConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "busy_timeout", _busy_timeout(self.busy_timeout))
         object.__setattr__(self, "synchronous", _synchronous(self.synchronous))
-        if not isinstance(self.path, str) or not self.path:
+        if not self.path:
             raise ConfigurationError(f"The SQLite database path must be a non-empty string, got {self.path!r}.")
         if "\x00" in self.path:
             raise ConfigurationError(f"The SQLite database path must not contain NUL characters: {self.path!r}.")
@@ -132,8 +132,6 @@ def _query_options(target: str) -> dict[str, str]:
 
 def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
     """Read a ``sqlite://`` URL and keyword options (which win over the URL's query string)."""
-    if not isinstance(target, str):
-        raise ConfigurationError(f"A SQLite target must be a sqlite:// URL string, got {type(target).__name__}.")
     path = _path_from_url(target.strip())
     merged: dict[str, Any] = {**_query_options(target.strip()), **options}
     unknown = sorted(set(merged) - set(_OPTIONS))
