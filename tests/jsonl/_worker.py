@@ -3,7 +3,7 @@
 Modes:
 - ``turns ROOT WORKER TURNS``: wait for a line on stdin, then append TURNS turns (ids ``w<WORKER>-<n>u/a``).
 - ``torn ROOT``: append 5 items, then start a sixth whose write stops halfway; print ``torn`` and hang.
-- ``big ROOT``: append 512 KiB items forever, printing ``ok <n>`` after each.
+- ``big ROOT``: append 512 KiB items, printing ``ok <n>`` after each, until killed (at most 200).
 """
 
 from __future__ import annotations
@@ -46,11 +46,9 @@ async def torn(root: str) -> None:
 
 async def big(root: str) -> None:
     async with JsonlHistoryStore(root) as store:
-        n = 0
-        while True:
+        for n in range(200):
             await store.append(KEY, [make_item(n, f"{n:08d}" * 65536)])
             print(f"ok {n}", flush=True)
-            n += 1
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,14 +24,30 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[list[subprocess.Popen[str]]]:
+    """Kill any child a failed test left running."""
+    yield _children
+    for child in _children:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=60)
+    _children.clear()
+
+
+_children: list[subprocess.Popen[str]] = []
+
+
 def spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    child = subprocess.Popen(
         [sys.executable, WORKER, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    _children.append(child)
+    return child
 
 
 def kill(process: subprocess.Popen[str]) -> None:
