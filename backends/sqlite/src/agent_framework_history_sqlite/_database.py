@@ -1,21 +1,18 @@
 """One ``sqlite3`` connection driven from its own thread: each operation is one trip to that thread.
 
-The connection is opened, used and closed on a single worker thread (a one-thread
-``ThreadPoolExecutor``), so the event loop never blocks on SQLite and calls from many tasks
-are run one after another. An operation is a plain function of the connection, run whole on
-the worker: a write is ``BEGIN IMMEDIATE`` … ``COMMIT`` around it, retried while SQLite
-reports the database busy, up to ``busy_timeout``.
+The connection is opened, used and closed on a single worker thread, so the event loop never
+blocks on SQLite and calls from many tasks are run one after another. An operation is a plain
+function of the connection, run whole on the worker: a write is ``BEGIN IMMEDIATE`` …
+``COMMIT`` around it, retried while SQLite reports the database busy, up to ``busy_timeout``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, TypeVar
 
@@ -25,6 +22,7 @@ from ._checkpoint import CHECKPOINT_EVERY, Checkpointer
 from ._config import SQLiteConfig
 from ._errors import SchemaVersionError, is_busy, translate
 from ._schema import CURRENT_VERSION, migrate, read_version
+from ._worker import Worker
 
 __all__ = ["Database"]
 
@@ -46,28 +44,28 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._writes = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="af-history-sqlite")
+        self._worker = Worker("af-history-sqlite")
         try:
-            self._conn = self._executor.submit(self._open).result()
+            self._conn = self._worker.call(self._open)
         except BaseException:
-            self._executor.shutdown(wait=False)
+            self._worker.stop()
             raise
 
     # -- on the event loop ----------------------------------------------------------------
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker (outside any explicit transaction)."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, operation, False)
+        return await self._worker.run(lambda: self._run(operation, False))
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker inside one ``BEGIN IMMEDIATE`` transaction."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, operation, True)
+        return await self._worker.run(lambda: self._run(operation, True))
 
     async def close(self) -> None:
         try:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+            await self._worker.run(self._close)
         finally:
-            self._executor.shutdown(wait=False)
+            self._worker.stop()
 
     # -- on the worker thread -------------------------------------------------------------
 
