@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -102,9 +103,12 @@ class Checkpoints:
         self.last_turn, self.last_time = done, now
 
 
-def write_plot(report: Report, path: Path) -> Path | None:
-    """Per-turn cost against history length for every row that recorded a curve; returns the file written."""
-    rows = [row for row in report.rows if row.curve]
+def write_plot(rows: list[Row], path: Path, *, turns: int) -> Path | None:
+    """Per-turn cost against history length for the rows that recorded a curve; returns the PNG written.
+
+    The numbers go next to it as JSON (same name, ``.json``).
+    """
+    rows = [row for row in rows if row.curve]
     if not rows:
         return None
     import matplotlib
@@ -112,22 +116,33 @@ def write_plot(report: Report, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(10, 6), dpi=110)
-    for row in rows:
-        turns = [2 * done for done, _ in row.curve]
-        costs = [cost for _, cost in row.curve]
-        style = "-" if row.kind == "backend" else "--"
-        axes.plot(turns, costs, style, marker="o", markersize=3, label=f"{row.name} ({row.kind})")
+    figure, axes = plt.subplots(figsize=(12, 6.5), dpi=110)
+    colours = plt.get_cmap("tab10")
+    backends = [row for row in rows if row.kind != "anchor"]
+    anchors = [row for row in rows if row.kind == "anchor"]
+    for group, style, marker in ((backends, "-", "o"), (anchors, "--", "s")):
+        for index, row in enumerate(group):
+            axes.plot(
+                [2 * done for done, _ in row.curve],
+                [cost for _, cost in row.curve],
+                style,
+                marker=marker,
+                markersize=3,
+                color=colours(index % 10),
+                label=f"{row.name}" + (" (anchor)" if row.kind == "anchor" else ""),
+            )
     axes.set_yscale("log")
     axes.set_xlabel("messages already in the session")
     axes.set_ylabel("µs per turn (one user + one assistant message), log scale")
-    axes.set_title("Cost of saving one turn as the history grows")
+    axes.set_title(f"Cost of saving one turn as the history grows ({turns} turns, one session)")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left")
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="solid: backends, dashed: anchors")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     plt.close(figure)
+    data = {row.name: {"kind": row.kind, "turns_done_and_us_per_turn": row.curve} for row in rows}
+    path.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return path
 
 

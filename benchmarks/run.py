@@ -91,7 +91,8 @@ async def main(argv: list[str]) -> int:
         report.rows.append(await run_raw_append(tmp, turns))
     print_report(report, ANCHORS)
     if not args.no_plot:
-        written = write_plot(report, args.plot)
+        same_workload = [row for row in report.rows if row.turns == turns]  # every backend and anchor, one session
+        written = write_plot(same_workload, args.plot, turns=turns)
         if written is not None:
             console.print(f"Plot of per-turn cost against history length: {written}")
     return 0 if all(check.met for check in report.checks) else 1
