@@ -333,6 +333,7 @@ def test_migrate_filters_by_user(store_url: str) -> None:
 
 def test_migrate_to_the_same_store_is_refused(store_url: str) -> None:
     assert_one_line_error(invoke("migrate", "--from", store_url, "--to", store_url), "the same store")
+    assert_one_line_error(invoke("migrate", "--from", store_url, "--to", "file-history:///tmp/x"), "can only be read")
 
 
 @pytest.mark.filterwarnings("ignore::agent_framework._feature_stage.ExperimentalWarning")

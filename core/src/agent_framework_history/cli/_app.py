@@ -386,6 +386,8 @@ def migrate_command(source_url: str, destination_url: str, user: str | None, cha
         raise CliError(f"--from and --to are the same store ({source_url!r}); nothing to do.")
     if user == "" or chat == "":
         raise CliError("--user and --chat must not be empty.")
+    if is_file_history(destination_url):
+        raise CliError("file-history:// can only be read (--from); write to a store URL such as sqlite:///history.db.")
     result = _run(_migrate(source_url, destination_url, user, chat, show))
     console = _err()
     failed = result.failed
