@@ -125,7 +125,7 @@ def parse_settings(target: str, /, **options: Any) -> PostgresSettings:
     keyword option wins over the same query parameter. They are removed from the URL
     before it reaches asyncpg, which would otherwise send them to the server.
     """
-    if not isinstance(target, str):
+    if not isinstance(target, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ConfigurationError(f"A postgres target must be a URL string, got {type(target).__name__}.")
     parts = urlsplit(target)
     if parts.scheme.lower() not in SCHEMES:
