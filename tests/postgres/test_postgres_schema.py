@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -18,7 +19,12 @@ from agent_framework_history import (
     open_store,
 )
 from agent_framework_history.testing import make_item, make_turn
-from agent_framework_history_postgres import LATEST_VERSION, PostgresHistoryStore, open_postgres_store
+from agent_framework_history_postgres import (
+    LATEST_VERSION,
+    MAX_INDEXED_BYTES,
+    PostgresHistoryStore,
+    open_postgres_store,
+)
 
 from .conftest import new_schema_name
 
@@ -205,3 +211,29 @@ async def test_bare_backend_name_connects_through_the_libpq_environment(
         assert isinstance(store, PostgresHistoryStore)
         await store.append(SessionKey("env"), [make_item(1)])
         assert [i["id"] for i in await store.load(SessionKey("env"))] == ["msg_1"]
+
+
+@pytest.mark.asyncio
+async def test_longest_keys_and_ids_the_indexes_take_are_stored(pg_store: PostgresHistoryStore) -> None:
+    rng = random.Random(7)
+
+    def incompressible(nbytes: int) -> str:  # two-byte Cyrillic letters in no pattern
+        return "".join(chr(rng.randint(0x400, 0x4FF)) for _ in range(nbytes // 2))
+
+    key = SessionKey(incompressible(866), user=incompressible(866), chat=incompressible(866))
+    long_id = incompressible(MAX_INDEXED_BYTES)
+    await pg_store.append(key, [{"type": "message", "id": long_id}])
+    assert [i["id"] for i in await pg_store.load(key)] == [long_id]
+    assert [k async for k in pg_store.list_sessions(user=key.user, chat=key.chat)] == [key]
+
+
+@pytest.mark.asyncio
+async def test_keys_and_ids_too_long_to_index_are_refused_and_nothing_is_stored(pg_store: PostgresHistoryStore) -> None:
+    long_key = SessionKey("s" * 1024, user="u" * 1024, chat="c" * 600)
+    with pytest.raises(ValueError, match=r"2648 bytes long in UTF-8 .* at most 2600"):
+        await pg_store.append(long_key, [make_item(1)])
+    key = SessionKey("s")
+    with pytest.raises(ValueError, match=r"items\[1\] has an id of 2601 bytes"):
+        await pg_store.append(key, [make_item(1), {"type": "message", "id": "x" * 2601}])
+    assert await pg_store.load(key) == []
+    assert await pg_store.load(long_key) == []

@@ -5,11 +5,12 @@ from __future__ import annotations
 from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn
 from ._errors import PostgresUnavailableError, is_connection_loss
 from ._schema import LATEST_VERSION, Names
-from ._store import PostgresHistoryStore, open_postgres_store
+from ._store import MAX_INDEXED_BYTES, PostgresHistoryStore, open_postgres_store
 from ._types import Connection
 
 __all__ = [
     "LATEST_VERSION",
+    "MAX_INDEXED_BYTES",
     "SCHEMES",
     "Connection",
     "Names",

@@ -30,7 +30,7 @@ from ._migrate import ensure_schema
 from ._schema import Names
 from ._types import Connection
 
-__all__ = ["PostgresHistoryStore", "open_postgres_store"]
+__all__ = ["MAX_INDEXED_BYTES", "PostgresHistoryStore", "open_postgres_store"]
 
 logger = logging.getLogger("agent_framework_history.postgres")
 
@@ -46,6 +46,30 @@ def _column(value: str | None) -> str:
 
 def _key_columns(key: SessionKey) -> tuple[str, str, str]:
     return _column(key.user), _column(key.chat), key.session_id
+
+
+MAX_INDEXED_BYTES: Final = 2600
+"""Most UTF-8 bytes of an item id, or of a key's user + chat + session id together.
+
+A b-tree index entry holds at most about 2,700 bytes (a third of a page); the unique indexes
+on ``(session_ref, item_id)`` and ``(user_id, chat_id, session_id)`` must fit.
+"""
+
+
+def _check_indexable(key: SessionKey, ids: list[str]) -> None:
+    size = sum(len(part.encode()) for part in _key_columns(key))
+    if size > MAX_INDEXED_BYTES:
+        raise ValueError(
+            f"{key!r:.120} is {size} bytes long in UTF-8 (user + chat + session id); the postgres backend"
+            f" indexes at most {MAX_INDEXED_BYTES}. Use shorter ids (a hash of a long one, for example)."
+        )
+    for index, item_id in enumerate(ids):
+        size = len(item_id.encode())
+        if size > MAX_INDEXED_BYTES:
+            raise ValueError(
+                f"items[{index}] has an id of {size} bytes in UTF-8 ({item_id[:40]!r}…); the postgres backend"
+                f" indexes at most {MAX_INDEXED_BYTES}. Use a shorter id. Nothing was stored."
+            )
 
 
 async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
@@ -222,6 +246,7 @@ class PostgresHistoryStore(HistoryStoreBase):
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
         user, chat, session = _key_columns(key)
         ids = [item["id"] for item in items]
+        _check_indexable(key, ids)
         bodies = [dumps_item(item) for item in items]
         names = self._names
 
