@@ -246,14 +246,18 @@ async def test_cancelled_append_leaves_a_whole_file_and_is_stored_at_most_once(t
 
 @pytest.mark.asyncio
 async def test_stores_in_one_process_contending_for_the_os_lock_lose_nothing(tmp_path: Path) -> None:
+    """More stores than I/O threads, with loads holding the shared lock meanwhile: no deadlock, no loss."""
     import asyncio
 
-    stores = [JsonlHistoryStore(tmp_path) for _ in range(4)]
-    await asyncio.gather(
-        *(store.append(KEY, make_turn(100 * s + n)) for n in range(50) for s, store in enumerate(stores))
-    )
-    await asyncio.gather(*(store.append(KEY, make_turn(100 * s)) for s, store in enumerate(stores)))
-    loaded = ids(await stores[0].load(KEY))
-    assert sorted(loaded) == sorted(f"msg_{100 * s + n}{r}" for s in range(4) for n in range(50) for r in "ua")
-    for store in stores:
+    stores = [JsonlHistoryStore(tmp_path) for _ in range(12)]
+    reader = JsonlHistoryStore(tmp_path)
+    await stores[0].append(KEY, make_turn(0))
+    writes = [store.append(KEY, make_turn(100 * s + n)) for n in range(1, 21) for s, store in enumerate(stores)]
+    reads = [reader.load(KEY, limit=n % 7 + 1) for n in range(40)]
+    await asyncio.wait_for(asyncio.gather(*writes, *reads), timeout=60)
+    await asyncio.gather(*(store.append(KEY, make_turn(100 * s + 1)) for s, store in enumerate(stores)))
+    loaded = ids(await reader.load(KEY))
+    expected = {f"msg_{100 * s + n}{r}" for s in range(12) for n in range(1, 21) for r in "ua"} | {"msg_0u", "msg_0a"}
+    assert sorted(loaded) == sorted(expected)
+    for store in [*stores, reader]:
         await store.aclose()

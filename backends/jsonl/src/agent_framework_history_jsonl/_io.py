@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import aiofiles.os
@@ -42,13 +43,28 @@ fsync: Callable[[int], Any] = aiofiles.os.wrap(os.fsync)
 """``await fsync(fd)``: push the file's data to the disk."""
 
 
+_LOCK_WAITERS: ThreadPoolExecutor | None = None
+
+
+def _lock_waiters() -> ThreadPoolExecutor:
+    """Threads that only wait for OS locks, apart from the I/O threads.
+
+    A lock holder may need an I/O thread to finish (and release), so waiters must never be
+    able to take every I/O thread.
+    """
+    global _LOCK_WAITERS
+    if _LOCK_WAITERS is None:
+        _LOCK_WAITERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="af-history-jsonl-lock")
+    return _LOCK_WAITERS
+
+
 async def lock(fd: int, *, exclusive: bool) -> None:
     """Take the OS lock (``flock``) on ``fd``: exclusive for writers, shared for readers.
 
     Tries without blocking first (the common, uncontended case costs one system call); when
-    another process holds the lock, waits for it in a worker thread so the event loop keeps
-    running. If the waiting task is cancelled, the lock is still taken and released before
-    the cancellation goes on, so no lock is left held by nobody.
+    another process holds the lock, waits for it in a thread (waiters have a pool of their own)
+    so the event loop keeps running. If the waiting task is cancelled, the lock is still taken
+    and released before the cancellation goes on, so no lock is left held by nobody.
     """
     if not HAVE_OS_LOCKS:  # pragma: no cover - Windows: the asyncio lock is all there is
         return
@@ -58,7 +74,7 @@ async def lock(fd: int, *, exclusive: bool) -> None:
         return
     except BlockingIOError:
         pass
-    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, operation)
+    waiting = asyncio.get_running_loop().run_in_executor(_lock_waiters(), fcntl.flock, fd, operation)
     try:
         await asyncio.shield(waiting)
     except asyncio.CancelledError:
