@@ -261,3 +261,14 @@ async def test_stores_in_one_process_contending_for_the_os_lock_lose_nothing(tmp
     assert sorted(loaded) == sorted(expected)
     for store in [*stores, reader]:
         await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_session_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    async with JsonlHistoryStore(tmp_path) as store:
+        await store.append(KEY, [make_item(1)])
+        long_key = SessionKey("s" * 500, user="u")
+        await store.append(long_key, [make_item(1)])
+        assert store.path_for(KEY).stat().st_mode & 0o077 == 0
+        sidecars = list(store.path_for(long_key).parent.glob("*.key"))
+        assert len(sidecars) == 1 and sidecars[0].stat().st_mode & 0o077 == 0

@@ -54,6 +54,8 @@ OnCorrupt = Literal["raise", "skip"]
 
 DEFAULT_INLINE_WRITE_LIMIT: Final = 64 * 1024
 DEFAULT_MAX_OPEN_FILES: Final = 128
+FILE_MODE: Final = 0o600
+"""Histories hold private conversations: new files are readable by their owner only (before the umask)."""
 
 _O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
@@ -236,7 +238,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         location = session.location
         existed = await aiofiles.os.path.exists(session.path_str)
         await _prepare_dirs(location, self.durability == "fsync")
-        session.fd = await _open(session.path_str, _APPEND_FLAGS, 0o644)
+        session.fd = await _open(session.path_str, _APPEND_FLAGS, FILE_MODE)
         session.ids = None
         return not existed
 
@@ -649,7 +651,11 @@ def _write_sidecar(path: Path, value: str) -> None:
         kept = path.read_bytes().decode("utf-8", "surrogatepass")
     except FileNotFoundError:
         temp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-        temp.write_bytes(value.encode("utf-8", "surrogatepass"))
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_BINARY, FILE_MODE)
+        try:
+            _io.write_all_sync(fd, value.encode("utf-8", "surrogatepass"))
+        finally:
+            os.close(fd)
         os.replace(temp, path)
         return
     if kept != value:
