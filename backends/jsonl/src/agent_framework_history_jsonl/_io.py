@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import aiofiles.os
 
 __all__ = [
+    "FIRST_TAIL_BLOCK",
+    "MAX_TAIL_BLOCK",
+    "finish",
+    "last_line_start",
+    "line_number",
+    "read_range",
     "HAVE_OS_LOCKS",
     "fsync",
     "lock",
@@ -22,6 +28,9 @@ __all__ = [
     "write_all_sync",
     "write_and_sync",
 ]
+
+FIRST_TAIL_BLOCK: Final = 16 * 1024
+MAX_TAIL_BLOCK: Final = 4 * 1024 * 1024
 
 if sys.platform != "win32":
     import fcntl
@@ -120,3 +129,73 @@ def _write_and_sync_sync(fd: int, data: bytes, sync: bool, directory: str | None
 
 write_and_sync: Callable[[int, bytes, bool, str | None], Any] = aiofiles.os.wrap(_write_and_sync_sync)
 """``await write_and_sync(fd, data, sync, new_file_dir)``: write, then fsync the file (and a new file's directory)."""
+
+
+async def finish(job: Awaitable[None]) -> None:
+    """Await ``job`` to its end even if the caller is cancelled meanwhile.
+
+    A cancellation that arrives while the job runs is raised after it has finished, with
+    ``written=True`` set on it when the job succeeded, so the caller can record what landed.
+    """
+    task = asyncio.ensure_future(job)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        error = asyncio.CancelledError()
+        error.written = True  # type: ignore[attr-defined]
+        raise error
+
+
+async def read_range(fd: int, start: int, end: int) -> bytes:
+    """Bytes ``start``..``end`` of the file (fewer only if the file is shorter)."""
+    chunks: list[bytes] = []
+    pos = start
+    while pos < end:
+        chunk: bytes = await pread(fd, end - pos, pos)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        pos += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def last_line_start(fd: int, size: int) -> int:
+    """Offset just past the last newline before ``size`` (0 if none)."""
+    pos = size
+    block = FIRST_TAIL_BLOCK
+    while pos > 0:
+        start = max(0, pos - block)
+        data = await read_range(fd, start, pos)
+        found = data.rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        pos = start
+        block = min(block * 2, MAX_TAIL_BLOCK)
+    return 0
+
+
+def _count_lines_sync(fd: int, end: int) -> int:
+    count = 0
+    pos = 0
+    while pos < end:
+        chunk = pread_sync(fd, min(1 << 20, end - pos), pos)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        pos += len(chunk)
+    return count + 1
+
+
+_count_lines: Callable[[int, int], Awaitable[int]] = aiofiles.os.wrap(_count_lines_sync)
+
+
+async def line_number(fd: int, offset: int) -> int:
+    """The 1-based number of the line starting at ``offset`` (reads the file up to there)."""
+    return await _count_lines(fd, offset)

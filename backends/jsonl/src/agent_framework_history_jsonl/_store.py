@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,21 +27,9 @@ from agent_framework_history import (
 )
 
 from . import _io
+from ._dirs import FILE_MODE, O_BINARY, O_CLOEXEC, O_NOFOLLOW, list_keys, prepare_dirs
 from ._lines import LineProblem, Parsed, parse_item, parse_region
-from ._paths import (
-    KEY_SIDECAR,
-    NONE_SEGMENT,
-    PARTITION,
-    SIDECAR_SUFFIX,
-    SUFFIX,
-    SessionLocation,
-    UnknownName,
-    check_inside,
-    decode_partition,
-    encode_segment,
-    locate,
-    session_from_filename,
-)
+from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
 
 __all__ = ["Durability", "JsonlHistoryStore", "OnCorrupt"]
@@ -54,16 +41,9 @@ OnCorrupt = Literal["raise", "skip"]
 
 DEFAULT_INLINE_WRITE_LIMIT: Final = 64 * 1024
 DEFAULT_MAX_OPEN_FILES: Final = 128
-FILE_MODE: Final = 0o600
-"""Histories hold private conversations: new files are readable by their owner only (before the umask)."""
 
-_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
-_O_BINARY: Final = getattr(os, "O_BINARY", 0)
-_APPEND_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC | _O_NOFOLLOW | _O_BINARY
-_READ_FLAGS: Final = os.O_RDONLY | _O_CLOEXEC | _O_NOFOLLOW | _O_BINARY
-_FIRST_TAIL_BLOCK: Final = 16 * 1024
-_MAX_TAIL_BLOCK: Final = 4 * 1024 * 1024
+_APPEND_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_BINARY
+_READ_FLAGS: Final = os.O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_BINARY
 
 _open: Callable[[str, int, int], Awaitable[int]] = aiofiles.os.wrap(os.open)
 
@@ -237,7 +217,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         """Create the directories (and kept names) and open the file; ``True`` if it was created."""
         location = session.location
         existed = await aiofiles.os.path.exists(session.path_str)
-        await _prepare_dirs(location, self.durability == "fsync")
+        await prepare_dirs(location, self.durability == "fsync")
         session.fd = await _open(session.path_str, _APPEND_FLAGS, FILE_MODE)
         session.ids = None
         return not existed
@@ -257,7 +237,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         else:
             start, ids, lines = 0, set(), 0
             session.ids = None
-        data = await _read_range(fd, start, size)
+        data = await _io.read_range(fd, start, size)
         parsed = parse_region(data, start, lines + 1)
         self._handle_corrupt(session.path, parsed.corrupt)
         end = parsed.end
@@ -298,7 +278,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             if len(data) <= self.inline_write_limit and not sync:
                 _io.write_all_sync(fd, data)
             else:
-                await _finish(_io.write_and_sync(fd, data, sync, str(session.path.parent) if created else None))
+                await _io.finish(_io.write_and_sync(fd, data, sync, str(session.path.parent) if created else None))
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and getattr(exc, "written", False):
                 self._record(session, data, fresh)
@@ -360,7 +340,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             os.close(fd)
 
     async def _load_all(self, fd: int, path: Path, size: int) -> list[Item]:
-        parsed = parse_region(await _read_range(fd, 0, size))
+        parsed = parse_region(await _io.read_range(fd, 0, size))
         self._handle_corrupt(path, parsed.corrupt)
         items = [item for _, item in parsed.items]
         if parsed.torn is not None:
@@ -375,13 +355,13 @@ class JsonlHistoryStore(HistoryStoreBase):
         corrupt: list[tuple[int, int, str]] = []  # (offset, length, reason), newest first
         pos = size
         carry = b""  # bytes from ``pos`` up to the first line already parsed
-        block = _FIRST_TAIL_BLOCK
+        block = _io.FIRST_TAIL_BLOCK
         first = True
         while pos > 0 and len(found) < limit:
             start = max(0, pos - block)
-            data = await _read_range(fd, start, pos) + carry
+            data = await _io.read_range(fd, start, pos) + carry
             pos = start
-            block = min(block * 2, _MAX_TAIL_BLOCK)
+            block = min(block * 2, _io.MAX_TAIL_BLOCK)
             if first:
                 first = False
                 cut = data.rfind(b"\n") + 1
@@ -421,7 +401,7 @@ class JsonlHistoryStore(HistoryStoreBase):
                 break
         if corrupt:
             numbered = [
-                LineProblem(await _line_number(fd, offset), offset, length, "corrupt", reason)
+                LineProblem(await _io.line_number(fd, offset), offset, length, "corrupt", reason)
                 for offset, length, reason in reversed(corrupt)
             ]
             self._handle_corrupt(path, numbered)
@@ -465,7 +445,7 @@ class JsonlHistoryStore(HistoryStoreBase):
     async def _delete_locked(path: Path) -> bool:
         while True:
             try:
-                fd = await _open(str(path), os.O_RDWR | _O_CLOEXEC | _O_NOFOLLOW | _O_BINARY, 0)
+                fd = await _open(str(path), os.O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_BINARY, 0)
             except FileNotFoundError:
                 return False
             try:
@@ -488,7 +468,7 @@ class JsonlHistoryStore(HistoryStoreBase):
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
-        for key in await _list_keys(self.root, user, chat):
+        for key in await list_keys(self.root, user, chat):
             yield key
 
     async def _do_close(self) -> None:
@@ -514,7 +494,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             await _io.lock(fd, exclusive=False)
             try:
                 size = os.fstat(fd).st_size
-                parsed = parse_region(await _read_range(fd, 0, size))
+                parsed = parse_region(await _io.read_range(fd, 0, size))
             finally:
                 _io.unlock(fd)
         finally:
@@ -551,15 +531,15 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     async def _repair_locked(self, key: SessionKey, path: Path) -> RepairResult:
         try:
-            fd = await _open(str(path), os.O_RDWR | os.O_APPEND | _O_CLOEXEC | _O_NOFOLLOW | _O_BINARY, 0)
+            fd = await _open(str(path), os.O_RDWR | os.O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_BINARY, 0)
         except FileNotFoundError:
             return RepairResult(key, path, "missing")
         try:
             await _io.lock(fd, exclusive=True)
             try:
                 size = os.fstat(fd).st_size
-                start = await _last_line_start(fd, size)
-                parsed = parse_region(await _read_range(fd, start, size), start)
+                start = await _io.last_line_start(fd, size)
+                parsed = parse_region(await _io.read_range(fd, start, size), start)
                 if parsed.torn is None:
                     return RepairResult(key, path, "none")
                 await self._repair_torn(fd, path, parsed)
@@ -570,179 +550,3 @@ class JsonlHistoryStore(HistoryStoreBase):
                 _io.unlock(fd)
         finally:
             os.close(fd)
-
-
-# -- helpers that run in aiofiles' thread pool ---------------------------------------------------
-
-
-async def _finish(job: Awaitable[None]) -> None:
-    """Await ``job`` to its end even if the caller is cancelled meanwhile.
-
-    A cancellation that arrives while the job runs is raised after it has finished, with
-    ``written=True`` set on it when the job succeeded, so the caller can record what landed.
-    """
-    task = asyncio.ensure_future(job)
-    cancelled = False
-    while True:
-        try:
-            await asyncio.shield(task)
-            break
-        except asyncio.CancelledError:
-            if task.done():
-                raise
-            cancelled = True
-    if cancelled:
-        error = asyncio.CancelledError()
-        error.written = True  # type: ignore[attr-defined]
-        raise error
-
-
-async def _read_range(fd: int, start: int, end: int) -> bytes:
-    """Bytes ``start``..``end`` of the file (fewer only if the file is shorter)."""
-    chunks: list[bytes] = []
-    pos = start
-    while pos < end:
-        chunk: bytes = await _io.pread(fd, end - pos, pos)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        pos += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _last_line_start(fd: int, size: int) -> int:
-    """Offset just past the last newline before ``size`` (0 if none)."""
-    pos = size
-    block = _FIRST_TAIL_BLOCK
-    while pos > 0:
-        start = max(0, pos - block)
-        data = await _read_range(fd, start, pos)
-        found = data.rfind(b"\n")
-        if found >= 0:
-            return start + found + 1
-        pos = start
-        block = min(block * 2, _MAX_TAIL_BLOCK)
-    return 0
-
-
-def _count_lines_sync(fd: int, end: int) -> int:
-    count = 0
-    pos = 0
-    while pos < end:
-        chunk = _io.pread_sync(fd, min(1 << 20, end - pos), pos)
-        if not chunk:
-            break
-        count += chunk.count(b"\n")
-        pos += len(chunk)
-    return count + 1
-
-
-_count_lines: Callable[[int, int], Awaitable[int]] = aiofiles.os.wrap(_count_lines_sync)
-
-
-async def _line_number(fd: int, offset: int) -> int:
-    """The 1-based number of the line starting at ``offset`` (reads the file up to there)."""
-    return await _count_lines(fd, offset)
-
-
-def _write_sidecar(path: Path, value: str) -> None:
-    """Keep the original value of a hashed name, written once and atomically; verify it otherwise."""
-    try:
-        kept = path.read_bytes().decode("utf-8", "surrogatepass")
-    except FileNotFoundError:
-        temp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_BINARY, FILE_MODE)
-        try:
-            _io.write_all_sync(fd, value.encode("utf-8", "surrogatepass"))
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
-        return
-    if kept != value:
-        raise CorruptDataError(
-            f"{path} keeps the name {kept!r:.80}, not {value!r:.80}, although both hash alike; "
-            "the file was changed by hand. Restore it or move the directory away.",
-            location=str(path),
-        )
-
-
-def _prepare_dirs_sync(location: SessionLocation, sync: bool) -> None:
-    location.chat_dir.mkdir(parents=True, exist_ok=True)
-    check_inside(location.root, location.chat_dir, f"the directory of session {location.key!r}")
-    for path, value in location.sidecars():
-        _write_sidecar(path, value)
-    if sync:
-        for directory in (location.root, location.user_dir, location.chat_dir):
-            _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(directory, os.O_RDONLY | _O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_prepare_dirs: Callable[[SessionLocation, bool], Awaitable[None]] = aiofiles.os.wrap(_prepare_dirs_sync)
-
-
-def _read_sidecar(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8", "surrogatepass")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _subdirs(directory: Path, wanted: str | AllPartitions | None) -> list[tuple[Path, str | None]]:
-    """``(dir, user-or-chat)`` for the partition directories of ``directory`` a filter asks for."""
-    if wanted is not ALL:
-        assert not isinstance(wanted, AllPartitions)
-        name = NONE_SEGMENT if wanted is None else encode_segment(wanted, PARTITION).name
-        path = directory / name
-        return [(path, wanted)] if path.is_dir() else []
-    found: list[tuple[Path, str | None]] = []
-    try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return []
-    for entry in entries:
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        path = Path(entry.path)
-        try:
-            value = decode_partition(entry.name, _read_sidecar(path / KEY_SIDECAR))
-        except UnknownName:
-            logger.debug("Ignoring %s: not a directory this store writes.", path)
-            continue
-        found.append((path, value))
-    return found
-
-
-def _list_keys_sync(root: Path, user: str | AllPartitions | None, chat: str | AllPartitions | None) -> list[SessionKey]:
-    keys: list[SessionKey] = []
-    for user_dir, user_value in _subdirs(root, user):
-        for chat_dir, chat_value in _subdirs(user_dir, chat):
-            try:
-                entries = list(os.scandir(chat_dir))
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                if not entry.name.endswith(SUFFIX) or not entry.is_file(follow_symlinks=False):
-                    continue
-                try:
-                    if entry.stat(follow_symlinks=False).st_size == 0:
-                        continue
-                    stem = entry.name[: -len(SUFFIX)]
-                    session_id = session_from_filename(entry.name, _read_sidecar(chat_dir / (stem + SIDECAR_SUFFIX)))
-                    keys.append(SessionKey(session_id, user=user_value, chat=chat_value))
-                except (OSError, ValueError):
-                    logger.debug("Ignoring %s: not a session file this store writes.", entry.path)
-    return keys
-
-
-_list_keys: Callable[[Path, str | AllPartitions | None, str | AllPartitions | None], Awaitable[list[SessionKey]]] = (
-    aiofiles.os.wrap(_list_keys_sync)
-)
