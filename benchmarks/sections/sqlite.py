@@ -23,7 +23,7 @@ from agent_framework_history import HistoryStoreProvider, Item, SessionKey
 from agent_framework_history_sqlite import SQLiteHistoryStore
 
 NAME = "sqlite"
-ROUNDS = 3
+ROUNDS = 5
 BIG_TURNS = 20_000
 WINDOW = 2_000
 BIG_ITEMS = 100_000
@@ -164,13 +164,13 @@ async def median_rounds(tmp: Path, subjects: dict[str, Callable[[Path], Awaitabl
 async def growth(tmp: Path) -> tuple[list[float], dict[str, float]]:
     """Per-turn append cost (µs) on a fresh file and on a file around ``BIG_TURNS`` turns.
 
-    The grown store is built first, to ``BIG_TURNS - 2 * WINDOW`` turns (its per-window costs
-    are returned too). Then each round appends ``WINDOW`` turns to a fresh file and, after it,
-    the next ``WINDOW`` turns to the grown store, which so covers the ``WINDOW`` windows around
-    ``BIG_TURNS``; the medians are compared. The two never run at once: a fresh file grows on
+    The grown store is built first (its per-window costs are returned too). Then each round
+    appends ``WINDOW`` turns to a fresh file and, after it, the next ``WINDOW`` turns to the
+    grown store, whose windows so lie around ``BIG_TURNS`` (the middle one ends there); the
+    medians are compared. The two never run at once: a fresh file grows on
     disk with every commit, and other files' syncs at the same moment would slow it alone.
     """
-    first_round = BIG_TURNS - 2 * WINDOW
+    first_round = BIG_TURNS - (ROUNDS + 1) // 2 * WINDOW  # the middle round ends at BIG_TURNS
     batches = responses_turns(first_round + ROUNDS * WINDOW)
     await settle()
     grown = SQLiteHistoryStore(tmp / "sqlite-grown.db")
@@ -282,8 +282,8 @@ async def run(ctx: Context) -> None:
     )
     ctx.report.notes.append(
         f"sqlite per-turn append (µs, medians of {ROUNDS}): turns 0-{WINDOW:,} on a fresh file "
-        f"{per_turn_growth['fresh']:.0f}, windows of {WINDOW:,} turns from {BIG_TURNS - 2 * WINDOW:,} to "
-        f"{BIG_TURNS + WINDOW:,} {per_turn_growth['grown']:.0f}; while building, each window of {WINDOW:,}: "
+        f"{per_turn_growth['fresh']:.0f}, windows of {WINDOW:,} turns around {BIG_TURNS:,} "
+        f"{per_turn_growth['grown']:.0f}; while building, each window of {WINDOW:,}: "
         + ", ".join(f"{w:.0f}" for w in windows)
     )
 
