@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._json import clone_item, clone_json, dumps_item, loads_item
 from ._keys import ALL, AllPartitions, SessionKey
+from ._lazy import lazy_exports
 from ._plugins import (
     DISABLE_ENV,
     NAME,
@@ -82,6 +83,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "is_hosted",
+    "lazy_exports",
     "open_store",
     "resolve_target",
     "set_registry",

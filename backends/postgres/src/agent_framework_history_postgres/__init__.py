@@ -1,12 +1,21 @@
-"""The ``postgresql://`` backend: one history shared by every replica, kept in PostgreSQL."""
+"""The ``postgresql://`` backend: one history shared by every replica, kept in PostgreSQL.
+
+Public names are imported on first use, so discovering the backend (which imports this
+package) does not load asyncpg.
+"""
 
 from __future__ import annotations
 
-from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn
-from ._errors import PostgresUnavailableError, is_connection_loss
-from ._schema import LATEST_VERSION, Names
-from ._store import MAX_INDEXED_BYTES, PostgresHistoryStore, open_postgres_store
-from ._types import Connection
+from typing import TYPE_CHECKING
+
+from agent_framework_history import lazy_exports
+
+if TYPE_CHECKING:
+    from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn
+    from ._errors import PostgresUnavailableError, is_connection_loss
+    from ._schema import LATEST_VERSION, Names
+    from ._store import MAX_INDEXED_BYTES, PostgresHistoryStore, open_postgres_store
+    from ._types import Connection
 
 __all__ = [
     "LATEST_VERSION",
@@ -22,3 +31,21 @@ __all__ = [
     "parse_settings",
     "redact_dsn",
 ]
+
+_HOMES = {
+    "SCHEMES": "._config",
+    "PostgresSettings": "._config",
+    "parse_settings": "._config",
+    "redact_dsn": "._config",
+    "PostgresUnavailableError": "._errors",
+    "is_connection_loss": "._errors",
+    "LATEST_VERSION": "._schema",
+    "Names": "._schema",
+    "MAX_INDEXED_BYTES": "._store",
+    "PostgresHistoryStore": "._store",
+    "open_postgres_store": "._store",
+    "Connection": "._types",
+}
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)

@@ -19,8 +19,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_exports
 from ._clients import RecallChatClient
 
 if TYPE_CHECKING:
@@ -28,10 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HistoryStoreConformance", "RecallChatClient", "SessionHandle", "make_item", "make_turn"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in {"HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"}:
-        from . import _conformance
-
-        return getattr(_conformance, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    dict.fromkeys(["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"], "._conformance"),
+    __all__,
+)
