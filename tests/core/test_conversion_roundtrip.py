@@ -34,7 +34,9 @@ json_values = st.recursive(
 )
 json_objects = st.dictionaries(texts, json_values, max_size=3)
 arguments = st.none() | json_objects | json_objects.map(json.dumps) | texts
-properties = st.none() | json_objects
+# agent-framework's Content constructor validates the legacy key "server_label" (a string or None, and on a
+# function call it implies hosted=True), so random property maps leave it out.
+properties = st.none() | st.dictionaries(texts.filter(lambda key: key != "server_label"), json_values, max_size=3)
 annotations = st.none() | st.lists(
     st.fixed_dictionaries({"type": st.just("citation"), "title": texts, "url": texts}), max_size=2
 )
