@@ -47,6 +47,8 @@ def tests(session: nox.Session, package: str) -> None:
         session.install("uv")  # the backend example is installed into a fresh virtualenv with uv
     elif package == "core":
         install(session)
+        # Test-only: the conversion tests check written items against the SDK's own item models.
+        session.install("azure-ai-agentserver-responses>=2.3")
     else:
         install(session, package)
     session.run(
