@@ -37,6 +37,7 @@ from ._plugins import (
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
 from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
 from ._store import AppendResult, Capability, HistoryStore, Item
+from ._urls import url_query_options
 from ._version import __version__
 
 __all__ = [
@@ -88,4 +89,5 @@ __all__ = [
     "resolve_target",
     "set_registry",
     "unique_items",
+    "url_query_options",
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
 from typing import Any, ClassVar, Self
 
+from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
 from ._json import clone_json
 from ._keys import AllPartitions, SessionKey, check_partition_value
@@ -74,7 +74,7 @@ def unique_items(items: Sequence[Item], stored_ids: set[str] | frozenset[str] = 
     return fresh
 
 
-class HistoryStoreBase(abc.ABC):
+class HistoryStoreBase(AsyncClosing, abc.ABC):
     """Implements the public ``HistoryStore`` surface on top of a few ``_do_*`` methods.
 
     Subclasses receive validated keys, limits and deep-copied items, and never see calls
@@ -142,14 +142,6 @@ class HistoryStoreBase(abc.ABC):
     async def __aenter__(self) -> Self:
         self._check_open("__aenter__")
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- what a backend implements ---------------------------------------------------------
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from agent_framework import HistoryProvider, Message
 
 from ._base import check_limit
+from ._closing import AsyncClosing
 from ._context import current_request_context
 from ._keys import SessionKey
 from ._selector import open_store
@@ -22,7 +22,7 @@ HEAD_STATE_KEY = "head"
 """Key of the chain head in the provider's slot of ``AgentSession.state``."""
 
 
-class HistoryStoreProvider(HistoryProvider):
+class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     """Loads and saves an agent's conversation through a :class:`HistoryStore`.
 
     ``store`` is a store, a URL or backend name for :func:`open_store`, or ``None`` for the
@@ -120,14 +120,3 @@ class HistoryStoreProvider(HistoryProvider):
         if self._owns_store and self._store is not None:
             store, self._store = self._store, None
             await store.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

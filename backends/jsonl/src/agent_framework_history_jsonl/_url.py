@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history import ConfigurationError, url_query_options
 
 from ._store import DEFAULT_INLINE_WRITE_LIMIT, DEFAULT_MAX_OPEN_FILES, JsonlHistoryStore
 
@@ -57,16 +57,6 @@ def root_from_url(url: str) -> str:
     return path
 
 
-def _query_options(url: str) -> dict[str, str]:
-    query = urlsplit(url).query
-    found: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
-        if name in found:
-            raise ConfigurationError(f"The jsonl URL {url!r} gives the option {name!r} twice.")
-        found[name] = value
-    return found
-
-
 def _convert(name: str, value: Any, where: str) -> Any:
     if name in _CHOICES:
         if value not in _CHOICES[name]:
@@ -93,7 +83,7 @@ def open_jsonl_store(target: str = "jsonl://", /, **options: Any) -> JsonlHistor
     """
     root = root_from_url(target)
     unknown = sorted(set(options) - set(_OPTIONS))
-    query = _query_options(target)
+    query = url_query_options(target, label="jsonl")
     unknown += sorted(set(query) - set(_OPTIONS))
     if unknown:
         raise ConfigurationError(

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history import ConfigurationError, url_query_options
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -114,26 +114,10 @@ def _path_from_url(target: str) -> str:
     return path
 
 
-def _query_options(target: str) -> dict[str, str]:
-    query = urlsplit(target).query
-    if not query:
-        return {}
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=True)
-    except ValueError as exc:
-        raise ConfigurationError(f"Cannot read the query string of {target!r}: {exc}.") from exc
-    options: dict[str, str] = {}
-    for name, value in pairs:
-        if name in options:
-            raise ConfigurationError(f"The SQLite URL {target!r} gives {name!r} twice.")
-        options[name] = value
-    return options
-
-
 def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
     """Read a ``sqlite://`` URL and keyword options (which win over the URL's query string)."""
     path = _path_from_url(target.strip())
-    merged: dict[str, Any] = {**_query_options(target.strip()), **options}
+    merged: dict[str, Any] = {**url_query_options(target.strip(), label="SQLite"), **options}
     unknown = sorted(set(merged) - set(_OPTIONS))
     if unknown:
         raise ConfigurationError(
