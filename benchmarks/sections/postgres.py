@@ -35,21 +35,12 @@ def _dsn() -> str:
     return os.environ.get(DSN_ENV) or DEFAULT_DSN
 
 
-async def _probe(dsn: str) -> str | None:
-    import asyncpg  # imported here: the runner imports every section, installed or not
-
-    try:
-        conn = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
-
-
 def target(tmp: Path) -> str | None:
+    from agent_framework_history_postgres import probe  # imported here: the runner imports every section
+
     # Called from inside the runner's event loop: probe the server on a thread of its own.
     with ThreadPoolExecutor(1) as pool:
-        problem = pool.submit(asyncio.run, _probe(_dsn())).result()
+        problem = pool.submit(asyncio.run, probe(_dsn())).result()
     if problem is not None:
         _problem.append(f"postgres: no server at {_dsn()} ({problem}); set {DSN_ENV}. Section skipped.")
         return None

@@ -27,6 +27,19 @@ SCREENSHOT = {"type": "computer_screenshot", "image_url": "data:image/png;base64
 AGENT = {"type": "agent_reference", "name": "helper", "version": "1"}
 
 #: One item per OutputItemType, with every required field (and a few optional ones) as the SDK writes them.
+#: Foundry tool-call item families: (type prefix, whether the item carries a tool ``name``).
+FOUNDRY_TOOLS = (
+    ("a2a_preview", True),
+    ("bing_grounding", False),
+    ("sharepoint_grounding_preview", False),
+    ("azure_ai_search", False),
+    ("bing_custom_search_preview", False),
+    ("openapi", True),
+    ("browser_automation_preview", False),
+    ("fabric_dataagent_preview", False),
+    ("azure_function", True),
+)
+
 FIXTURES: dict[str, dict[str, Any]] = {
     "output_message": {
         "type": "output_message",
@@ -253,17 +266,7 @@ FIXTURES: dict[str, dict[str, Any]] = {
             "status": "completed",
             **({"name": "tool"} if named else {}),
         }
-        for name, named in (
-            ("a2a_preview", True),
-            ("bing_grounding", False),
-            ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False),
-            ("bing_custom_search_preview", False),
-            ("openapi", True),
-            ("browser_automation_preview", False),
-            ("fabric_dataagent_preview", False),
-            ("azure_function", True),
-        )
+        for name, named in FOUNDRY_TOOLS
     },
     **{
         f"{name}_call_output": {
@@ -274,17 +277,7 @@ FIXTURES: dict[str, dict[str, Any]] = {
             "status": "completed",
             **({"name": "tool"} if named else {}),
         }
-        for name, named in (
-            ("a2a_preview", True),
-            ("bing_grounding", False),
-            ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False),
-            ("bing_custom_search_preview", False),
-            ("openapi", True),
-            ("browser_automation_preview", False),
-            ("fabric_dataagent_preview", False),
-            ("azure_function", True),
-        )
+        for name, named in FOUNDRY_TOOLS
     },
 }
 
@@ -325,32 +318,9 @@ REQUIRED: dict[str, set[str]] = {
     "workflow_action": {"action_id", "kind", "status"},
     **{
         f"{name}_call": {"arguments", "call_id", "status", *(["name"] if named else [])}
-        for name, named in (
-            ("a2a_preview", True),
-            ("bing_grounding", False),
-            ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False),
-            ("bing_custom_search_preview", False),
-            ("openapi", True),
-            ("browser_automation_preview", False),
-            ("fabric_dataagent_preview", False),
-            ("azure_function", True),
-        )
+        for name, named in FOUNDRY_TOOLS
     },
-    **{
-        f"{name}_call_output": {"call_id", "status", *(["name"] if named else [])}
-        for name, named in (
-            ("a2a_preview", True),
-            ("bing_grounding", False),
-            ("sharepoint_grounding_preview", False),
-            ("azure_ai_search", False),
-            ("bing_custom_search_preview", False),
-            ("openapi", True),
-            ("browser_automation_preview", False),
-            ("fabric_dataagent_preview", False),
-            ("azure_function", True),
-        )
-    },
+    **{f"{name}_call_output": {"call_id", "status", *(["name"] if named else [])} for name, named in FOUNDRY_TOOLS},
 }
 
 #: What each item becomes: (role, content types), or None when it is kept whole and left out.

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from agent_framework_history_postgres import PostgresHistoryStore, open_postgres_store
+from agent_framework_history_postgres import PostgresHistoryStore, open_postgres_store, probe
 
 DSN_ENV = "AF_HISTORY_POSTGRES_DSN"
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -29,15 +29,6 @@ _numbers = count()
 
 def server_dsn() -> str:
     return os.environ.get(DSN_ENV) or DEFAULT_DSN
-
-
-async def _probe(dsn: str) -> str | None:
-    try:
-        conn = await asyncpg.connect(dsn, timeout=5)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    await conn.close()
-    return None
 
 
 async def _drop_run_schemas(dsn: str) -> None:
@@ -54,7 +45,7 @@ async def _drop_run_schemas(dsn: str) -> None:
 def dsn() -> Iterator[str]:
     """The server's DSN; skips (fails under CI=true) when it cannot be reached."""
     target = server_dsn()
-    problem = asyncio.run(_probe(target))
+    problem = asyncio.run(probe(target))
     if problem is not None:
         message = (
             f"No PostgreSQL server reachable at {target} ({problem}). Start one, or point {DSN_ENV} at one "

@@ -13,6 +13,7 @@ from agent_framework_history import lazy_exports
 if TYPE_CHECKING:
     from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn
     from ._errors import PostgresUnavailableError, is_connection_loss
+    from ._probe import probe
     from ._schema import LATEST_VERSION, Names
     from ._store import MAX_INDEXED_BYTES, PostgresHistoryStore, open_postgres_store
     from ._types import Connection
@@ -29,6 +30,7 @@ __all__ = [
     "is_connection_loss",
     "open_postgres_store",
     "parse_settings",
+    "probe",
     "redact_dsn",
 ]
 
@@ -39,6 +41,7 @@ _HOMES = {
     "redact_dsn": "._config",
     "PostgresUnavailableError": "._errors",
     "is_connection_loss": "._errors",
+    "probe": "._probe",
     "LATEST_VERSION": "._schema",
     "Names": "._schema",
     "MAX_INDEXED_BYTES": "._store",
