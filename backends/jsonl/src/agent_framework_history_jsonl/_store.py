@@ -7,6 +7,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Final, Literal
@@ -172,13 +173,20 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     # -- append -------------------------------------------------------------------------------
 
-    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+    @asynccontextmanager
+    async def _live_session(self, key: SessionKey) -> AsyncIterator[_Session]:
+        """The session's state, held under its lock; retried when the entry was retired while waiting."""
         while True:
             session = self._session(key)
             async with session.lock:
                 if session.retired:
                     continue
-                return await self._append_locked(session, items)
+                yield session
+                return
+
+    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        async with self._live_session(key) as session:
+            return await self._append_locked(session, items)
 
     async def _append_locked(self, session: _Session, items: list[Item]) -> AppendResult:
         path = session.path_str
@@ -433,13 +441,9 @@ class JsonlHistoryStore(HistoryStoreBase):
     # -- delete and list ----------------------------------------------------------------------
 
     async def _do_delete(self, key: SessionKey) -> bool:
-        while True:
-            session = self._session(key)
-            async with session.lock:
-                if session.retired:
-                    continue
-                session.close()
-                return await self._delete_locked(session.path)
+        async with self._live_session(key) as session:
+            session.close()
+            return await self._delete_locked(session.path)
 
     @staticmethod
     async def _delete_locked(path: Path) -> bool:
@@ -521,13 +525,9 @@ class JsonlHistoryStore(HistoryStoreBase):
         """
         self._check_open("repair")
         key = check_key(key)
-        while True:
-            session = self._session(key)
-            async with session.lock:
-                if session.retired:
-                    continue
-                session.close()
-                return await self._repair_locked(key, session.path)
+        async with self._live_session(key) as session:
+            session.close()
+            return await self._repair_locked(key, session.path)
 
     async def _repair_locked(self, key: SessionKey, path: Path) -> RepairResult:
         try:
