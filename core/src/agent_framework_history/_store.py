@@ -24,7 +24,9 @@ class Capability(enum.StrEnum):
     DELETE = "delete"
     """``delete`` removes a session's history."""
     CHAIN_HEAD = "chain_head"
-    """``append`` returns a chain head that ``load(head=...)`` needs to find the history."""
+    """A session is a chain of turns: every ``append`` returns the head of the turn it recorded,
+    ``load(head=H)`` returns the chain ending at ``H`` and ``append(head=H)`` continues from ``H``
+    (a fork when ``H`` is not the latest turn). Every first-party backend declares it."""
     PERSISTENT = "persistent"
     """Data outlives the process (files, databases, services)."""
     CONCURRENT_APPEND = "concurrent_append"
@@ -39,7 +41,8 @@ class AppendResult:
 
     ``stored`` counts items newly written (re-appended ids are not counted); ``head`` is an
     opaque chain head for stores with :attr:`Capability.CHAIN_HEAD` (``None`` elsewhere), to
-    be handed back to ``load`` / the next ``append``.
+    be handed back to ``load`` / the next ``append``. When nothing was new, no turn is recorded
+    and ``head`` is the head the call continued.
     """
 
     stored: int
@@ -57,6 +60,13 @@ class HistoryStore(Protocol):
     - ``load`` returns items oldest first; ``limit=N`` gives the latest ``N`` (still oldest
       first), ``0`` gives ``[]``, a negative limit raises ``ValueError``.
     - Sessions under different ``(user, chat)`` partitions never see each other.
+    - With :attr:`Capability.CHAIN_HEAD`, a session is a chain of turns. ``append(key, items,
+      head=H)`` records a turn whose parent is ``H`` and returns its head; an item whose id is
+      already in the chain ending at ``H`` is not stored again (items of other branches are).
+      ``load(key, head=H)`` returns the chain ending at ``H`` (``limit`` counts back along it).
+      ``head=None`` means the session's latest turn. A head the session does not know (another
+      session's, another partition's, a deleted session's) names an empty chain: ``load`` returns
+      ``[]`` and ``append`` starts a new chain.
     - After ``aclose()`` every operation raises :class:`StoreClosedError`.
     """
 

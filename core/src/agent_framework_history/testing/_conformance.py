@@ -452,6 +452,16 @@ class HistoryStoreConformance:
         assert await s.load() == []
 
     # -- chain heads ----------------------------------------------------------------------
+    #
+    # A conversation is a chain of turns: every append records a turn whose parent is the head it
+    # continued, so a host that restores an earlier head (a retry, a fork by previous_response_id)
+    # gets exactly the history that ended there.
+
+    async def turn(self, store: HistoryStore, key: SessionKey, items: list[Item], head: str | None = None) -> str:
+        """Append one turn and return its head (asserting the store returned one)."""
+        result = await store.append(key, items, head=head)
+        assert isinstance(result.head, str) and result.head, f"append returned no chain head: {result!r}"
+        return result.head
 
     @pytest.mark.asyncio
     async def test_chain_head_continues_the_history(self, store: HistoryStore) -> None:
@@ -463,3 +473,136 @@ class HistoryStoreConformance:
         assert second.head and second.head != first.head
         assert _ids(await store.load(s.key, head=second.head)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
         assert _ids(await store.load(s.key, head=first.head)) == ["msg_0u", "msg_0a"]
+
+    @pytest.mark.asyncio
+    async def test_every_turn_gets_its_own_head(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice")
+        heads = [await self.turn(store, key, make_turn(n)) for n in range(4)]  # head=None: the latest tip
+        assert len(set(heads)) == 4
+        for n, head in enumerate(heads):
+            assert _ids(await store.load(key, head=head)) == [f"msg_{i}{r}" for i in range(n + 1) for r in "ua"]
+
+    @pytest.mark.asyncio
+    async def test_append_at_an_earlier_head_forks_the_chain(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice")
+        h1 = await self.turn(store, key, make_turn(1))
+        h2 = await self.turn(store, key, make_turn(2), h1)
+        h3 = await self.turn(store, key, make_turn(3), h2)
+        fork = await self.turn(store, key, make_turn(9), h1)  # a retry of turn 2, or a fork from turn 1
+        assert _ids(await store.load(key, head=fork)) == ["msg_1u", "msg_1a", "msg_9u", "msg_9a"]
+        assert _ids(await store.load(key, head=h3)) == [f"msg_{n}{r}" for n in (1, 2, 3) for r in "ua"]
+        assert _ids(await store.load(key, head=h2)) == ["msg_1u", "msg_1a", "msg_2u", "msg_2a"]
+
+    @pytest.mark.asyncio
+    async def test_branches_continue_independently(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        root = await self.turn(store, key, make_turn(0))
+        left = await self.turn(store, key, make_turn(1), root)
+        right = await self.turn(store, key, make_turn(2), root)
+        left2 = await self.turn(store, key, make_turn(3), left)
+        right2 = await self.turn(store, key, make_turn(4), right)
+        inner = await self.turn(store, key, make_turn(5), left)  # a fork of the left branch
+        assert _ids(await store.load(key, head=left2)) == [f"msg_{n}{r}" for n in (0, 1, 3) for r in "ua"]
+        assert _ids(await store.load(key, head=right2)) == [f"msg_{n}{r}" for n in (0, 2, 4) for r in "ua"]
+        assert _ids(await store.load(key, head=inner)) == [f"msg_{n}{r}" for n in (0, 1, 5) for r in "ua"]
+
+    @pytest.mark.asyncio
+    async def test_limit_counts_back_along_the_chain_across_forks(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        h0 = await self.turn(store, key, make_turn(0))
+        h1 = await self.turn(store, key, make_turn(1), h0)
+        await self.turn(store, key, make_turn(2), h1)
+        fork = await self.turn(store, key, make_turn(7), h1)
+        tip = await self.turn(store, key, make_turn(8), fork)
+        assert _ids(await store.load(key, head=tip, limit=5)) == ["msg_1a", "msg_7u", "msg_7a", "msg_8u", "msg_8a"]
+        assert _ids(await store.load(key, head=h1, limit=3)) == ["msg_0a", "msg_1u", "msg_1a"]
+        assert _ids(await store.load(key, head=tip, limit=1)) == ["msg_8a"]
+
+    @pytest.mark.asyncio
+    async def test_items_of_another_branch_are_stored_on_a_fork(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        root = await self.turn(store, key, [make_item("a")])
+        await self.turn(store, key, [make_item("b", "first try")], root)
+        # The same item id on a sibling branch is not in this chain, so it is stored here too.
+        result = await store.append(key, [make_item("b", "second try")], head=root)
+        assert result.stored == 1 and result.head
+        loaded = await store.load(key, head=result.head)
+        assert _ids(loaded) == ["msg_a", "msg_b"]
+        assert loaded[1]["content"][0]["text"] == "second try"
+
+    @pytest.mark.asyncio
+    async def test_replayed_chain_at_a_head_stores_only_new_items(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        h0 = await self.turn(store, key, make_turn(0))
+        h1 = await self.turn(store, key, make_turn(1), h0)
+        result = await store.append(key, make_turn(0) + make_turn(1) + make_turn(2), head=h1)
+        assert result.stored == 2
+        assert result.head is not None
+        assert _ids(await store.load(key, head=result.head)) == [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+
+    @pytest.mark.asyncio
+    async def test_append_of_nothing_new_keeps_the_head(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        h0 = await self.turn(store, key, make_turn(0))
+        h1 = await self.turn(store, key, make_turn(1), h0)
+        again = await store.append(key, make_turn(1), head=h1)
+        assert again.stored == 0
+        assert again.head == h1
+        assert _ids(await store.load(key, head=h1)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+
+    @pytest.mark.asyncio
+    async def test_without_a_head_load_and_append_follow_the_latest_turn(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        h0 = await self.turn(store, key, make_turn(0))
+        await self.turn(store, key, make_turn(1), h0)
+        await self.turn(store, key, make_turn(2), h0)  # the latest turn is now on the fork
+        assert _ids(await store.load(key)) == ["msg_0u", "msg_0a", "msg_2u", "msg_2a"]
+        tip = await self.turn(store, key, make_turn(3))
+        assert _ids(await store.load(key, head=tip)) == [f"msg_{n}{r}" for n in (0, 2, 3) for r in "ua"]
+
+    @pytest.mark.asyncio
+    async def test_head_of_another_users_session_loads_nothing(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        alice = SessionKey("s1", user="alice")
+        head = await self.turn(store, alice, [make_item(1, "alice's secret")])
+        for other in (SessionKey("s1", user="bob"), SessionKey("s1"), SessionKey("s1", user="alice", chat="c")):
+            assert await store.load(other, head=head) == [], other
+
+    @pytest.mark.asyncio
+    async def test_append_at_another_users_head_starts_a_new_chain(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        alice, bob = SessionKey("s1", user="alice"), SessionKey("s1", user="bob")
+        head = await self.turn(store, alice, [make_item(1, "alice's secret")])
+        bobs = await self.turn(store, bob, [make_item(2, "bob")], head)
+        assert [i["content"][0]["text"] for i in await store.load(bob, head=bobs)] == ["bob"]
+        assert [i["content"][0]["text"] for i in await store.load(alice, head=head)] == ["alice's secret"]
+
+    @pytest.mark.asyncio
+    async def test_head_of_a_deleted_session_loads_nothing(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        self.require(store, Capability.DELETE)
+        key = SessionKey("s1", user="alice")
+        old = await self.turn(store, key, [make_item(1, "old")])
+        assert await store.delete(key) is True
+        assert await store.load(key, head=old) == []
+        new = await self.turn(store, key, [make_item(2, "new")], old)
+        assert [i["content"][0]["text"] for i in await store.load(key, head=new)] == ["new"]
+        assert await store.load(key, head=old) == []
+
+    @pytest.mark.asyncio
+    async def test_concurrent_appends_at_one_head_each_keep_their_own_chain(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="u")
+        root = await self.turn(store, key, make_turn(0))
+        heads = await asyncio.gather(*(self.turn(store, key, make_turn(n), root) for n in range(1, 11)))
+        assert len(set(heads)) == 10
+        for n, head in enumerate(heads, 1):
+            assert _ids(await store.load(key, head=head)) == ["msg_0u", "msg_0a", f"msg_{n}u", f"msg_{n}a"]
