@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,13 +20,28 @@ from agent_framework_history import (
     clone_item,
 )
 
+from ._chains import ChainIndex, Turn, new_head
+
 __all__ = ["MemoryHistoryStore", "open_memory_store"]
+
+logger = logging.getLogger("agent_framework_history.memory")
 
 
 @dataclass
 class _Session:
-    items: list[Item] = field(default_factory=lambda: [])
-    ids: set[str] = field(default_factory=lambda: set())
+    """A session's turns: the chain index, and each turn's own items (oldest first)."""
+
+    index: ChainIndex = field(default_factory=ChainIndex)
+    items: dict[str, list[Item]] = field(default_factory=lambda: {})
+
+
+def check_head(head: object) -> str | None:
+    """``head`` when it is ``None`` or a non-empty string, else ``ValueError``."""
+    if head is None or (isinstance(head, str) and head):
+        return head
+    raise ValueError(
+        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r}."
+    )
 
 
 @dataclass
@@ -42,7 +58,7 @@ class MemoryHistoryStore(HistoryStoreBase):
     """Keeps histories in memory. Stores opened with the same ``name`` share their data."""
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LIST_SESSIONS, Capability.DELETE, Capability.CONCURRENT_APPEND}
+        {Capability.LIST_SESSIONS, Capability.DELETE, Capability.CONCURRENT_APPEND, Capability.CHAIN_HEAD}
     )
 
     def __init__(self, name: str | None = None) -> None:
@@ -55,20 +71,34 @@ class MemoryHistoryStore(HistoryStoreBase):
                 self._data = _NAMED.setdefault(name, _Data())
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        with self._data.lock:
-            session = self._data.sessions.setdefault(key, _Session())
-            fresh = [item for item in items if item["id"] not in session.ids]
-            session.items.extend(fresh)
-            session.ids.update(item["id"] for item in fresh)
-        return AppendResult(stored=len(fresh))
-
-    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        head = check_head(head)
         with self._data.lock:
             session = self._data.sessions.get(key)
+            index = session.index if session is not None else None
+            tip = _tip(index, head, key, warn=True)
+            fresh = [item for item in items if index is None or not index.in_chain(item["id"], tip)]
+            if not fresh:
+                return AppendResult(stored=0, head=tip.head if tip is not None else head)
             if session is None:
+                session = self._data.sessions[key] = _Session()
+            turn = session.index.record(new_head(), tip, (item["id"] for item in fresh))
+            session.items[turn.head] = fresh
+        return AppendResult(stored=len(fresh), head=turn.head)
+
+    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        head = check_head(head)
+        with self._data.lock:
+            session = self._data.sessions.get(key)
+            tip = _tip(session.index if session is not None else None, head, key, warn=False)
+            if session is None or tip is None:
                 return []
-            chosen = session.items if limit is None else session.items[-limit:]
-            return [clone_item(item) for item in chosen]
+            chosen: list[Item] = []  # newest first
+            for turn in tip.chain():
+                chosen.extend(reversed(session.items[turn.head]))
+                if limit is not None and len(chosen) >= limit:
+                    del chosen[limit:]
+                    break
+            return [clone_item(item) for item in reversed(chosen)]
 
     async def _do_delete(self, key: SessionKey) -> bool:
         with self._data.lock:
@@ -78,9 +108,31 @@ class MemoryHistoryStore(HistoryStoreBase):
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
         with self._data.lock:
-            keys = [key for key, session in self._data.sessions.items() if session.items and key.matches(user, chat)]
+            keys = [key for key in self._data.sessions if key.matches(user, chat)]
         for key in keys:
             yield key
+
+
+def _tip(index: ChainIndex | None, head: str | None, key: SessionKey, *, warn: bool) -> Turn | None:
+    """The turn ``head`` names (the latest for ``None``); ``None`` for an empty chain."""
+    if index is None:
+        if head is not None and warn:
+            _warn_unknown(head, key)
+        return None
+    if head is None:
+        return index.latest
+    turn = index.get(head)
+    if turn is None and warn:
+        _warn_unknown(head, key)
+    return turn
+
+
+def _warn_unknown(head: str, key: SessionKey) -> None:
+    logger.warning(
+        "head %r is not a turn of session %r (another session's, or a deleted one's); starting a new chain.",
+        head[:80],
+        key,
+    )
 
 
 def open_memory_store(target: str = "memory://", /, **options: Any) -> MemoryHistoryStore:
