@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from agent_framework import HistoryProvider, Message
 
 from ._base import check_limit
 from ._closing import AsyncClosing
-from ._context import current_request_context
+from ._context import RequestContext, current_request_context, use_request_context
 from ._keys import SessionKey
 from ._selector import open_store
 from ._store import HistoryStore
 from .conversion import to_items, to_messages
+
+if TYPE_CHECKING:
+    from agent_framework import AgentSession, SessionContext, SupportsAgentRun
 
 __all__ = ["HEAD_STATE_KEY", "HistoryStoreProvider"]
 
@@ -28,7 +32,16 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     ``store`` is a store, a URL or backend name for :func:`open_store`, or ``None`` for the
     selector's choice (opened on first use, so building the provider never touches storage).
     ``user`` / ``chat`` fix the isolation partition; when left ``None`` they come from the
-    request context bound with :func:`bind_request_context`.
+    request context: what :func:`bind_request_context` bound, else what the serving host
+    publishes (``ResponsesHostServer`` and the other AgentServer hosts: the request's
+    ``x-agent-user-id`` user and its call id). The context in force when a run starts also
+    covers the save at its end, so a streamed run saved after a binding's block has exited is
+    stored in the same partition.
+
+    The chain head of the conversation is kept in ``AgentSession.state`` (this provider's slot,
+    key :data:`HEAD_STATE_KEY`): a session restored as it was after an earlier turn (a host that
+    snapshots the session per response, then a request with that ``previous_response_id``)
+    loads and continues exactly the chain that ended there.
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
@@ -72,6 +85,8 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         self._store: HistoryStore | None = store if store is not None and not isinstance(store, str) else None
         self._owns_store = self._store is None
         self._store_options = dict(store_options or {})
+        # The request context seen when each run started, for the save at its end.
+        self._run_contexts: weakref.WeakKeyDictionary[SessionContext, RequestContext] = weakref.WeakKeyDictionary()
 
     @property
     def store(self) -> HistoryStore:
@@ -89,6 +104,32 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
             user=self.user if self.user is not None else bound.user,
             chat=self.chat if self.chat is not None else bound.chat,
         )
+
+    async def before_run(
+        self,
+        *,
+        agent: SupportsAgentRun,
+        session: AgentSession,
+        context: SessionContext,
+        state: dict[str, Any],
+    ) -> None:
+        self._run_contexts[context] = current_request_context()
+        await super().before_run(agent=agent, session=session, context=context, state=state)
+
+    async def after_run(
+        self,
+        *,
+        agent: SupportsAgentRun,
+        session: AgentSession,
+        context: SessionContext,
+        state: dict[str, Any],
+    ) -> None:
+        started = self._run_contexts.pop(context, None)
+        if started is None:  # load_messages=False: before_run did not run
+            await super().after_run(agent=agent, session=session, context=context, state=state)
+            return
+        with use_request_context(started):
+            await super().after_run(agent=agent, session=session, context=context, state=state)
 
     async def get_messages(
         self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any

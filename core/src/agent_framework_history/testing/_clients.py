@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any
 
-from agent_framework import BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message
+from agent_framework import BaseChatClient, ChatResponse, ChatResponseUpdate, Content, Message, ResponseStream
 
 __all__ = ["RecallChatClient"]
 
@@ -15,7 +15,7 @@ class RecallChatClient(BaseChatClient):
 
     Each reply reads ``"Seen N earlier messages. You said: <last user text>"``, where ``N``
     counts the messages before the last user message. ``calls`` records the text of every
-    message of every request.
+    message of every request. Works streamed (``stream=True``, as every host runs agents) and not.
     """
 
     OTEL_PROVIDER_NAME = "recall"
@@ -30,9 +30,9 @@ class RecallChatClient(BaseChatClient):
         said = messages[last].text if user_positions else ""
         return f"Seen {last} earlier messages. You said: {said}"
 
-    async def _inner_get_response(
+    def _inner_get_response(
         self, *, messages: Sequence[Message], stream: bool, options: Any, **kwargs: Any
-    ) -> Any:
+    ) -> Awaitable[ChatResponse] | ResponseStream[ChatResponseUpdate, ChatResponse]:
         self.calls.append([m.text for m in messages])
         text = self.reply_for(messages)
         if stream:
@@ -40,5 +40,9 @@ class RecallChatClient(BaseChatClient):
             async def updates() -> AsyncIterator[ChatResponseUpdate]:
                 yield ChatResponseUpdate(role="assistant", contents=[Content.from_text(text)])
 
-            return updates()
-        return ChatResponse(messages=[Message("assistant", [text])])
+            return self._build_response_stream(updates())
+
+        async def respond() -> ChatResponse:
+            return ChatResponse(messages=[Message("assistant", [text])])
+
+        return respond()
