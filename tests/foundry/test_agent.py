@@ -6,7 +6,8 @@ import pytest
 from agent_framework import Agent
 from azure.ai.agentserver.responses._id_generator import IdGenerator
 
-from agent_framework_history import HEAD_STATE_KEY, HistoryStoreProvider, bind_request_context
+from agent_framework_history import HistoryStoreProvider, bind_request_context
+from agent_framework_history._provider import state_head
 from agent_framework_history.testing import RecallChatClient
 from agent_framework_history_foundry import FoundryHistoryStore
 from agent_framework_history_foundry.testing import FakeFoundryStorage
@@ -29,11 +30,11 @@ async def test_agent_session_carries_the_chain_head(fake: FakeFoundryStorage, wi
     creates = fake.of("create")
     assert len(creates) == 3
     assert [r.headers["x-agent-foundry-call-id"] for r in creates] == ["call-0", "call-1", "call-2"]
-    head = session.state[provider.source_id][HEAD_STATE_KEY]
+    with bind_request_context(user="ada"):
+        key = provider.session_key(session.session_id)
+    head = state_head(session.state[provider.source_id], key)
     assert head == creates[-1].body["response"]["id"]
-    texts = [
-        i["content"][0]["text"] for i in await wire_store.load(provider.session_key(session.session_id), head=head)
-    ]
+    texts = [i["content"][0]["text"] for i in await wire_store.load(key, head=head)]
     assert texts[0] == "my name is Ada" and texts[4] == "what do you know?" and len(texts) == 6
 
 

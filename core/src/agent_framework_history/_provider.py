@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from agent_framework import HistoryProvider, Message
 
@@ -20,10 +22,42 @@ from .conversion import to_items, to_messages
 if TYPE_CHECKING:
     from agent_framework import AgentSession, SessionContext, SupportsAgentRun
 
-__all__ = ["HEAD_STATE_KEY", "HistoryStoreProvider"]
+__all__ = ["HEAD_STATE_KEY", "HistoryStoreProvider", "state_head"]
 
-HEAD_STATE_KEY = "head"
-"""Key of the chain head in the provider's slot of ``AgentSession.state``."""
+HEAD_STATE_KEY = "heads"
+"""Key, in the provider's slot of ``AgentSession.state``, of the chain heads: one per isolation
+partition, under a digest of the partition (so the state names no user), so a session object
+shared by several users' requests never hands one user's head to another's chain."""
+
+_LEGACY_HEAD_KEY = "head"
+"""Where releases before chains kept a single head (read, never written)."""
+
+
+def partition_tag(key: SessionKey) -> str:
+    """The digest a partition's head is kept under in the session state."""
+    text = json.dumps([key.user, key.chat], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def state_head(state: dict[str, Any] | None, key: SessionKey) -> str | None:
+    """The chain head kept in ``state`` for ``key``'s partition (``None``: the session's latest turn)."""
+    if state is None:
+        return None
+    heads = state.get(HEAD_STATE_KEY)
+    if isinstance(heads, dict):
+        head = cast(dict[str, Any], heads).get(partition_tag(key))
+        return head if isinstance(head, str) else None
+    legacy = state.get(_LEGACY_HEAD_KEY)
+    return legacy if isinstance(legacy, str) else None
+
+
+def keep_head(state: dict[str, Any], key: SessionKey, head: str) -> None:
+    """Record ``head`` as ``key``'s partition's chain head in ``state``."""
+    heads = state.get(HEAD_STATE_KEY)
+    if not isinstance(heads, dict):
+        heads = state[HEAD_STATE_KEY] = {}
+    cast(dict[str, Any], heads)[partition_tag(key)] = head
+    state.pop(_LEGACY_HEAD_KEY, None)
 
 
 class HistoryStoreProvider(AsyncClosing, HistoryProvider):
@@ -39,9 +73,9 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     stored in the same partition.
 
     The chain head of the conversation is kept in ``AgentSession.state`` (this provider's slot,
-    key :data:`HEAD_STATE_KEY`): a session restored as it was after an earlier turn (a host that
-    snapshots the session per response, then a request with that ``previous_response_id``)
-    loads and continues exactly the chain that ended there.
+    key :data:`HEAD_STATE_KEY`, one head per isolation partition): a session restored as it was
+    after an earlier turn (a host that snapshots the session per response, then a request with
+    that ``previous_response_id``) loads and continues exactly the chain that ended there.
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
@@ -134,8 +168,8 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     async def get_messages(
         self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Message]:
-        head = state.get(HEAD_STATE_KEY) if state is not None else None
-        items = await self.store.load(self.session_key(session_id), limit=self.limit, head=head)
+        key = self.session_key(session_id)
+        items = await self.store.load(key, limit=self.limit, head=state_head(state, key))
         return to_messages(items)
 
     async def save_messages(
@@ -151,10 +185,10 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         for message in messages:
             if message.message_id is None:
                 message.message_id = f"msg_{uuid.uuid4().hex}"
-        head = state.get(HEAD_STATE_KEY) if state is not None else None
-        result = await self.store.append(self.session_key(session_id), to_items(messages), head=head)
+        key = self.session_key(session_id)
+        result = await self.store.append(key, to_items(messages), head=state_head(state, key))
         if state is not None and result.head is not None:
-            state[HEAD_STATE_KEY] = result.head
+            keep_head(state, key, result.head)
 
     async def aclose(self) -> None:
         """Close the store if this provider opened it (a store passed in stays open)."""
