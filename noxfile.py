@@ -45,6 +45,8 @@ def tests(session: nox.Session, package: str) -> None:
         install(session, *BACKENDS)
         session.install("pip")  # the plugin test installs a throwaway wheel with pip
         session.install("uv")  # the backend example is installed into a fresh virtualenv with uv
+        # The real hosts and the real client the serving tests drive (the hosts are pre-releases).
+        session.install("-r", "tests/integration/requirements.txt")
     elif package == "core":
         install(session)
         # Test-only: the conversion tests check written items against the SDK's own item models.
