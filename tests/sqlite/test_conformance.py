@@ -28,9 +28,9 @@ class TestSQLiteMemoryConformance(HistoryStoreConformance):
 
 
 @pytest.mark.asyncio
-async def test_file_store_declares_every_capability_but_chain_head(tmp_path: Path) -> None:
+async def test_file_store_declares_every_capability(tmp_path: Path) -> None:
     async with SQLiteHistoryStore(tmp_path / "h.db") as store:
-        assert store.capabilities == frozenset(Capability) - {Capability.CHAIN_HEAD}
+        assert store.capabilities == frozenset(Capability)
 
 
 @pytest.mark.asyncio

@@ -74,7 +74,111 @@ async def test_version_0_database_is_migrated_and_its_data_kept(tmp_path: Path) 
         assert _ids(await store.load(named, limit=3)) == ["msg_2a", "msg_3u", "msg_3a"]
     tables, versions = schema_rows(path)
     assert "af_history" not in tables
-    assert versions == [SCHEMA_VERSION] == [1]
+    assert versions == [1, 2] and SCHEMA_VERSION == 2
+
+
+V1_LAYOUT = """
+CREATE TABLE af_history_schema_version (
+    version INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE af_history_sessions (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    UNIQUE (user, chat, session_id)
+);
+CREATE TABLE af_history_items (
+    session INTEGER NOT NULL REFERENCES af_history_sessions (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    UNIQUE (session, seq),
+    UNIQUE (session, item_id)
+);
+INSERT INTO af_history_schema_version (version) VALUES (1);
+"""
+
+
+def write_v1_database(path: Path) -> None:
+    """A database as version 1 left it: no turns, ids unique per session, gaps where re-appends were skipped."""
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_LAYOUT)
+        conn.executemany(
+            "INSERT INTO af_history_sessions (id, user, chat, session_id) VALUES (?, ?, ?, ?)",
+            [(1, "alice", "c1", "s1"), (2, "", "", "s1"), (3, "bob", "", "empty")],
+        )
+        rows = [
+            (1, seq, item["id"], json.dumps(item))
+            for seq, item in zip((1, 2, 5, 6, 7, 9), make_turn(0) + make_turn(1) + make_turn(2), strict=True)
+        ]
+        rows += [(2, seq, item["id"], json.dumps(item)) for seq, item in enumerate([make_item("x"), make_item("y")], 1)]
+        conn.executemany("INSERT INTO af_history_items (session, seq, item_id, item) VALUES (?, ?, ?, ?)", rows)
+    conn.close()
+
+
+@pytest.mark.asyncio
+async def test_version_1_database_becomes_one_chain_per_session_and_its_data_kept(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    write_v1_database(path)
+    named, anonymous = SessionKey("s1", user="alice", chat="c1"), SessionKey("s1")
+    everything = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+    async with SQLiteHistoryStore(path) as store:
+        assert _ids(await store.load(named)) == everything
+        assert _ids(await store.load(named, limit=3)) == everything[-3:]
+        assert _ids(await store.load(anonymous)) == ["msg_x", "msg_y"]
+        assert await store.load(SessionKey("empty", user="bob")) == []
+        # the session's items are one turn, whose head a replay of them hands back
+        again = await store.append(named, make_turn(1) + make_turn(2))
+        assert again.stored == 0 and again.head is not None
+        assert _ids(await store.load(named, head=again.head)) == everything
+        # appends continue the chain, and a fork from the migrated turn sees all of it
+        tip = await store.append(named, make_turn(3))
+        assert tip.stored == 2
+        assert _ids(await store.load(named, head=tip.head)) == [*everything, "msg_3u", "msg_3a"]
+        fork = await store.append(named, make_turn(3) + make_turn(4), head=again.head)
+        assert fork.stored == 4  # msg_3u/a are on the other branch only, so stored here too
+        assert _ids(await store.load(named)) == [*everything, "msg_3u", "msg_3a", "msg_4u", "msg_4a"]
+        assert {k async for k in store.list_sessions(user="alice", chat="c1")} == {named}
+    tables, versions = schema_rows(path)
+    assert "af_history_turns" in tables and "af_history_items_v2" not in tables
+    assert versions == [1, 2] == [1, SCHEMA_VERSION]
+    conn = sqlite3.connect(path)
+    try:
+        first_turns = conn.execute(
+            "SELECT session, turn, parent, branch, last_seq FROM af_history_turns WHERE turn = 1 ORDER BY session"
+        ).fetchall()
+        seqs = conn.execute("SELECT seq FROM af_history_items WHERE session = 1 AND turn = 1 ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+    assert first_turns == [(1, 1, None, 1, 6), (2, 1, None, 1, 2)]  # no turn for a session without items
+    assert [seq for (seq,) in seqs] == [1, 2, 3, 4, 5, 6]  # numbered again from 1, order kept
+
+
+@pytest.mark.asyncio
+async def test_an_interrupted_migration_leaves_version_1_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_framework_history_sqlite import _schema
+
+    path = tmp_path / "v1.db"
+    write_v1_database(path)
+
+    def fail() -> str:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(_schema, "new_head", fail)
+    with pytest.raises(RuntimeError, match="power cut"):
+        SQLiteHistoryStore(path)
+    tables, versions = schema_rows(path)
+    assert versions == [1] and "af_history_turns" not in tables
+    monkeypatch.undo()
+    async with SQLiteHistoryStore(path) as store:
+        assert _ids(await store.load(SessionKey("s1", user="alice", chat="c1"))) == [
+            f"msg_{n}{r}" for n in range(3) for r in "ua"
+        ]
 
 
 @pytest.mark.asyncio

@@ -5,10 +5,17 @@ Version 0 is the layout from before the version table existed: one ``af_history`
 re-appended items of the anonymous partition could be stored twice). Version 1 moved the
 partition into ``af_history_sessions`` with ``''`` standing for ``None`` (``SessionKey`` never
 holds an empty string, so ``''`` cannot meet a real value) and added the version table.
+
+Version 2 makes a session a chain of turns (see ``_chains``): ``af_history_turns`` holds one row
+per append that stored something, and every item row names its ``turn`` and ``branch``. An item
+id is unique along a chain only, so the ``UNIQUE (session, item_id)`` of version 1 became a plain
+index. Migrating from 1 renumbers each session's items ``1..n`` in their order and makes them
+one root turn (turn 1, branch 1) with a fresh random head: version 1 kept no turn boundaries.
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Callable
 from typing import Final
@@ -17,23 +24,26 @@ __all__ = [
     "CURRENT_VERSION",
     "ITEMS",
     "SESSIONS",
+    "TURNS",
     "VERSION_TABLE",
     "NO_PARTITION",
     "create_current",
     "migrate",
+    "new_head",
     "read_version",
 ]
 
-CURRENT_VERSION: Final = 1
+CURRENT_VERSION: Final = 2
 VERSION_TABLE: Final = "af_history_schema_version"
 SESSIONS: Final = "af_history_sessions"
+TURNS: Final = "af_history_turns"
 ITEMS: Final = "af_history_items"
 V0_TABLE: Final = "af_history"
 
 NO_PARTITION: Final = ""
 """How ``None`` (the anonymous partition) is stored in the ``user`` and ``chat`` columns."""
 
-_V1_TABLES: Final = f"""
+_SHARED_TABLES: Final = f"""
 CREATE TABLE {VERSION_TABLE} (
     version INTEGER PRIMARY KEY,
     applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
@@ -45,7 +55,9 @@ CREATE TABLE {SESSIONS} (
     session_id TEXT NOT NULL,
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     UNIQUE (user, chat, session_id)
-);
+)
+"""
+_V1_ITEMS: Final = f"""
 CREATE TABLE {ITEMS} (
     session INTEGER NOT NULL REFERENCES {SESSIONS} (id) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
@@ -53,7 +65,39 @@ CREATE TABLE {ITEMS} (
     item TEXT NOT NULL,
     UNIQUE (session, seq),
     UNIQUE (session, item_id)
-);
+)
+"""
+_V1_TABLES: Final = f"{_SHARED_TABLES};{_V1_ITEMS}"
+"""The version 1 layout, as version 1 created it (the migration from version 0 builds it)."""
+
+# Version 2: the turns, and items that name their turn and branch. No table constraint makes an
+# index of its own, so every index has a name and is created after the table (the migration
+# builds the new items table beside the old one, then renames it).
+_V2_TURNS: Final = f"""
+CREATE TABLE {TURNS} (
+    session INTEGER NOT NULL REFERENCES {SESSIONS} (id) ON DELETE CASCADE,
+    turn INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    parent INTEGER,
+    branch INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (session, turn)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX af_history_turns_by_head ON {TURNS} (session, head)
+"""
+_V2_ITEMS_TABLE: Final = """
+CREATE TABLE {name} (
+    session INTEGER NOT NULL REFERENCES {sessions} (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    turn INTEGER NOT NULL,
+    branch INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    item TEXT NOT NULL
+)
+"""
+_V2_ITEMS_INDEXES: Final = f"""
+CREATE UNIQUE INDEX af_history_items_by_branch ON {ITEMS} (session, branch, seq);
+CREATE INDEX af_history_items_by_id ON {ITEMS} (session, item_id, branch, seq)
 """
 
 
@@ -86,9 +130,16 @@ def _record(conn: sqlite3.Connection, version: int) -> None:
     conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (?)", (version,))
 
 
+def _v2_items_table(name: str) -> str:
+    return _V2_ITEMS_TABLE.format(name=name, sessions=SESSIONS)
+
+
 def create_current(conn: sqlite3.Connection) -> None:
     """Create the current layout in an empty database (inside the caller's transaction)."""
-    _execute_script(conn, _V1_TABLES)
+    _execute_script(conn, _SHARED_TABLES)
+    _execute_script(conn, _V2_TURNS)
+    conn.execute(_v2_items_table(ITEMS))
+    _execute_script(conn, _V2_ITEMS_INDEXES)
     _record(conn, CURRENT_VERSION)
 
 
@@ -114,7 +165,32 @@ def _migrate_0_to_1(conn: sqlite3.Connection) -> None:
     _record(conn, 1)
 
 
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {0: _migrate_0_to_1}
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    _execute_script(conn, _V2_TURNS)
+    staging = f"{ITEMS}_v2"
+    conn.execute(_v2_items_table(staging))
+    conn.execute(
+        f"INSERT INTO {staging} (session, seq, turn, branch, item_id, item) "
+        "SELECT session, ROW_NUMBER() OVER (PARTITION BY session ORDER BY seq), 1, 1, item_id, item "
+        f"FROM {ITEMS} ORDER BY session, seq"
+    )
+    sessions = conn.execute(f"SELECT session, MAX(seq) FROM {staging} GROUP BY session").fetchall()
+    conn.executemany(
+        f"INSERT INTO {TURNS} (session, turn, head, parent, branch, last_seq) VALUES (?, 1, ?, NULL, 1, ?)",
+        [(session, new_head(), last_seq) for session, last_seq in sessions],
+    )
+    conn.execute(f"DROP TABLE {ITEMS}")
+    conn.execute(f"ALTER TABLE {staging} RENAME TO {ITEMS}")
+    _execute_script(conn, _V2_ITEMS_INDEXES)
+    _record(conn, 2)
+
+
+def new_head() -> str:
+    """A fresh chain head: random, so a head names one turn of one session and cannot be guessed."""
+    return f"turn_{secrets.token_hex(16)}"
+
+
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 """``MIGRATIONS[n]`` turns a version ``n`` database into version ``n + 1``."""
 
 

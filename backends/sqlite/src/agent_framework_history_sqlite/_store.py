@@ -20,36 +20,30 @@ from agent_framework_history import (
     loads_item,
 )
 
+from ._chains import Partition, append_turn, load_chain
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
 from ._schema import ITEMS, NO_PARTITION, SESSIONS
 
 __all__ = ["SQLiteHistoryStore", "open_sqlite_store"]
 
-_FIND_SESSION: Final = (
-    f"SELECT s.id, (SELECT MAX(i.seq) FROM {ITEMS} AS i WHERE i.session = s.id) "
-    f"FROM {SESSIONS} AS s WHERE s.user = ? AND s.chat = ? AND s.session_id = ?"
-)
-_NEW_SESSION: Final = f"INSERT INTO {SESSIONS} (user, chat, session_id) VALUES (?, ?, ?)"
-_INSERT_ITEM: Final = (
-    f"INSERT INTO {ITEMS} (session, seq, item_id, item) VALUES (?, ?, ?, ?) ON CONFLICT (session, item_id) DO NOTHING"
-)
-_SELECT_ITEMS: Final = (
-    f"SELECT i.seq, i.item FROM {SESSIONS} AS s JOIN {ITEMS} AS i ON i.session = s.id "
-    "WHERE s.user = ? AND s.chat = ? AND s.session_id = ? "
-)
-_LOAD_ALL: Final = _SELECT_ITEMS + "ORDER BY i.seq"
-_LOAD_LATEST: Final = _SELECT_ITEMS + "ORDER BY i.seq DESC LIMIT ?"
 _DELETE_SESSION: Final = f"DELETE FROM {SESSIONS} WHERE user = ? AND chat = ? AND session_id = ?"
 
 _PERSISTENT_ONLY: Final = frozenset({Capability.PERSISTENT, Capability.MULTI_PROCESS})
-
-Partition = tuple[str, str, str]
 
 
 def _partition(key: SessionKey) -> Partition:
     """The ``(user, chat, session_id)`` columns of a key; ``None`` is stored as ``''``."""
     return (key.user or NO_PARTITION, key.chat or NO_PARTITION, key.session_id)
+
+
+def _check_head(head: object) -> str | None:
+    if head is None or isinstance(head, str):
+        return head
+    raise ValueError(
+        f"head must be None or a chain head string returned by append() (AppendResult.head), "
+        f"got {type(head).__name__} {head!r:.80}."
+    )
 
 
 class SQLiteHistoryStore(HistoryStoreBase):
@@ -66,6 +60,7 @@ class SQLiteHistoryStore(HistoryStoreBase):
         {
             Capability.LIST_SESSIONS,
             Capability.DELETE,
+            Capability.CHAIN_HEAD,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
@@ -104,35 +99,15 @@ class SQLiteHistoryStore(HistoryStoreBase):
     # -- operations -------------------------------------------------------------------------
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        partition = _partition(key)
+        partition, head = _partition(key), _check_head(head)
         rows = [(item["id"], dumps_item(item)) for item in items]
-
-        def append(conn: sqlite3.Connection) -> int:
-            found = conn.execute(_FIND_SESSION, partition).fetchone()
-            if found is None:
-                session, last = conn.execute(_NEW_SESSION, partition).lastrowid, 0
-            else:
-                session, last = found[0], found[1] or 0
-            before = conn.total_changes
-            conn.executemany(
-                _INSERT_ITEM, [(session, last + n, item_id, text) for n, (item_id, text) in enumerate(rows, 1)]
-            )
-            return conn.total_changes - before
-
-        return AppendResult(stored=await self._db.write(append))
+        stored = await self._db.write(lambda conn: append_turn(conn, partition, rows, head))
+        return AppendResult(stored=stored.count, head=stored.head)
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        partition = _partition(key)
-
-        def load(conn: sqlite3.Connection) -> list[Item]:
-            if limit is None:
-                rows: list[tuple[int, str]] = conn.execute(_LOAD_ALL, partition).fetchall()
-            else:
-                rows = conn.execute(_LOAD_LATEST, (*partition, limit)).fetchall()
-                rows.reverse()
-            return [self._decode(key, seq, text) for seq, text in rows]
-
-        return await self._db.read(load)
+        partition, head = _partition(key), _check_head(head)
+        rows = await self._db.read(lambda conn: load_chain(conn, partition, head, limit))
+        return [self._decode(key, seq, text) for seq, text in rows]
 
     def _decode(self, key: SessionKey, seq: int, text: Any) -> Item:
         try:
