@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Self
 
 from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
-from ._json import clone_json
+from ._json import MAX_INT, clone_json
 from ._keys import AllPartitions, SessionKey, check_partition_value
 from ._store import AppendResult, Capability, Item
 
@@ -26,20 +26,28 @@ def check_key(key: object) -> SessionKey:
 
 
 def check_limit(limit: object) -> int | None:
-    """Return a valid ``load`` limit (``None`` or an int >= 0), else raise ``ValueError``."""
+    """Return a valid ``load`` limit (``None`` or an int >= 0), else raise ``ValueError``.
+
+    A limit beyond any 64-bit count means "everything" and becomes ``None``.
+    """
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int):
         raise ValueError(f"limit must be None or a non-negative int, got {type(limit).__name__} {limit!r}.")
     if limit < 0:
         raise ValueError(f"limit must be None or >= 0, got {limit}.")
+    if limit > MAX_INT:  # more items than any store can hold: all of them (and no 64-bit overflow in a driver)
+        return None
     return limit
 
 
 def check_items(items: object) -> list[Item]:
     """Validate one turn's items and return deep copies the caller can no longer change.
 
-    Every item must be a dict with a non-empty string ``type`` and ``id``.
+    Every item must be a dict with a non-empty string ``type`` and ``id`` (without NUL characters:
+    backends keep ids in text columns, which cannot hold NUL), holding only what
+    :func:`~agent_framework_history.clone_json` accepts. This is the one check that decides, for every
+    backend, which items can be stored; a ``ValueError`` names the item's index and the JSON path.
     """
     if isinstance(items, (str, bytes, dict)) or not isinstance(items, Sequence):
         raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
@@ -56,6 +64,11 @@ def check_items(items: object) -> list[Item]:
             raise ValueError(
                 f"items[{index}] (type {item_type!r}) needs a non-empty string 'id', got {item_id!r}; "
                 "agent_framework_history.conversion.to_items gives every item one."
+            )
+        if "\x00" in item_id:
+            raise ValueError(
+                f"items[{index}].id {item_id!r:.80} contains a NUL character; ids are kept in text columns, "
+                "which cannot hold NUL. Remove it from the id."
             )
         checked.append(clone_json(typed, f"items[{index}]"))
     return checked

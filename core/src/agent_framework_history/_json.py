@@ -1,35 +1,114 @@
-"""Copying and encoding of item dicts (JSON values only)."""
+"""Copying, checking and encoding of item dicts (JSON values only).
+
+:func:`clone_json` is the one validator every backend relies on (through ``check_items``): what it
+accepts, every backend stores and gives back unchanged, so histories move between backends without
+failing part-way. The rules are listed in ``docs/writing-a-backend.md`` ("What an item may hold").
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import math
+from typing import Any, Final, NoReturn
 
-__all__ = ["clone_item", "clone_json", "dumps_item", "loads_item"]
+__all__ = ["MAX_DEPTH", "MAX_INT", "MIN_INT", "clone_item", "clone_json", "dumps_item", "loads_item", "loads_json"]
 
-_SCALARS = (str, int, float, bool, type(None))
+MAX_DEPTH: Final = 200
+"""Deepest nesting of objects and arrays an item may have (the item itself is level 1)."""
+
+MIN_INT: Final = -(2**63)
+"""Smallest integer an item may hold: the 64-bit range every JSON engine and database keeps exactly."""
+
+MAX_INT: Final = 2**63 - 1
+"""Largest integer an item may hold."""
+
+
+def _where(path: list[str]) -> str:
+    return "".join(path)
+
+
+def _segment(key: str) -> str:
+    """``.key`` for plain keys, ``['odd key']`` (escaped, so printable) for the rest."""
+    return f".{key}" if key.isidentifier() else f"[{key!r}]"
+
+
+def _check_text(text: str, path: list[str], what: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{_where(path)} {what} holds a lone surrogate {text[exc.start]!r} at character {exc.start} "
+            f"(in {text[:60]!r}); UTF-8 cannot store it. Fix the text at its source, or decode it with "
+            "errors='replace'."
+        ) from None
+
+
+def _refuse_number(value: float | int, path: list[str]) -> NoReturn:
+    if isinstance(value, float):
+        raise ValueError(
+            f"{_where(path)} is {value!r}, which JSON cannot store (only finite numbers are JSON); "
+            "store it as a string or null instead."
+        )
+    digits = len(str(abs(value))) if abs(value) < 10**4000 else "over 4000"
+    raise ValueError(
+        f"{_where(path)} is an integer of {digits} digits, outside the range every backend keeps exactly "
+        f"({MIN_INT} to {MAX_INT}); store it as a string instead."
+    )
+
+
+def _clone(value: Any, path: list[str], depth: int) -> Any:
+    if isinstance(value, str):
+        _check_text(value, path, "is a string that")
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            _refuse_number(value, path)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _refuse_number(value, path)
+        return value
+    if isinstance(value, (dict, list, tuple)):
+        if depth > MAX_DEPTH:
+            raise ValueError(
+                f"{_where(path)} is nested more than {MAX_DEPTH} levels deep; items may nest objects and arrays "
+                f"at most {MAX_DEPTH} levels. Store deeply nested data as a JSON string instead."
+            )
+        if isinstance(value, dict):
+            copied: dict[str, Any] = {}
+            for key, inner in value.items():  # pyright: ignore[reportUnknownVariableType]
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"{_where(path)} has a non-string key {key!r:.80}; item keys must be strings."  # pyright: ignore[reportUnknownArgumentType]
+                    )
+                path.append(_segment(key))
+                _check_text(key, path, "is a key that")
+                copied[key] = _clone(inner, path, depth + 1)
+                path.pop()
+            return copied
+        result: list[Any] = []
+        for index, inner in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+            path.append(f"[{index}]")
+            result.append(_clone(inner, path, depth + 1))
+            path.pop()
+        return result
+    raise ValueError(f"{_where(path)} holds a {type(value).__name__} ({value!r:.80}); items may hold JSON values only.")
 
 
 def clone_json(value: Any, path: str = "item") -> Any:
-    """Deep-copy a JSON value (dict / list / str / number / bool / None).
+    """Deep-copy a JSON value (dict / list / str / number / bool / None), checking it can be stored anywhere.
 
-    Tuples become lists, as JSON would make them; anything else raises ``ValueError``
-    naming where it sits, so every backend accepts exactly the same items.
+    Tuples become lists, as JSON would make them. ``ValueError``, naming where the value sits
+    (``items[0].content[1].text``), for: a value that is not JSON (a set, bytes, an object), a
+    non-string key, NaN or an infinite float (JSON has no such numbers), an integer outside
+    ``MIN_INT``..``MAX_INT``, a string or key holding a lone surrogate (not valid Unicode, so not
+    UTF-8), or nesting deeper than :data:`MAX_DEPTH`. So every backend accepts exactly the same items.
     """
-    if isinstance(value, _SCALARS):
-        if isinstance(value, float) and value != value:
-            raise ValueError(f"{path} is NaN, which JSON cannot store.")
-        return value
-    if isinstance(value, dict):
-        copied: dict[str, Any] = {}
-        for key, inner in value.items():  # pyright: ignore[reportUnknownVariableType]
-            if not isinstance(key, str):
-                raise ValueError(f"{path} has a non-string key {key!r}; item keys must be strings.")
-            copied[key] = clone_json(inner, f"{path}.{key}")
-        return copied
-    if isinstance(value, (list, tuple)):
-        return [clone_json(inner, f"{path}[{i}]") for i, inner in enumerate(value)]  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
-    raise ValueError(f"{path} holds a {type(value).__name__} ({value!r:.80}); items may hold JSON values only.")
+    return _clone(value, [path], 1)
 
 
 def clone_item(item: dict[str, Any]) -> dict[str, Any]:
@@ -43,9 +122,23 @@ def dumps_item(item: dict[str, Any]) -> str:
     return json.dumps(item, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON value (only finite numbers are JSON)")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse standard JSON; ``ValueError`` for bad JSON, ``NaN`` / ``Infinity`` and nesting too deep to parse."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(
+            f"the JSON is nested too deeply to parse (thousands of levels); items nest at most {MAX_DEPTH} levels"
+        ) from None
+
+
 def loads_item(text: str | bytes) -> dict[str, Any]:
-    """Parse an item; raises ``ValueError`` when the text is not a JSON object."""
-    value = json.loads(text)
+    """Parse an item; raises ``ValueError`` when the text is not a JSON object (or nests too deeply to parse)."""
+    value = loads_json(text)
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     result: dict[str, Any] = value

@@ -41,6 +41,14 @@ def _check_text(field: str, value: object, *, optional: bool) -> None:
         raise ValueError(f"SessionKey.{field} is {len(value)} characters long; the limit is {_MAX_KEY_LENGTH}.")
     if "\x00" in value:
         raise ValueError(f"SessionKey.{field} must not contain NUL characters: {value!r}.")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"SessionKey.{field} holds a lone surrogate {value[exc.start]!r} at character {exc.start} "
+                f"({value[:60]!r}); UTF-8 cannot store it. Use valid Unicode text."
+            ) from None
 
 
 def check_partition_value(field: str, value: object) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Coroutine, Iterator
@@ -220,19 +221,60 @@ def show(args: tuple[str, ...], user: str | None, chat: str | None, limit: int |
         console.print(f"[{style}]{escape(entry.role)}[/{style}]{kind}: {escape(entry.text)}")
 
 
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _existing_mode(final: Path) -> int | None:
+    """The permission bits of the regular file at ``final`` (``None`` when absent); refuses anything else."""
+    try:
+        info = final.lstat()
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(info.st_mode):
+        return stat.S_IMODE(info.st_mode)
+    kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a regular file")
+    raise CliError(
+        f"Refusing to write the export to {str(final)!r}: it is {kind}, and -o only creates or replaces a "
+        "regular file. Give the path of a new or regular file, or leave -o out to write to standard output."
+    )
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
-    """stdout, or a file written next to its final place and renamed when complete."""
+    """stdout, or a regular file written next to its final place and renamed over it when complete.
+
+    Only a new file or an existing regular file is written (keeping its permissions); a symlink,
+    FIFO, device, socket or directory at ``path`` is refused before anything is written.
+    """
     if path is None or path == "-":
         yield sys.stdout
         return
     final = Path(path)
+    mode = _existing_mode(final)
+    folder = final.parent if str(final.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"Cannot write the export to {path!r}: the directory {str(folder)!r} does not exist.")
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place below
-        "w", encoding="utf-8", dir=final.parent if str(final.parent) else ".", prefix=f".{final.name}.", delete=False
+        "w", encoding="utf-8", dir=folder, prefix=f".{final.name}.", delete=False
     )
     try:
         with handle:
             yield cast(TextIO, handle)
+            os.fchmod(handle.fileno(), _new_file_mode() if mode is None else mode)
+        _existing_mode(final)  # still a regular file (or absent): it may have been swapped meanwhile
         os.replace(handle.name, final)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from .._base import check_items
-from .._json import dumps_item
+from .._json import dumps_item, loads_json
 from .._keys import SessionKey
 from .._store import HistoryStore, Item
 from ._stores import key_json
@@ -70,17 +70,32 @@ def write_header(out: TextIO) -> None:
     out.write(json.dumps(HEADER) + "\n")
 
 
+def _utf8(line: str, key: SessionKey, item: Item) -> str:
+    """``line``, after making sure it is valid UTF-8 (a lone surrogate would write invalid bytes)."""
+    if not line.isascii():
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InterchangeError(
+                f"Cannot export item {item.get('id')!r} of session {key.session_id!r} (user={key.user!r}, "
+                f"chat={key.chat!r}): it holds a lone surrogate {line[exc.start]!r}, which UTF-8 cannot encode. "
+                "Fix or delete that item in the store, then export again."
+            ) from None
+    return line
+
+
 def write_session(out: TextIO, key: SessionKey, items: Sequence[Item]) -> None:
+    """Write one session's items as interchange lines; ``InterchangeError`` for text UTF-8 cannot encode."""
     session = json.dumps(key_json(key), ensure_ascii=False, separators=(",", ":"))
     for item in items:
-        out.write(f'{{"session":{session},"item":{dumps_item(item)}}}\n')
+        out.write(_utf8(f'{{"session":{session},"item":{dumps_item(item)}}}\n', key, item))
 
 
 def _check_header(line: str | None, where: str) -> None:
     if line is None or not line.strip():
         raise InterchangeError(f"{where} is empty; an export starts with the header line {json.dumps(HEADER)}.")
     try:
-        header: Any = json.loads(line)
+        header: Any = loads_json(line)
     except ValueError as exc:
         raise InterchangeError(f"{where}, line 1: the header is not JSON ({exc}).") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
@@ -99,7 +114,7 @@ def _check_header(line: str | None, where: str) -> None:
 
 def _parse(line: str, number: int, where: str) -> Record:
     try:
-        record: Any = json.loads(line)
+        record: Any = loads_json(line)
     except ValueError as exc:
         raise InterchangeError(f"{where}, line {number}: not valid JSON ({exc}).") from exc
     if not isinstance(record, dict) or set(record) != {"session", "item"}:

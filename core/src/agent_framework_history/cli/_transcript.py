@@ -65,7 +65,7 @@ def _call(name: Any, arguments: Any) -> str:
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments)
-        except ValueError:
+        except (ValueError, RecursionError):
             return f"{name}({arguments})"
     return f"{name}({_short(arguments) if arguments not in (None, '') else ''})"
 

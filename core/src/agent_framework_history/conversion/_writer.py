@@ -33,6 +33,7 @@ def _entry(kind: str, fields: dict[str, Any], base: dict[str, Any] | None, slot:
 
 
 _STAND_IN_ID = "\x00"
+_OTHER_STAND_IN_ID = "\x01"
 
 
 def _natural(item: dict[str, Any]) -> list[dict[str, Any] | None]:
@@ -117,6 +118,14 @@ class _MessageWriter:
         natural = _natural({**item, "id": _STAND_IN_ID})
         item["id"] = item_id(self.base, len(self.items))
         entry, exact = _entry(kind, fields, natural[0] if natural else None, 0)
+        if natural:
+            # A field read from the id may match only by coincidence (the content holding the stand-in itself):
+            # read with a second stand-in, and keep the entry that records more.
+            other = _natural({**item, "id": _OTHER_STAND_IN_ID})
+            if other and other[0] != natural[0]:
+                second, second_exact = _entry(kind, fields, other[0], 0)
+                if len(second.get("fields", ())) > len(entry.get("fields", ())):
+                    natural, entry, exact = other, second, second_exact
         self._emit(item, [entry], exact and len(natural) == 1)
 
     def finish(self) -> list[dict[str, Any]]:
