@@ -2,7 +2,8 @@
 
 The DSN comes from ``AF_HISTORY_POSTGRES_DSN`` (default: the development and CI server). Every
 schema a run creates starts with a name unique to the run and is dropped afterwards. Without a
-reachable server the tests skip, except under ``CI=true``, where that is a failure.
+reachable server the tests skip, except under CI (``CI`` set to ``1``, ``true`` or ``yes``, in any case,
+as the root conftest reads it), where that is a failure.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from itertools import count
 from typing import Any
 
@@ -25,6 +26,14 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 RUN = f"af_test_{os.getpid()}_{secrets.token_hex(3)}"
 """Prefix of every schema this test run creates."""
 _numbers = count()
+CI_VALUES = frozenset({"1", "true", "yes"})
+"""Values of ``CI`` that mean "this is CI" (the root conftest's set), compared case-insensitively."""
+
+
+def server_required(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a missing server fails the run (under CI) instead of skipping the tests."""
+    env = os.environ if environ is None else environ
+    return env.get("CI", "").lower() in CI_VALUES
 
 
 def server_dsn() -> str:
@@ -43,7 +52,7 @@ async def _drop_run_schemas(dsn: str) -> None:
 
 @pytest.fixture(scope="session")
 def dsn() -> Iterator[str]:
-    """The server's DSN; skips (fails under CI=true) when it cannot be reached."""
+    """The server's DSN; skips (fails under CI) when it cannot be reached."""
     target = server_dsn()
     problem = asyncio.run(probe(target))
     if problem is not None:
@@ -51,8 +60,8 @@ def dsn() -> Iterator[str]:
             f"No PostgreSQL server reachable at {target} ({problem}). Start one, or point {DSN_ENV} at one "
             "(e.g. postgresql://postgres@127.0.0.1:5432/test)."
         )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and the postgres tests cannot run: {message}", pytrace=False)
+        if server_required():
+            pytest.fail(f"CI={os.environ['CI']} and the postgres tests cannot run: {message}", pytrace=False)
         pytest.skip(message)
     yield target
     asyncio.run(_drop_run_schemas(target))

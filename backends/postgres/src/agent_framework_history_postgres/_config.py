@@ -81,6 +81,11 @@ def _parse_schema(name: str, value: object) -> str:
             f"postgres option {name} must be a lower-case SQL name (letters, digits, '_', not starting with a digit,"
             f" at most {_MAX_SCHEMA} characters), got {value!r}."
         )
+    if value.startswith("pg_") or value == "information_schema":
+        raise ConfigurationError(
+            f"postgres option {name} names a PostgreSQL system schema ({value!r}: names starting with 'pg_' and"
+            " information_schema belong to the server); use a schema of your own, e.g. schema=history."
+        )
     return value
 
 
@@ -105,6 +110,23 @@ _PARSERS: Final[Mapping[str, Callable[[str, object], Any]]] = {
     "statement_cache_size": lambda n, v: _parse_int(n, v, minimum=0),
 }
 assert set(_PARSERS) == {f.name for f in fields(PostgresSettings)} - {"dsn"}
+
+
+def _check_ports(target: str, netloc: str) -> None:
+    """Every ``host:port`` of the URL (libpq allows ``h1:5432,h2:5433``) has a port from 1 to 65535."""
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):
+        port = host.rpartition("]")[2] if host.startswith("[") else host
+        if ":" not in port:
+            continue
+        port = port.rpartition(":")[2]
+        if port == "":
+            continue
+        if not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigurationError(
+                f"The postgres URL {redact_dsn(target)!r} gives port {port!r}; a port is a number from 1 to 65535"
+                " (PostgreSQL's default is 5432)."
+            )
 
 
 def redact_dsn(dsn: str) -> str:
@@ -135,6 +157,7 @@ def parse_settings(target: str, /, **options: Any) -> PostgresSettings:
         )
     if parts.fragment:
         raise ConfigurationError(f"PostgreSQL URLs take no #fragment: {redact_dsn(target)!r}.")
+    _check_ports(target, parts.netloc)
     unknown = sorted(set(options) - set(_PARSERS))
     if unknown:
         raise ConfigurationError(

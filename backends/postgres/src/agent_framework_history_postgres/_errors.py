@@ -6,11 +6,30 @@ import asyncpg
 
 from agent_framework_history import HistoryStoreError
 
-__all__ = ["PostgresUnavailableError", "is_connection_loss"]
+__all__ = [
+    "PostgresServerError",
+    "PostgresUnavailableError",
+    "UnstorableItemError",
+    "is_connection_loss",
+]
 
 
 class PostgresUnavailableError(HistoryStoreError, ConnectionError):
     """The server could not be reached, or the connection broke again after one retry."""
+
+
+class PostgresServerError(HistoryStoreError):
+    """The server refused an operation (a table dropped behind the store's back, a permission
+    missing, a statement cancelled…); ``sqlstate`` is PostgreSQL's five-character error code."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class UnstorableItemError(HistoryStoreError, ValueError):
+    """An item or key this backend cannot store (an id too long to index, a NUL character);
+    raised before anything is sent to the server."""
 
 
 _LOSS = (

@@ -1,10 +1,29 @@
-"""Histories in PostgreSQL, shared by every replica that opens the same database and schema."""
+"""Histories in PostgreSQL, shared by every replica that opens the same database and schema.
+
+A session is a chain of turns (:attr:`Capability.CHAIN_HEAD`). Every append that stores at
+least one new item records a turn row whose ``head`` (``turn_`` + 32 random hex digits) it
+returns; the turn's parent is the head it was given, or the session's latest turn for
+``head=None``. Turns form branches: a branch is a linear run of turns, continued by an append
+at its latest turn; an append at an earlier turn starts a new branch. Items carry their
+branch and a per-session ``seq``, so the chain ending at a head is a few ``(branch, upto)``
+segments (one per fork in its ancestry) found by one recursive query; see ``_schema`` for
+the layout and the append function.
+
+Round trips: an append is one statement (one call of the append function, its own
+transaction); a load is one statement, whether at the tip, at an earlier turn or across
+forks. ``load(limit=N)`` reads at most ``N`` rows per segment, backwards along the primary
+key, whatever the size of the session. A head this session does not know (another
+session's, a deleted session's, or a string this store never made) names an empty chain:
+``load`` returns ``[]`` and ``append`` starts a new root chain, with a warning.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -14,6 +33,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ConfigurationError,
     CorruptDataError,
     HistoryStoreBase,
     HistoryStoreError,
@@ -25,7 +45,7 @@ from agent_framework_history import (
 )
 
 from ._config import PostgresSettings, parse_settings
-from ._errors import PostgresUnavailableError, is_connection_loss
+from ._errors import PostgresServerError, PostgresUnavailableError, UnstorableItemError, is_connection_loss
 from ._migrate import ensure_schema
 from ._schema import Names
 from ._types import Connection
@@ -56,17 +76,48 @@ on ``(session_ref, item_id)`` and ``(user_id, chat_id, session_id)`` must fit.
 """
 
 
-def _check_indexable(key: SessionKey, ids: list[str]) -> None:
+_HEAD_FORM: Final = re.compile(r"turn_[0-9a-f]{32}")
+"""The form of every head this backend makes; any other string names no turn."""
+
+_MAX_BIGINT: Final = 2**63 - 1
+"""A ``load`` limit above this (PostgreSQL's ``bigint``) is longer than any chain: it means all."""
+
+
+def _check_head(head: object) -> str | None:
+    if head is None or isinstance(head, str):
+        return head
+    raise ValueError(
+        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r:.80}."
+    )
+
+
+def _new_head() -> str:
+    return f"turn_{uuid.uuid4().hex}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _check_storable(key: SessionKey, ids: list[str]) -> None:
     size = sum(len(part.encode()) for part in _key_columns(key))
     if size > MAX_INDEXED_BYTES:
-        raise ValueError(
+        raise UnstorableItemError(
             f"{key!r:.120} is {size} bytes long in UTF-8 (user + chat + session id); the postgres backend"
             f" indexes at most {MAX_INDEXED_BYTES}. Use shorter ids (a hash of a long one, for example)."
         )
     for index, item_id in enumerate(ids):
+        nul = item_id.find("\x00")
+        if nul >= 0:
+            raise UnstorableItemError(
+                f"items[{index}] has an id with a NUL character (\\x00) at position {nul} ({item_id[:40]!r});"
+                " PostgreSQL text cannot hold NUL. Remove it from the id (NUL inside the item's other fields is"
+                " fine: they are stored as JSON). Nothing was stored."
+            )
         size = len(item_id.encode())
         if size > MAX_INDEXED_BYTES:
-            raise ValueError(
+            raise UnstorableItemError(
                 f"items[{index}] has an id of {size} bytes in UTF-8 ({item_id[:40]!r}…); the postgres backend"
                 f" indexes at most {MAX_INDEXED_BYTES}. Use a shorter id. Nothing was stored."
             )
@@ -99,6 +150,7 @@ class PostgresHistoryStore(HistoryStoreBase):
         {
             Capability.LIST_SESSIONS,
             Capability.DELETE,
+            Capability.CHAIN_HEAD,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
@@ -110,7 +162,12 @@ class PostgresHistoryStore(HistoryStoreBase):
     def __init__(self, settings: PostgresSettings) -> None:
         super().__init__()
         self._settings = settings
-        self._names = Names(settings.schema, settings.table_prefix)
+        self._names = names = Names(settings.schema, settings.table_prefix)
+        self._load_sql: dict[tuple[bool, bool], str] = {
+            (latest, limited): names.load_latest(latest=latest) if limited else names.load_all(latest=latest)
+            for latest in (False, True)
+            for limited in (False, True)
+        }
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
@@ -172,9 +229,14 @@ class PostgresHistoryStore(HistoryStoreBase):
                 statement_cache_size=s.statement_cache_size,
                 reset=_keep_session,
             )
+        except ValueError as exc:  # asyncpg's ClientConfigurationError is one too
+            raise ConfigurationError(
+                f"asyncpg rejects the PostgreSQL URL {s.redacted_dsn}: {_one_line(exc)}. Fix the URL or its query"
+                " parameters."
+            ) from exc
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise PostgresUnavailableError(
-                f"Cannot connect to PostgreSQL at {s.redacted_dsn}: {type(exc).__name__}: {exc}. "
+                f"Cannot connect to PostgreSQL at {s.redacted_dsn}: {_one_line(exc)}. "
                 "Check that the server runs and that the URL's host, port, user, password and database are right."
             ) from exc
 
@@ -217,6 +279,8 @@ class PostgresHistoryStore(HistoryStoreBase):
             try:
                 return await operation(conn)
             except Exception as exc:
+                if isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError)) and not is_connection_loss(exc):
+                    raise self._refused(what, exc) from exc
                 if not is_connection_loss(exc) or self.closed:
                     raise
                 if attempt == 2:
@@ -234,6 +298,41 @@ class PostgresHistoryStore(HistoryStoreBase):
         except Exception as exc:
             logger.debug("Releasing a broken PostgreSQL connection failed (%s); asyncpg closed it.", exc)
 
+    def _refused(self, what: str, exc: asyncpg.PostgresError | asyncpg.InterfaceError) -> HistoryStoreError:
+        """The store's own error for a server (or driver) error that is not a lost connection."""
+        names, s = self._names, self._settings
+        code: str | None = getattr(exc, "sqlstate", None)
+        where = f"schema {names.schema!r} (table prefix {names.prefix!r}) at {s.redacted_dsn}"
+        if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+            message = (
+                f"The PostgreSQL role may not do {what} in {where}: {_one_line(exc)}. Grant it USAGE on the schema,"
+                " SELECT, INSERT, UPDATE, DELETE on the tables and EXECUTE on the append function, or CREATE to"
+                " create or migrate them (or migrate once with the owner role)."
+            )
+            if what == "opening the store":
+                return ConfigurationError(message)
+            return PostgresServerError(message, sqlstate=code)
+        if isinstance(
+            exc, (asyncpg.UndefinedTableError, asyncpg.UndefinedFunctionError, asyncpg.InvalidSchemaNameError)
+        ):
+            return PostgresServerError(
+                f"The history tables in {where} are missing or incomplete during {what} (dropped while the store"
+                f" was open?): {_one_line(exc)}. Open a new store to create them again.",
+                sqlstate=code,
+            )
+        if isinstance(exc, asyncpg.QueryCanceledError):
+            return PostgresServerError(
+                f"PostgreSQL cancelled {what} in {where} ({_one_line(exc)}): a statement timeout, or an"
+                " administrator. Nothing of it was written; try again, or raise the server's statement_timeout.",
+                sqlstate=code,
+            )
+        return PostgresServerError(
+            f"PostgreSQL refused {what} in {where}: {_one_line(exc)}"
+            + (f" (SQLSTATE {code})" if code else "")
+            + ". Nothing of it was written.",
+            sqlstate=code,
+        )
+
     def _unavailable(self, what: str, exc: BaseException) -> PostgresUnavailableError:
         return PostgresUnavailableError(
             f"Lost the connection to PostgreSQL at {self._settings.redacted_dsn} during {what}, and again on the"
@@ -244,31 +343,55 @@ class PostgresHistoryStore(HistoryStoreBase):
     # -- operations -------------------------------------------------------------------------
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        head = _check_head(head)
         user, chat, session = _key_columns(key)
         ids = [item["id"] for item in items]
-        _check_indexable(key, ids)
+        _check_storable(key, ids)
         bodies = [dumps_item(item) for item in items]
-        names = self._names
+        sql = self._names.append
+        # A head of a form this store never makes names no turn: it is not even sent.
+        lookup = head if head is not None and _HEAD_FORM.fullmatch(head) else None
+        # Made here, not on the server, so that a retry after a lost reply finds the turn its
+        # first attempt committed (the function reports it instead of appending again).
+        args = (user, chat, session, head is None, lookup, _new_head(), ids, bodies)
 
-        async def append(conn: Connection) -> int:
+        async def append(conn: Connection) -> asyncpg.Record | None:
             hook = self._in_append_hook
             if hook is None:  # one statement, its own transaction: one round trip
-                return int(await conn.fetchval(names.append, user, chat, session, ids, bodies))
+                return await conn.fetchrow(sql, *args)
             async with conn.transaction():
-                stored = await conn.fetchval(names.append, user, chat, session, ids, bodies)
+                row = await conn.fetchrow(sql, *args)
                 await hook(conn)
-            return int(stored)
+            return row
 
-        return AppendResult(stored=await self._with_connection("append", append))
+        row = await self._with_connection("append", append)
+        if row is None:  # pragma: no cover - the function always returns one row
+            raise PostgresServerError(f"The append function of {self._names.items} returned no row.")
+        if head is not None and not row["o_known"]:
+            logger.warning(
+                "append(head=%r) to %r: the session has no such turn (another session's head, a deleted"
+                " session's, or not a head this store made); the turn starts a new chain.",
+                head[:80],
+                key,
+            )
+        return AppendResult(stored=int(row["o_stored"]), head=row["o_head"])
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        user, chat, session = _key_columns(key)
-        names = self._names
+        head = _check_head(head)
+        if head is not None and not _HEAD_FORM.fullmatch(head):
+            logger.debug("load(head=%r) of %r: not a head this store makes; the chain is empty.", head[:80], key)
+            return []
+        if limit is not None and limit > _MAX_BIGINT:
+            limit = None  # longer than any chain can be
+        args: list[object] = list(_key_columns(key))
+        if head is not None:
+            args.append(head)
+        if limit is not None:
+            args.append(limit)
+        sql = self._load_sql[(head is None, limit is not None)]
 
         async def load(conn: Connection) -> list[asyncpg.Record]:
-            if limit is None:
-                return await conn.fetch(names.load_all, user, chat, session)
-            return await conn.fetch(names.load_latest, user, chat, session, limit)
+            return await conn.fetch(sql, *args)
 
         rows = await self._with_connection("load", load)
         if limit is not None:
