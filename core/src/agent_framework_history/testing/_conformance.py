@@ -606,3 +606,77 @@ class HistoryStoreConformance:
         assert len(set(heads)) == 10
         for n, head in enumerate(heads, 1):
             assert _ids(await store.load(key, head=head)) == ["msg_0u", "msg_0a", f"msg_{n}u", f"msg_{n}a"]
+
+    # -- what an item may hold ------------------------------------------------------------
+    #
+    # One validator in the core (check_items) decides for every backend which items can be stored,
+    # so a history moves between backends without failing part-way. Each refused item is refused with
+    # a ValueError naming where it sits, before anything of the append is stored; everything on the
+    # edge of what is allowed round-trips exactly.
+
+    @staticmethod
+    def _nested(depth: int) -> Item:
+        value: Any = "leaf"
+        for _ in range(depth - 1):  # the item itself is level 1
+            value = {"x": value}
+        return {"type": "message", "id": "deep", "payload": value}
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("bad", "message"),
+        [
+            ({"type": "message", "id": "nan", "score": float("nan")}, r"items\[1\]\.score .*JSON cannot store"),
+            ({"type": "message", "id": "inf", "score": float("inf")}, r"items\[1\]\.score .*JSON cannot store"),
+            ({"type": "message", "id": "ninf", "x": [float("-inf")]}, r"items\[1\]\.x\[0\] .*JSON cannot store"),
+            ({"type": "message", "id": "big", "n": 2**63}, r"items\[1\]\.n .*outside the range"),
+            ({"type": "message", "id": "small", "n": -(2**63) - 1}, r"items\[1\]\.n .*outside the range"),
+            ({"type": "message", "id": "huge", "n": 10**5000}, r"items\[1\]\.n .*over 4000 digits"),
+            ({"type": "message", "id": "s", "text": "a\ud800b"}, r"items\[1\]\.text .*lone surrogate"),
+            ({"type": "message", "id": "k", "x": {"\udfff": 1}}, r"items\[1\]\.x\[.*lone surrogate"),
+            ({"type": "message", "id": "sur\udc80rogate"}, r"items\[1\]\.id .*lone surrogate"),
+            ({"type": "message", "id": "nul\x00id"}, r"items\[1\]\.id .*NUL"),
+            ({"type": "message", "id": "set", "x": {1, 2}}, r"items\[1\]\.x .*JSON values only"),
+        ],
+        ids=["nan", "inf", "-inf", "2**63", "-2**63-1", "5000-digits", "surrogate", "surrogate-key",
+             "surrogate-id", "nul-id", "set"],
+    )  # fmt: skip
+    async def test_items_no_backend_can_keep_are_refused_and_nothing_is_stored(
+        self, store: HistoryStore, bad: Item, message: str
+    ) -> None:
+        s = self.session(store)
+        with pytest.raises(ValueError, match=message):
+            await store.append(s.key, [make_item(0), bad])
+        assert await s.load() == []
+
+    @pytest.mark.asyncio
+    async def test_nesting_deeper_than_the_limit_is_refused(self, store: HistoryStore) -> None:
+        from .._json import MAX_DEPTH
+
+        s = self.session(store)
+        with pytest.raises(ValueError, match=rf"nested more than {MAX_DEPTH} levels"):
+            await store.append(s.key, [make_item(0), self._nested(MAX_DEPTH + 1)])
+        assert await s.load() == []
+
+    @pytest.mark.asyncio
+    async def test_values_at_the_edge_of_what_is_allowed_round_trip(self, store: HistoryStore) -> None:
+        from .._json import MAX_DEPTH, MAX_INT, MIN_INT
+
+        s = self.session(store)
+        edge: Item = {
+            "type": "message",
+            "id": "edge",
+            "ints": [MAX_INT, MIN_INT, 0, -1],
+            "floats": [1e300, -2.5e-300, 0.1, -0.0],
+            "text": "NUL \x00 inside text, astral \U0001f600, combining e\u0301",
+            "\U0001f511 key": True,
+        }
+        await s.append([edge, self._nested(MAX_DEPTH)])
+        loaded = await s.load()
+        assert loaded == [edge, self._nested(MAX_DEPTH)]
+        assert [type(n) for n in loaded[0]["ints"] + loaded[0]["floats"]] == [int] * 4 + [float] * 4
+        assert str(loaded[0]["floats"][3]) == "-0.0"
+
+    @pytest.mark.parametrize("field", ["session_id", "user", "chat"])
+    def test_session_keys_with_lone_surrogates_are_refused(self, field: str) -> None:
+        with pytest.raises(ValueError, match=rf"SessionKey\.{field} .*lone surrogate"):
+            SessionKey(**{"session_id": "s1", field: "a\udc80"})  # type: ignore[arg-type]
