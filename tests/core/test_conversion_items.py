@@ -434,6 +434,24 @@ def test_kept_whole_items_keep_their_place_among_converted_ones() -> None:
     assert to_items(messages)[1] == FIXTURES["compaction"]
 
 
+@pytest.mark.parametrize("broken", [{"type": "function_call", "id": "fc_x"}, {"id": "no-type"}, {"type": ""}, "text"])
+def test_a_malformed_item_is_kept_whole_when_asked(broken: Any) -> None:
+    items = [FIXTURES["function_call"], broken, FIXTURES["function_call_output"]]
+    result = read_items(items, keep_unconverted=True)
+    assert [m.contents[0].type if m.contents else None for m in result.messages] == [
+        "function_call",
+        None,
+        "function_result",
+    ]
+    placeholder = result.messages[1]
+    assert placeholder.additional_properties[UNCONVERTED_KEY] == broken
+    (skipped,) = result.skipped
+    assert (skipped.index, skipped.malformed) == (1, True)
+    if isinstance(broken, dict):  # a dict comes back unchanged where it was
+        assert to_items(result.messages)[1] == broken
+    assert len(read_items(items).messages) == 2  # without keep_unconverted it is left out
+
+
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_a_malformed_item_is_reported_and_the_rest_still_loads(kind: str, caplog: pytest.LogCaptureFixture) -> None:
     broken = copy.deepcopy(FIXTURES[kind])
