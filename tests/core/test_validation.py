@@ -1,4 +1,4 @@
-"""The one validator every backend relies on: check_items / clone_json, check_partition_value, check_limit, loads_item."""
+"""The one validator every backend relies on: check_items, clone_json, partition filters, limits, loads_item."""
 
 from __future__ import annotations
 
