@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,7 @@ def test_bare_url_without_an_endpoint_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["foundry://host/p?x=1", "foundry://user:pw@host/p", "foundry:///only/a/path", "memory://"]
+    "url", ["foundry://host/p#fragment", "foundry://user:pw@host/p", "foundry:///only/a/path", "memory://"]
 )
 def test_malformed_urls_are_rejected(url: str) -> None:
     with pytest.raises(ConfigurationError):
@@ -60,22 +61,95 @@ def test_malformed_urls_are_rejected(url: str) -> None:
         ({"credential": "not-a-credential"}, "credential"),
         ({"response_provider": object()}, "ResponseProviderProtocol"),
         ({"response_provider": InMemoryResponseProvider(), "credential": StaticTokenCredential()}, "either"),
+        ({"response_provider": InMemoryResponseProvider(), "timeout": 5}, "timeout"),
+        ({"timeout": 0}, "timeout must be a number of seconds greater than 0"),
+        ({"timeout": -1.5}, "-1.5"),
+        ({"timeout": "soon"}, "'soon'"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": True}, "timeout"),
+        ({"host_stores": "maybe"}, "host_stores must be True, False or 'auto', got 'maybe'"),
     ],
 )
 def test_bad_options_are_rejected(options: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         open_foundry_store("foundry://h.example/p", **options)
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foundry://h.example/p?timeout=abc", "timeout must be a number of seconds"),
+        ("foundry://h.example/p?timeout=0", "got '0'"),
+        ("foundry://h.example/p?credential=x", "credential"),
+        ("foundry://h.example/p?bogus=1", "bogus"),
+        ("foundry://h.example/p?timeout=1&timeout=2", "twice"),
+        ("foundry://h.example/p?host_stores=sometimes", "host_stores"),
+    ],
+)
+def test_bad_url_query_options_are_rejected(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        open_foundry_store(url, credential=StaticTokenCredential())
+
+
 @pytest.mark.asyncio
-async def test_default_credential_is_azure_identity_and_closed_with_the_store() -> None:
+async def test_url_query_options_are_read_and_keywords_win() -> None:
+    url = "foundry://h.example/p?timeout=2.5&raise_on_write_error=true&cache_size=7&host_stores=true"
+    async with open_foundry_store(url, credential=StaticTokenCredential()) as store:
+        assert store.raise_on_write_error is True and store.host_stores is True
+        assert store._chains.maxsize == 7  # pyright: ignore[reportPrivateUsage]
+        assert store.provider._client.timeout == 2.5  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+    async with open_foundry_store(url, credential=StaticTokenCredential(), timeout=9, host_stores=False) as store:
+        assert store.host_stores is False
+        assert store.provider._client.timeout == 9  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+    async with open_foundry_store("foundry://h.example/p", credential=StaticTokenCredential()) as store:
+        assert store.provider._client.timeout == 30  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+
+
+@pytest.mark.asyncio
+async def test_host_stores_auto_means_a_container_whose_endpoint_is_this_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint = "https://acct.services.ai.azure.com/api/projects/p"
+    async with open_foundry_store("foundry://acct.services.ai.azure.com/api/projects/p") as local:
+        assert local.host_stores is False  # not hosted
+    monkeypatch.setenv("FOUNDRY_HOSTING_ENVIRONMENT", "production")
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", endpoint)
+    async with open_foundry_store("foundry://", credential=StaticTokenCredential()) as hosted:
+        assert hosted.host_stores is True
+    other_project = "foundry://other.example/api/projects/q"
+    async with open_foundry_store(other_project, credential=StaticTokenCredential()) as other:
+        assert other.host_stores is False  # another project's storage: the host does not write there
+    async with open_foundry_store("foundry://", response_provider=InMemoryResponseProvider()) as own:
+        assert own.host_stores is False  # a provider of your own is not the host's storage
+    async with open_foundry_store("foundry://", credential=StaticTokenCredential(), host_stores=False) as off:
+        assert off.host_stores is False
+
+
+@pytest.mark.asyncio
+async def test_default_credential_is_azure_identity_and_closed_with_the_store(monkeypatch: pytest.MonkeyPatch) -> None:
     from azure.identity.aio import DefaultAzureCredential
 
+    closed: list[str] = []
+    original_close = DefaultAzureCredential.close
+    provider_close = FoundryStorageProvider.aclose
+
+    async def record_credential(self: DefaultAzureCredential) -> None:
+        closed.append("credential")
+        await original_close(self)
+
+    async def record_provider(self: FoundryStorageProvider) -> None:
+        closed.append("provider")
+        await provider_close(self)
+
+    monkeypatch.setattr(DefaultAzureCredential, "close", record_credential)
+    monkeypatch.setattr(FoundryStorageProvider, "aclose", record_provider)
     store = open_foundry_store("foundry://h.example/api/projects/p")
     assert isinstance(store.provider, FoundryStorageProvider)
     [credential] = [o for o in store._owned if isinstance(o, DefaultAzureCredential)]  # pyright: ignore[reportPrivateUsage]
     assert credential is not None
+    assert closed == []
     await store.aclose()
+    assert closed == ["provider", "credential"]  # the provider first, then the credential it used
+    await store.aclose()
+    assert closed == ["provider", "credential"]  # closing twice closes nothing twice
 
 
 @pytest.mark.asyncio

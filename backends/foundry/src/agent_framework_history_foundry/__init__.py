@@ -14,14 +14,22 @@ from typing import TYPE_CHECKING
 from agent_framework_history import lazy_exports
 
 if TYPE_CHECKING:
-    from ._envelope import ORIGINAL_ID_KEY, Identity
+    from ._envelope import ORIGINAL_ID_KEY, PARTITION_KEY, Identity
     from ._open import open_foundry_store, resolve_endpoint
     from ._store import FoundryHistoryStore
 
-__all__ = ["ORIGINAL_ID_KEY", "FoundryHistoryStore", "Identity", "open_foundry_store", "resolve_endpoint"]
+__all__ = [
+    "ORIGINAL_ID_KEY",
+    "PARTITION_KEY",
+    "FoundryHistoryStore",
+    "Identity",
+    "open_foundry_store",
+    "resolve_endpoint",
+]
 
 _HOMES = {
     "ORIGINAL_ID_KEY": "._envelope",
+    "PARTITION_KEY": "._envelope",
     "Identity": "._envelope",
     "open_foundry_store": "._open",
     "resolve_endpoint": "._open",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -14,6 +16,8 @@ from agent_framework_history import ConfigurationError, Item
 
 __all__ = [
     "FALLBACK_ITEM_PREFIX",
+    "PARTITION_KEY",
+    "RESERVED_KEYS",
     "MODEL_ENV",
     "MODEL_FALLBACK_ENV",
     "ORIGINAL_ID_KEY",
@@ -22,11 +26,21 @@ __all__ = [
     "Turn",
     "build_turn",
     "is_response_id",
+    "partition_tag",
     "restore_item",
 ]
 
 ORIGINAL_ID_KEY: Final = "af_original_id"
 """Item key that keeps the id an item had before it was stamped with a service id; removed on load."""
+
+PARTITION_KEY: Final = "af_partition"
+"""Item key naming the partition (user and chat) of the session that wrote the item; removed on load.
+
+The service keeps data apart per user only; this tag keeps one user's chats apart too: a chain whose
+tagged items belong to another partition is not read or continued."""
+
+RESERVED_KEYS: Final = (ORIGINAL_ID_KEY, PARTITION_KEY)
+"""Item keys the store writes itself; an appended item carrying one of them is refused."""
 
 RESPONSE_PREFIX: Final = "caresp"
 """The only response-id prefix the Foundry host accepts for ``response_id`` / ``previous_response_id``."""
@@ -91,9 +105,16 @@ class Turn:
         return [item["id"] for item in (*self.input_items, *self.output_items)]
 
 
-def _stamp(item: Item, response_id: str) -> Item:
+def partition_tag(user: str | None, chat: str | None) -> str:
+    """A short digest naming the ``(user, chat)`` partition, so stored items do not spell out the user."""
+    framed = json.dumps([user, chat], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(framed.encode("utf-8")).hexdigest()[:32]
+
+
+def _stamp(item: Item, response_id: str, partition: str) -> Item:
     stamped = dict(item)
     stamped[ORIGINAL_ID_KEY] = item["id"]
+    stamped[PARTITION_KEY] = partition
     stamped["id"] = IdGenerator.new_item_id(item, response_id) or IdGenerator.new_id(FALLBACK_ITEM_PREFIX, response_id)
     return stamped
 
@@ -103,15 +124,20 @@ def _is_input(item: Item) -> bool:
 
 
 def build_turn(
-    items: Sequence[Item], *, response_id: str, previous_response_id: str | None, identity: Identity
+    items: Sequence[Item],
+    *,
+    response_id: str,
+    previous_response_id: str | None,
+    identity: Identity,
+    partition: str,
 ) -> Turn:
-    """Stamp ``items`` with service ids and split them into ``input_items`` and the response's ``output``.
+    """Stamp ``items`` with service ids and the ``partition`` tag; split them into input and output items.
 
     The service records a response's history as its input items followed by its output items, so the
     split keeps the turn's order: the leading run of non-assistant ``message`` items is the input,
     everything from the first other item on is the output.
     """
-    stamped = [_stamp(item, response_id) for item in items]
+    stamped = [_stamp(item, response_id, partition) for item in items]
     split = 0
     while split < len(stamped) and _is_input(items[split]):
         split += 1
@@ -145,8 +171,9 @@ def build_turn(
 
 
 def restore_item(stored: dict[str, Any]) -> Item:
-    """The item as it was appended: the original id back in ``id``, the bookkeeping key removed."""
+    """The item as it was appended: the original id back in ``id``, the bookkeeping keys removed."""
     item = dict(stored)
+    item.pop(PARTITION_KEY, None)
     original = item.pop(ORIGINAL_ID_KEY, None)
     if isinstance(original, str) and original:
         item["id"] = original

@@ -2,17 +2,69 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history import ConfigurationError, url_query_options
 
 from ._envelope import Identity
 from ._store import FoundryHistoryStore
+from ._wire import DEFAULT_TIMEOUT, check_timeout, harden
 
-__all__ = ["OPTIONS", "open_foundry_store", "resolve_endpoint"]
+__all__ = ["OPTIONS", "QUERY_OPTIONS", "open_foundry_store", "resolve_endpoint"]
 
-OPTIONS: Final = frozenset({"credential", "response_provider", "raise_on_write_error", "cache_size"})
+OPTIONS: Final = frozenset(
+    {"credential", "response_provider", "raise_on_write_error", "cache_size", "timeout", "host_stores"}
+)
+QUERY_OPTIONS: Final = frozenset({"raise_on_write_error", "cache_size", "timeout", "host_stores"})
+"""Options a ``foundry://`` URL may also carry in its query string (keyword arguments win)."""
+
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off"})
+
+
+def _flag(name: str, value: object, *, auto: bool = False, text_ok: bool = False) -> bool | Literal["auto"]:
+    """A boolean option; ``text_ok``: it came from a URL query, so ``true`` / ``false`` text is read."""
+    if isinstance(value, bool):
+        return value
+    if auto and value == "auto":
+        return "auto"
+    if text_ok and isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if auto and text == "auto":
+            return "auto"
+    allowed = "True, False or 'auto'" if auto else "True or False"
+    raise ConfigurationError(f"{name} must be {allowed}, got {value!r}.")
+
+
+def _cache_size(value: object, *, text_ok: bool) -> int:
+    if text_ok and isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"cache_size must be a positive int, got {value!r}.")
+    return value
+
+
+def _shares_host_storage(endpoint: str) -> bool:
+    """Whether this is a Foundry container whose host keeps its turns in the storage of ``endpoint``.
+
+    ``ResponsesHostServer`` stores each turn in Foundry storage when hosted (its default response
+    store is a ``FoundryStorageProvider`` for the container's project endpoint).
+    """
+    from azure.ai.agentserver.core import AgentConfig
+
+    try:
+        config = AgentConfig.from_env()
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"The foundry history store cannot read the hosting environment: AgentConfig.from_env() said: {exc}"
+        ) from exc
+    hosted_endpoint = (config.project_endpoint or "").rstrip("/")
+    return bool(config.is_hosted) and hosted_endpoint.lower() == endpoint.rstrip("/").lower()
 
 
 def resolve_endpoint(target: str) -> str:
@@ -24,10 +76,8 @@ def resolve_endpoint(target: str) -> str:
     parts = urlsplit(target.strip())
     if parts.scheme.lower() != "foundry":
         raise ConfigurationError(f"Not a foundry:// URL: {target!r}.")
-    if parts.query or parts.fragment:
-        raise ConfigurationError(
-            f"foundry:// URLs take no query or fragment, got {target!r}; pass options as keyword arguments."
-        )
+    if parts.fragment:
+        raise ConfigurationError(f"foundry:// URLs take no fragment, got {target!r}.")
     if parts.username or parts.password:
         raise ConfigurationError(
             f"foundry:// URLs carry no credentials, got {target!r}; pass credential=... (an async Azure credential)."
@@ -60,21 +110,38 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
     when omitted), ``response_provider`` (any ``ResponseProviderProtocol`` object used instead of a
     ``FoundryStorageProvider``; the URL's endpoint is then not needed), ``raise_on_write_error``
     (default ``False``: storage errors on save are logged and counted), ``cache_size`` (entries of the
-    in-process chain cache, default 4096).
+    in-process chain cache, default 4096), ``timeout`` (seconds each storage request may take to
+    connect and then to answer, per attempt; default 30), ``host_stores`` (``"auto"``, the default:
+    true in a Foundry container whose project endpoint is this store's; ``True`` / ``False``): the
+    serving host stores each turn in this storage itself, so ``append`` leaves the turn to it. The
+    last four may also be given in the URL's query (``foundry://host/path?timeout=10``); keyword
+    arguments win.
     """
+    query = url_query_options(target.strip(), label="foundry")
+    not_in_query = sorted(set(query) - QUERY_OPTIONS)
+    if not_in_query:
+        raise ConfigurationError(
+            f"The foundry URL {target!r} has the query option(s) {not_in_query}; a URL may carry "
+            f"{sorted(QUERY_OPTIONS)} (pass credential= / response_provider= as keyword arguments)."
+        )
     unknown = sorted(set(options) - OPTIONS)
     if unknown:
         raise ConfigurationError(
             f"The foundry backend does not take the options {unknown}; it takes {sorted(OPTIONS)}."
         )
-    credential = options.get("credential")
-    provider = options.get("response_provider")
-    raise_on_write_error = options.get("raise_on_write_error", False)
-    if not isinstance(raise_on_write_error, bool):
-        raise ConfigurationError(f"raise_on_write_error must be True or False, got {raise_on_write_error!r}.")
-    cache_size = options.get("cache_size", 4096)
-    if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
-        raise ConfigurationError(f"cache_size must be a positive int, got {cache_size!r}.")
+    merged: dict[str, Any] = {**query, **options}
+    credential = merged.get("credential")
+    provider = merged.get("response_provider")
+    raise_on_write_error = _flag(
+        "raise_on_write_error",
+        merged.get("raise_on_write_error", False),
+        text_ok="raise_on_write_error" not in options,
+    )
+    cache_size = _cache_size(merged.get("cache_size", 4096), text_ok="cache_size" not in options)
+    timeout = check_timeout(merged.get("timeout", DEFAULT_TIMEOUT))
+    host_stores = _flag(
+        "host_stores", merged.get("host_stores", "auto"), auto=True, text_ok="host_stores" not in options
+    )
     identity = Identity.from_env()
     if provider is not None:
         from azure.ai.agentserver.responses import ResponseProviderProtocol
@@ -87,8 +154,17 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
                 f"got {type(provider).__name__}."
             )
         resolve_endpoint_if_given(target)
+        if "timeout" in merged:
+            raise ConfigurationError(
+                "timeout= applies to the FoundryStorageProvider the store builds; with response_provider= configure "
+                "timeouts on that provider instead."
+            )
         return FoundryHistoryStore(
-            provider, identity=identity, raise_on_write_error=raise_on_write_error, cache_size=cache_size
+            provider,
+            identity=identity,
+            raise_on_write_error=raise_on_write_error is True,
+            cache_size=cache_size,
+            host_stores=host_stores is True,  # "auto": a provider of your own is not the host's storage
         )
     endpoint = resolve_endpoint(target)
     from azure.ai.agentserver.responses import FoundryStorageProvider, FoundryStorageSettings
@@ -107,19 +183,22 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
         raise ConfigurationError(
             f"credential must be an async Azure credential with get_token(), got {type(credential).__name__}."
         )
-    storage = FoundryStorageProvider(credential, settings=settings)
+    storage = harden(
+        FoundryStorageProvider(credential, settings=settings), timeout=timeout, storage_url=settings.storage_base_url
+    )
     owned.insert(0, storage)
     return FoundryHistoryStore(
         storage,
         identity=identity,
-        raise_on_write_error=raise_on_write_error,
+        raise_on_write_error=raise_on_write_error is True,
         owned=tuple(owned),
         cache_size=cache_size,
+        host_stores=_shares_host_storage(endpoint) if host_stores == "auto" else host_stores,
     )
 
 
 def resolve_endpoint_if_given(target: str) -> None:
     """Check the URL's form when a provider is passed (its endpoint, if any, is then unused)."""
     parts = urlsplit(target.strip())
-    if parts.scheme.lower() != "foundry" or parts.query or parts.fragment:
+    if parts.scheme.lower() != "foundry" or parts.fragment:
         raise ConfigurationError(f"Not a plain foundry:// URL: {target!r}.")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, cast
 
 from azure.ai.agentserver.responses import (
@@ -14,6 +18,7 @@ from azure.ai.agentserver.responses import (
 )
 from azure.ai.agentserver.responses._id_generator import IdGenerator
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
+from cachetools import LRUCache
 
 from agent_framework_history import (
     AppendResult,
@@ -25,8 +30,16 @@ from agent_framework_history import (
     current_request_context,
 )
 
-from ._cache import LruMap
-from ._envelope import ORIGINAL_ID_KEY, Identity, Turn, build_turn, is_response_id, restore_item
+from ._envelope import (
+    PARTITION_KEY,
+    RESERVED_KEYS,
+    Identity,
+    Turn,
+    build_turn,
+    is_response_id,
+    partition_tag,
+    restore_item,
+)
 from ._errors import describe_storage_error
 
 __all__ = ["FoundryHistoryStore"]
@@ -36,7 +49,30 @@ logger = logging.getLogger("agent_framework_history.foundry")
 ALL_ITEMS: Final = -1
 """``get_history_item_ids`` limit meaning "the whole chain"."""
 
-_User = str | None
+_Partition = tuple[str | None, str | None]
+"""``(user, chat)``: what every in-process cache entry is keyed by, so one partition never answers another."""
+
+
+def _partition(key: SessionKey) -> _Partition:
+    return (key.user, key.chat)
+
+
+def _digest(items: list[Item]) -> str:
+    """A digest of the items' canonical JSON: equal only for the same content, ids and order."""
+    canonical = json.dumps(items, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _ForeignChainError(Exception):
+    """The chain holds items another partition (user / chat) wrote: it is not this session's."""
+
+
+@dataclass
+class _HostTurn:
+    """What this process appended during one request whose turn the serving host stores itself."""
+
+    parent: str | None
+    items: list[Item] = field(default_factory=lambda: [])
 
 
 class FoundryHistoryStore(HistoryStoreBase):
@@ -53,9 +89,16 @@ class FoundryHistoryStore(HistoryStoreBase):
     a session id that is itself a ``caresp_`` response id. Without any of these a load is empty
     and an append starts a new chain.
 
+    ``host_stores``: the serving host writes each turn to this same storage itself (a Foundry
+    container whose ``ResponsesHostServer`` keeps its default ``FoundryStorageProvider``). During a
+    request for which the host publishes the id of the response it is writing
+    (``current_request_context().host_response_id``), ``append`` then writes nothing and returns
+    that id as the head, so the next turn reads the host's own chain: each turn is stored once.
+
     Storage errors (``FoundryStorageError``) while saving are logged, counted in
     :attr:`failed_writes` and swallowed, unless ``raise_on_write_error`` is true; transport and
-    authentication errors always propagate.
+    authentication errors, and answers that are not what the operation returns
+    (``CorruptDataError``), always propagate.
     """
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.CHAIN_HEAD, Capability.PERSISTENT})
@@ -69,6 +112,7 @@ class FoundryHistoryStore(HistoryStoreBase):
         raise_on_write_error: bool = False,
         owned: tuple[Any, ...] = (),
         cache_size: int = 4096,
+        host_stores: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(provider, ResponseProviderProtocol):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -79,14 +123,24 @@ class FoundryHistoryStore(HistoryStoreBase):
         self._provider: Any = provider
         self.identity = identity if identity is not None else Identity()
         self.raise_on_write_error = raise_on_write_error
+        if cache_size < 1:
+            raise ValueError(f"cache_size must be at least 1, got {cache_size}.")
         self._owned = owned
+        self.host_stores = host_stores
         self._failed_writes = 0
-        # In-process memory, always keyed by user so one user's cache never answers another's call.
-        self._heads: LruMap[SessionKey, str] = LruMap(cache_size)
-        self._chains: LruMap[tuple[_User, str], tuple[str, ...]] = LruMap(cache_size)
-        self._originals: LruMap[tuple[_User, str], str] = LruMap(cache_size * 64)
-        self._bound_tails: LruMap[tuple[_User, str], str] = LruMap(cache_size)
-        self._pending: LruMap[tuple[_User, str | None, tuple[str, ...]], Turn] = LruMap(cache_size)
+        # In-process memory, keyed by the whole partition (user and chat) or the whole SessionKey,
+        # so one user's or chat's entries never answer another's call.
+        self._heads: LRUCache[SessionKey, str] = LRUCache(cache_size)
+        self._chains: LRUCache[tuple[_Partition, str], tuple[str, ...]] = LRUCache(cache_size)
+        self._originals: LRUCache[tuple[_Partition, str], str] = LRUCache(cache_size * 64)
+        # Per bound request (its response id): the response each session wrote last, and which
+        # session the bound response id went to (it names one response, so only the first session's).
+        self._bound_tails: LRUCache[tuple[SessionKey, str], str] = LRUCache(cache_size)
+        self._bound_owner: LRUCache[str, SessionKey] = LRUCache(cache_size)
+        # Turns that failed in transit, resent byte for byte by a retry of the same session with the same items.
+        self._pending: LRUCache[tuple[SessionKey, str | None, str], Turn] = LRUCache(cache_size)
+        # Requests whose turn the host stores: host response id -> what this process appended meanwhile.
+        self._host_turns: LRUCache[tuple[_Partition, str], _HostTurn] = LRUCache(cache_size)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -110,7 +164,7 @@ class FoundryHistoryStore(HistoryStoreBase):
     def _previous(self, key: SessionKey, head: str | None) -> str | None:
         bound = current_request_context()
         if bound.response_id is not None:
-            tail = self._bound_tails.get((key.user, bound.response_id))
+            tail = self._bound_tails.get((key, bound.response_id))
             if tail is not None:  # this request already wrote its response: continue after it
                 return tail
         if bound.previous_response_id is not None:
@@ -131,9 +185,20 @@ class FoundryHistoryStore(HistoryStoreBase):
 
     def _new_response_id(self, key: SessionKey, previous: str | None) -> str:
         bound = current_request_context()
-        if bound.response_id is not None and (key.user, bound.response_id) not in self._bound_tails:
+        if (
+            bound.response_id is not None
+            and self._bound_owner.get(bound.response_id, key) == key
+            and (key, bound.response_id) not in self._bound_tails
+        ):
             return bound.response_id
         return IdGenerator.new_response_id(previous or "")
+
+    def _host_response_id(self) -> str | None:
+        """The response the serving host writes for this request, when it stores the turn itself."""
+        if not self.host_stores:
+            return None
+        host_id = current_request_context().host_response_id
+        return host_id if host_id is not None and is_response_id(host_id) else None
 
     @staticmethod
     def _context(key: SessionKey) -> PlatformContext:
@@ -157,11 +222,14 @@ class FoundryHistoryStore(HistoryStoreBase):
                 location=f"response {previous}",
             )
         ids: tuple[str, ...] = tuple(cast(list[str], raw))
-        self._chains.put((key.user, previous), ids)
+        self._chains[(_partition(key), previous)] = ids
         return ids
 
     async def _fetch(self, key: SessionKey, ids: list[str], context: PlatformContext, where: str) -> list[Item]:
-        """The items behind ``ids`` as appended (original ids back), skipping ids the service no longer has."""
+        """The items behind ``ids`` as appended (original ids back), skipping ids the service no longer has.
+
+        Raises ``_ForeignChainError`` when an item this library wrote carries another partition's tag.
+        """
         try:
             raw: Any = await self._provider.get_items(ids, context=context)
         except (ValueError, TypeError) as exc:
@@ -173,6 +241,8 @@ class FoundryHistoryStore(HistoryStoreBase):
                 location=where,
             )
         items: list[Item] = []
+        learned: list[tuple[str, str]] = []
+        tag = partition_tag(key.user, key.chat)
         for service_id, stored in zip(ids, raw, strict=True):  # pyright: ignore[reportUnknownArgumentType, reportUnknownVariableType]
             if stored is None:
                 logger.warning(
@@ -184,9 +254,14 @@ class FoundryHistoryStore(HistoryStoreBase):
                     f"Foundry storage returned {type(stored).__name__} for item {service_id}, not an object.",  # pyright: ignore[reportUnknownArgumentType]
                     location=where,
                 )
-            item = restore_item(stored)  # pyright: ignore[reportUnknownArgumentType]
-            self._originals.put((key.user, service_id), str(item.get("id", service_id)))
+            found: Any = cast(dict[str, Any], stored).get(PARTITION_KEY)
+            if found is not None and found != tag:
+                raise _ForeignChainError(f"item {service_id} of {where} belongs to another user or chat")
+            item = restore_item(cast(dict[str, Any], stored))
+            learned.append((service_id, str(item.get("id", service_id))))
             items.append(item)
+        for service_id, original in learned:
+            self._originals[(_partition(key), service_id)] = original
         return items
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
@@ -196,15 +271,26 @@ class FoundryHistoryStore(HistoryStoreBase):
         context = self._context(key)
         ids = await self._chain_ids(key, previous, context)
         if not ids:
-            return []
+            host_turn = self._host_turns.get((_partition(key), previous))
+            if host_turn is None:
+                return []
+            # The host writes its response when the request completes: until then, its chain is the
+            # one the request continued plus what this process appended during the request.
+            earlier = await self._do_load(key, None, host_turn.parent) if host_turn.parent is not None else []
+            items = [*earlier, *(dict(item) for item in host_turn.items)]
+            return items if limit is None else items[-limit:]
         wanted = list(ids if limit is None else ids[-limit:])
-        return await self._fetch(key, wanted, context, f"chain {previous}")
+        try:
+            return await self._fetch(key, wanted, context, f"chain {previous}")
+        except _ForeignChainError as exc:
+            logger.warning("Not loading chain %s for session %r: %s.", previous, key.session_id, exc)
+            return []
 
     async def _known_originals(
         self, key: SessionKey, previous: str, context: PlatformContext
     ) -> tuple[tuple[str, ...], set[str]] | None:
         """The chain's service ids and the original ids of its items; ``None`` when the chain is unknown."""
-        ids = self._chains.get((key.user, previous))
+        ids = self._chains.get((_partition(key), previous))
         if ids is None:
             ids = await self._chain_ids(key, previous, context)
             if ids is None:
@@ -212,13 +298,18 @@ class FoundryHistoryStore(HistoryStoreBase):
         originals: set[str] = set()
         unknown: list[str] = []
         for service_id in ids:
-            original = self._originals.get((key.user, service_id))
+            original = self._originals.get((_partition(key), service_id))
             if original is None:
                 unknown.append(service_id)
             else:
                 originals.add(original)
         if unknown:
-            originals.update(item["id"] for item in await self._fetch(key, unknown, context, f"chain {previous}"))
+            try:
+                fetched = await self._fetch(key, unknown, context, f"chain {previous}")
+            except _ForeignChainError as exc:
+                logger.warning("Not continuing chain %s for session %r: %s.", previous, key.session_id, exc)
+                return None
+            originals.update(item["id"] for item in fetched)
         return ids, originals
 
     # -- writing -------------------------------------------------------------------------
@@ -240,12 +331,16 @@ class FoundryHistoryStore(HistoryStoreBase):
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
         for index, item in enumerate(items):
-            if ORIGINAL_ID_KEY in item:
-                raise ValueError(
-                    f"items[{index}] has the key {ORIGINAL_ID_KEY!r}, which the foundry store reserves for the "
-                    "item's original id; rename that key."
-                )
+            for reserved in RESERVED_KEYS:
+                if reserved in item:
+                    raise ValueError(
+                        f"items[{index}] has the key {reserved!r}, which the foundry store reserves for its own "
+                        "bookkeeping (the item's original id and partition); rename that key."
+                    )
         previous = self._previous(key, head)
+        host_id = self._host_response_id()
+        if host_id is not None:
+            return self._leave_to_host(key, items, previous, host_id)
         context = self._context(key)
         chain: tuple[str, ...] = ()
         if previous is not None:
@@ -268,14 +363,16 @@ class FoundryHistoryStore(HistoryStoreBase):
         else:
             continued = None
         item_ids = tuple(item["id"] for item in items)
-        pending_key = (key.user, continued, item_ids)
-        # A turn that failed in transit is sent again byte for byte (same response and item ids), so
-        # if the first attempt did land the service answers "already exists" and nothing is doubled.
+        pending_key = (key, continued, _digest(items))
+        # A turn that failed in transit is sent again byte for byte (same response and item ids) when
+        # the same session retries the same items, so if the first attempt did land the service
+        # answers "already exists" and nothing is doubled. Any other turn gets a response of its own.
         turn = self._pending.get(pending_key) or build_turn(
             items,
             response_id=self._new_response_id(key, continued),
             previous_response_id=continued,
             identity=self.identity,
+            partition=partition_tag(key.user, key.chat),
         )
         response_id: str = turn.response["id"]
         landed_before = False
@@ -287,24 +384,47 @@ class FoundryHistoryStore(HistoryStoreBase):
         except FoundryStorageError as exc:
             return self._write_failed(key, previous, exc)
         except BaseException:
-            self._pending.put(pending_key, turn)
+            self._pending[pending_key] = turn
             raise
-        self._pending.pop(pending_key)
+        self._pending.pop(pending_key, None)
         if not landed_before:  # after "already exists" the service's copy is the truth: read it next time
             stored_ids = turn.item_ids
-            self._chains.put((key.user, response_id), (*chain, *stored_ids))
+            self._chains[(_partition(key), response_id)] = (*chain, *stored_ids)
             for service_id, original in zip(stored_ids, item_ids, strict=True):  # the split keeps the order
-                self._originals.put((key.user, service_id), original)
-        self._heads.put(key, response_id)
+                self._originals[(_partition(key), service_id)] = original
+        self._heads[key] = response_id
         bound = current_request_context()
         if bound.response_id is not None:
-            self._bound_tails.put((key.user, bound.response_id), response_id)
+            self._bound_tails[(key, bound.response_id)] = response_id
+            self._bound_owner.setdefault(bound.response_id, key)
         return AppendResult(stored=len(items), head=response_id)
 
+    def _leave_to_host(self, key: SessionKey, items: list[Item], previous: str | None, host_id: str) -> AppendResult:
+        """The host stores this request's turn itself: write nothing and name its response as the head."""
+        slot = (_partition(key), host_id)
+        host_turn = self._host_turns.get(slot)
+        if host_turn is None:
+            host_turn = self._host_turns[slot] = _HostTurn(parent=previous if previous != host_id else None)
+        known = {item["id"] for item in host_turn.items}
+        host_turn.items.extend(item for item in items if item["id"] not in known)
+        self._heads[key] = host_id
+        logger.debug(
+            "Session %r: the host stores this turn as response %s (after %s); nothing written.",
+            key.session_id,
+            host_id,
+            previous or "no earlier response",
+        )
+        return AppendResult(stored=0, head=host_id)
+
     async def _do_close(self) -> None:
-        for resource in self._owned:
-            closer = getattr(resource, "aclose", None) or getattr(resource, "close", None)
-            if closer is not None:
-                result = closer()
-                if hasattr(result, "__await__"):
-                    await result
+        async with AsyncExitStack() as stack:
+            for resource in reversed(self._owned):  # the stack closes them in the order given
+                closer = getattr(resource, "aclose", None) or getattr(resource, "close", None)
+                if closer is not None:
+                    stack.push_async_callback(_call_closer, closer)
+
+
+async def _call_closer(closer: Any) -> None:
+    result = closer()
+    if hasattr(result, "__await__"):
+        await result
