@@ -124,3 +124,71 @@ def test_passwords_never_appear_in_messages_or_repr() -> None:
     with pytest.raises(ConfigurationError) as caught:
         parse_settings("mysql://app:s3cret@db/x")
     assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("schema", ["pg_catalog", "pg_toast", "pg_temp", "information_schema"])
+def test_system_schemas_are_refused_in_one_line(schema: str) -> None:
+    for attempt in (
+        lambda: open_store(f"postgresql://u@h/db?schema={schema}"),
+        lambda: parse_settings("postgresql://u@h/db", schema=schema),
+    ):
+        with pytest.raises(
+            ConfigurationError, match=rf"schema names a PostgreSQL system schema \('{schema}'"
+        ) as caught:
+            attempt()
+        assert "\n" not in str(caught.value) and "schema=history" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("target", "port"),
+    [
+        ("postgresql://x@127.0.0.1:99999/db", "99999"),
+        ("postgresql://x:secret@127.0.0.1:0/db", "0"),
+        ("postgresql://x@h:port/db", "port"),
+        ("postgresql://x@h1:5432,h2:70000/db", "70000"),
+        ("postgresql://x@[::1]:65536/db", "65536"),
+    ],
+)
+def test_ports_out_of_range_are_refused_in_one_line(target: str, port: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"gives port '{port}'; a port is a number from 1 to 65535") as caught:
+        open_store(target)
+    assert "\n" not in str(caught.value) and "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["postgresql://x@h:1/db", "postgresql://x@h:65535/db", "postgresql://x@[::1]:5432/db", "postgresql://x@[::1]/db"],
+)
+def test_ports_in_range_are_kept(target: str) -> None:
+    assert parse_settings(target).dsn == target
+
+
+def test_a_missing_driver_is_reported_at_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without asyncpg the backend is listed with the reason and not offered; asyncpg is not imported to tell."""
+    import importlib.util
+
+    from agent_framework_history import BackendRegistry, UnknownBackendError
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> Any:
+        return None if name == "asyncpg" else real(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    registry = BackendRegistry()
+    [info] = [i for i in registry.available() if i.name == "postgres"]
+    assert info.error is not None and "asyncpg is not installed" in info.error and "pip install" in info.error
+    assert not registry.has("postgres")
+    with pytest.raises(UnknownBackendError, match="failed to load: ImportError: .*asyncpg is not installed"):
+        registry.by_name("postgres")
+
+
+def test_the_driver_check_imports_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from agent_framework_history_postgres._plugin import missing_driver;"
+        " assert missing_driver() is None; assert 'asyncpg' not in sys.modules, 'asyncpg imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

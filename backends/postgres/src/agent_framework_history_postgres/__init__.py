@@ -12,7 +12,7 @@ from agent_framework_history import lazy_exports
 
 if TYPE_CHECKING:
     from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn
-    from ._errors import PostgresUnavailableError, is_connection_loss
+    from ._errors import PostgresServerError, PostgresUnavailableError, UnstorableItemError, is_connection_loss
     from ._probe import probe
     from ._schema import LATEST_VERSION, Names
     from ._store import MAX_INDEXED_BYTES, PostgresHistoryStore, open_postgres_store
@@ -25,8 +25,10 @@ __all__ = [
     "Connection",
     "Names",
     "PostgresHistoryStore",
+    "PostgresServerError",
     "PostgresSettings",
     "PostgresUnavailableError",
+    "UnstorableItemError",
     "is_connection_loss",
     "open_postgres_store",
     "parse_settings",
@@ -39,7 +41,9 @@ _HOMES = {
     "PostgresSettings": "._config",
     "parse_settings": "._config",
     "redact_dsn": "._config",
+    "PostgresServerError": "._errors",
     "PostgresUnavailableError": "._errors",
+    "UnstorableItemError": "._errors",
     "is_connection_loss": "._errors",
     "probe": "._probe",
     "LATEST_VERSION": "._schema",

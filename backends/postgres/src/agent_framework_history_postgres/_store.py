@@ -108,13 +108,6 @@ def _check_storable(key: SessionKey, ids: list[str]) -> None:
             f" indexes at most {MAX_INDEXED_BYTES}. Use shorter ids (a hash of a long one, for example)."
         )
     for index, item_id in enumerate(ids):
-        nul = item_id.find("\x00")
-        if nul >= 0:
-            raise UnstorableItemError(
-                f"items[{index}] has an id with a NUL character (\\x00) at position {nul} ({item_id[:40]!r});"
-                " PostgreSQL text cannot hold NUL. Remove it from the id (NUL inside the item's other fields is"
-                " fine: they are stored as JSON). Nothing was stored."
-            )
         size = len(item_id.encode())
         if size > MAX_INDEXED_BYTES:
             raise UnstorableItemError(

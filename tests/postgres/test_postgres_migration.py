@@ -1,0 +1,179 @@
+"""Upgrading tables written by version 1 of the schema (before conversation chains), in place."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import pytest
+
+from agent_framework_history import ALL, ConfigurationError, SessionKey, dumps_item
+from agent_framework_history.testing import make_item, make_turn
+from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
+
+# The layout of schema version 1 exactly as that release created it (prefix af_history_).
+V1_DDL = """
+CREATE SCHEMA "{s}";
+CREATE TABLE "{s}"."af_history_schema_version" (
+  version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE "{s}"."af_history_sessions" (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id text NOT NULL,
+  chat_id text NOT NULL,
+  session_id text NOT NULL CHECK (session_id <> ''),
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "af_history_sessions_key" UNIQUE (user_id, chat_id, session_id));
+CREATE TABLE "{s}"."af_history_items" (
+  session_ref bigint NOT NULL REFERENCES "{s}"."af_history_sessions" (id) ON DELETE CASCADE,
+  seq bigint NOT NULL,
+  item_id text NOT NULL,
+  body json NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT "af_history_items_order" PRIMARY KEY (session_ref, seq),
+  CONSTRAINT "af_history_items_id" UNIQUE (session_ref, item_id));
+CREATE OR REPLACE FUNCTION "{s}"."af_history_append"(
+  p_user text, p_chat text, p_session text, p_ids text[], p_bodies text[])
+RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE v_ref bigint; v_next bigint; v_stored integer;
+BEGIN
+  INSERT INTO "{s}"."af_history_sessions" AS s (user_id, chat_id, session_id) VALUES (p_user, p_chat, p_session)
+  ON CONFLICT (user_id, chat_id, session_id) DO UPDATE SET updated_at = now()
+  RETURNING s.id INTO v_ref;
+  SELECT coalesce(max(seq), 0) INTO v_next FROM "{s}"."af_history_items" WHERE session_ref = v_ref;
+  WITH fresh AS (
+    SELECT t.item_id, t.body, t.ord
+    FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)
+    WHERE NOT EXISTS (SELECT 1 FROM "{s}"."af_history_items" i
+      WHERE i.session_ref = v_ref AND i.item_id = t.item_id)
+  ), added AS (
+    INSERT INTO "{s}"."af_history_items" (session_ref, seq, item_id, body)
+    SELECT v_ref, v_next + row_number() OVER (ORDER BY ord), item_id, body::json FROM fresh ORDER BY ord
+    RETURNING 1
+  )
+  SELECT count(*) INTO v_stored FROM added;
+  RETURN v_stored;
+END
+$fn$;
+INSERT INTO "{s}"."af_history_schema_version" (version, description) VALUES (1, 'sessions and items');
+"""
+
+
+async def _v1_append(admin: asyncpg.Connection[Any], schema: str, key: SessionKey, items: list[dict[str, Any]]) -> int:
+    stored = await admin.fetchval(
+        f'SELECT "{schema}"."af_history_append"($1, $2, $3, $4::text[], $5::text[])',
+        key.user or "",
+        key.chat or "",
+        key.session_id,
+        [i["id"] for i in items],
+        [dumps_item(i) for i in items],
+    )
+    return int(stored)
+
+
+def _ids(items: list[dict[str, Any]]) -> list[str]:
+    return [i["id"] for i in items]
+
+
+PLAIN = SessionKey("plain")
+PARTITIONED = SessionKey("s", user="alice", chat="c")
+TRIMMED = SessionKey("trimmed")
+EMPTIED = SessionKey("emptied")
+
+
+async def _write_v1(admin: asyncpg.Connection[Any], schema: str) -> None:
+    await admin.execute(V1_DDL.format(s=schema))
+    for n in range(3):
+        assert await _v1_append(admin, schema, PLAIN, make_turn(n)) == 2
+    await _v1_append(admin, schema, PARTITIONED, [make_item("p", "alice's item \u0000 with NUL")])
+    for n in range(3):
+        await _v1_append(admin, schema, TRIMMED, make_turn(n))
+    await _v1_append(admin, schema, EMPTIED, [make_item("gone")])
+    # Retention ran: the oldest two items of one session are gone, all of another's.
+    await admin.execute(
+        f'DELETE FROM "{schema}"."af_history_items" i USING "{schema}"."af_history_sessions" s'
+        " WHERE s.id = i.session_ref AND ((s.session_id = 'trimmed' AND i.seq <= 2) OR s.session_id = 'emptied')"
+    )
+
+
+@pytest.mark.asyncio
+async def test_version_1_tables_upgrade_in_place_and_lose_nothing(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    await _write_v1(admin, schema)
+    async with open_postgres_store(dsn, schema=schema) as store:
+        await store.connect()
+        versions = await admin.fetch(f"SELECT version FROM {store.names.version_table} ORDER BY version")
+        assert [r["version"] for r in versions] == list(range(1, LATEST_VERSION + 1))
+        assert LATEST_VERSION == 2
+
+        # Every item loads, in order, with every kind of load.
+        plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        assert _ids(await store.load(PLAIN)) == plain
+        assert _ids(await store.load(PLAIN, limit=3)) == plain[-3:]
+        [item] = await store.load(PARTITIONED)
+        assert item == make_item("p", "alice's item \u0000 with NUL")
+        assert _ids(await store.load(TRIMMED)) == ["msg_1u", "msg_1a", "msg_2u", "msg_2a"]
+        assert await store.load(EMPTIED) == []
+        assert {k async for k in store.list_sessions(user=ALL, chat=ALL)} == {PLAIN, PARTITIONED, TRIMMED}
+
+        # Each session became one turn: its head is what a replay of stored items continues.
+        replay = await store.append(PLAIN, make_turn(2))
+        assert replay.stored == 0 and replay.head is not None and replay.head.startswith("turn_")
+        assert _ids(await store.load(PLAIN, head=replay.head)) == plain
+
+        # Appends continue the chain (and the numbering), forks work from the migrated turn.
+        nxt = await store.append(PLAIN, make_turn(3))
+        assert nxt.stored == 2 and nxt.head not in (None, replay.head)
+        assert _ids(await store.load(PLAIN)) == [*plain, "msg_3u", "msg_3a"]
+        fork = await store.append(PLAIN, make_turn(9), head=replay.head)
+        assert _ids(await store.load(PLAIN, head=fork.head)) == [*plain, "msg_9u", "msg_9a"]
+        assert _ids(await store.load(PLAIN, head=nxt.head)) == [*plain, "msg_3u", "msg_3a"]
+        seqs = await admin.fetch(
+            f"SELECT i.seq FROM {store.names.items} i JOIN {store.names.sessions} s ON s.id = i.session_ref"
+            " WHERE s.session_id = 'plain' ORDER BY i.seq"
+        )
+        assert [r["seq"] for r in seqs] == list(range(1, 11))
+        assert (await store.append(TRIMMED, make_turn(3))).stored == 2
+        assert _ids(await store.load(TRIMMED, limit=3)) == ["msg_2a", "msg_3u", "msg_3a"]
+        assert (await store.append(EMPTIED, [make_item("gone")])).stored == 1
+        assert _ids(await store.load(EMPTIED)) == ["msg_gone"]
+
+        # Version 1's function is gone; only the chain-aware one is left.
+        signatures = await admin.fetch(
+            "SELECT pg_get_function_identity_arguments(p.oid) AS args FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.proname = 'af_history_append'",
+            schema,
+        )
+        assert len(signatures) == 1 and "p_new_head" in signatures[0]["args"]
+
+    # A version newer than this library is still refused after the upgrade.
+    await admin.execute(
+        f"INSERT INTO \"{schema}\".af_history_schema_version (version, description) VALUES ($1, 'future')",
+        LATEST_VERSION + 1,
+    )
+    newer = open_postgres_store(dsn, schema=schema)
+    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
+        await newer.connect()
+    await newer.aclose()
+
+
+@pytest.mark.asyncio
+async def test_replicas_upgrading_version_1_at_once_migrate_it_once(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    await _write_v1(admin, schema)
+    stores = [open_postgres_store(dsn, schema=schema, pool_min_size=1, pool_max_size=1) for _ in range(5)]
+    try:
+        await asyncio.gather(*(store.connect() for store in stores))
+        turns = await admin.fetchval(f'SELECT count(*) FROM "{schema}".af_history_turns')
+        assert turns == 3  # one per session holding items, not one per replica
+        results = await asyncio.gather(*(s.append(PLAIN, make_turn(10 + n)) for n, s in enumerate(stores)))
+        assert all(r.stored == 2 for r in results)
+        loaded = _ids(await stores[0].load(PLAIN))
+        assert loaded[:6] == [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        assert sorted(loaded[6:]) == sorted(f"msg_{10 + n}{r}" for n in range(5) for r in "ua")
+    finally:
+        for store in stores:
+            await store.aclose()
