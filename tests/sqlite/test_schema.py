@@ -283,3 +283,36 @@ async def test_row_that_is_not_json_raises_corrupt_data_naming_the_row(tmp_path:
         with pytest.raises(CorruptDataError, match="seq 2") as raised:
             await store.load(key)
     assert raised.value.location is not None and str(path) in raised.value.location
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("value", "stored_as", "message"),
+    [
+        (b'{"type": "message", "id": "msg_0a"}', "blob", "expected JSON text, found bytes"),
+        (
+            42,
+            "text",
+            "expected a JSON object, got int",
+        ),  # the column's TEXT affinity turns a number into text, which is no item either
+        (2.5, "text", "expected a JSON object, got float"),
+    ],
+)
+async def test_row_that_is_not_an_item_raises_corrupt_data_naming_the_row(
+    tmp_path: Path, value: object, stored_as: str, message: str
+) -> None:
+    path = tmp_path / "h.db"
+    key = SessionKey("s", user="u")
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(key, make_turn(0))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE af_history_items SET item = ? WHERE seq = 2", (value,))
+        assert conn.execute("SELECT typeof(item) FROM af_history_items WHERE seq = 2").fetchone()[0] == stored_as
+    conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        assert _ids(await store.load(key, limit=0)) == []
+        with pytest.raises(CorruptDataError, match=rf"cannot be read back \(.*{message}.*seq 2") as raised:
+            await store.load(key)
+        with pytest.raises(CorruptDataError, match="seq 2"):
+            await store.load(key, limit=1)
+    assert raised.value.location is not None and str(path) in raised.value.location

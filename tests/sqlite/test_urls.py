@@ -40,6 +40,9 @@ def test_options_come_from_the_query_string_and_keywords_win() -> None:
     config = parse_target("sqlite:///h.db?busy_timeout=2.5", {"busy_timeout": 7})
     assert config.busy_timeout == 7.0
     assert parse_target("sqlite:///h.db", {}).synchronous == "normal"
+    assert parse_target("sqlite:///h.db?mode=RO", {}).mode == "ro"
+    assert parse_target("sqlite:///h.db?mode=ro", {"mode": "rw"}).mode == "rw"
+    assert parse_target("sqlite:///h.db", {}).mode == "rw"
 
 
 @pytest.mark.parametrize(
@@ -55,6 +58,7 @@ def test_options_come_from_the_query_string_and_keywords_win() -> None:
         ("sqlite:///h.db", {"busy_timeout": -1}, ">= 0"),
         ("sqlite:///h.db", {"busy_timeout": True}, "busy_timeout"),
         ("sqlite:///h.db?synchronous=off", {}, "synchronous must be one of"),
+        ("sqlite:///h.db?mode=rwc", {}, r"mode must be 'rw'.*or 'ro'"),
         ("sqlite:///h.db?busy_timeout=1&busy_timeout=2", {}, "twice"),
         ("sqlite:///h.db?busy_timeout", {}, "query string"),
         ("memory://", {}, "Not a sqlite:// URL"),
@@ -155,3 +159,26 @@ async def test_memory_databases_are_private_to_their_store() -> None:
     finally:
         await one.aclose()
         await two.aclose()
+
+
+@pytest.mark.parametrize("url", ["sqlite:///~no-such-user-af/x.db", "sqlite:///~no-such-user-af"])
+def test_home_of_an_unknown_user_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"Cannot expand '~' in the SQLite path '~no-such-user-af.*whole path"):
+        open_store(url)
+
+
+def test_a_bad_path_is_one_line_from_the_command_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent_framework_history.cli import app
+
+    result = CliRunner().invoke(app, ["check", "sqlite:///~no-such-user-af/x.db"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("af-history: error: Cannot expand '~'"), result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_path_too_long_for_the_system_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="SQLite"):
+        SQLiteHistoryStore(tmp_path / ("x" * 300) / "h.db")

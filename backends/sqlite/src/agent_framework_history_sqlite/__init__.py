@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._config import DEFAULT_BUSY_TIMEOUT, DEFAULT_PATH, MEMORY, SQLiteConfig, Synchronous, parse_target
-from ._errors import DatabaseLockedError, SchemaVersionError
+from ._config import DEFAULT_BUSY_TIMEOUT, DEFAULT_PATH, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
+from ._errors import DatabaseLockedError, ReadOnlyDatabaseError, SchemaVersionError
 from ._schema import CURRENT_VERSION as SCHEMA_VERSION
 from ._store import SQLiteHistoryStore, open_sqlite_store
 
@@ -11,8 +11,10 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
     "DEFAULT_PATH",
     "MEMORY",
+    "Mode",
     "SCHEMA_VERSION",
     "DatabaseLockedError",
+    "ReadOnlyDatabaseError",
     "SQLiteConfig",
     "SQLiteHistoryStore",
     "SchemaVersionError",

@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
     "DEFAULT_PATH",
     "MEMORY",
+    "Mode",
     "SQLiteConfig",
     "Synchronous",
     "parse_target",
@@ -31,7 +32,9 @@ DEFAULT_BUSY_TIMEOUT: Final = 10.0
 
 Synchronous = Literal["normal", "full", "extra"]
 _SYNCHRONOUS: Final[tuple[Synchronous, ...]] = ("normal", "full", "extra")
-_OPTIONS: Final = ("busy_timeout", "synchronous")
+Mode = Literal["rw", "ro"]
+_MODES: Final[tuple[Mode, ...]] = ("rw", "ro")
+_OPTIONS: Final = ("busy_timeout", "synchronous", "mode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,20 +42,26 @@ class SQLiteConfig:
     """Where the database lives and how connections to it are set up.
 
     ``path`` is :data:`MEMORY` for a private in-memory database, else a file path (relative
-    paths are taken relative to the working directory when the store is opened).
+    paths are taken relative to the working directory when the store is opened). ``mode``
+    ``"rw"`` opens the file for reading and writing, read-only when it cannot be written;
+    ``"ro"`` always opens it read-only and never writes to it.
     """
 
     path: str
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
     synchronous: Synchronous = "normal"
+    mode: Mode = "rw"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "busy_timeout", _busy_timeout(self.busy_timeout))
         object.__setattr__(self, "synchronous", _synchronous(self.synchronous))
+        object.__setattr__(self, "mode", _mode(self.mode))
         if not self.path:
             raise ConfigurationError(f"The SQLite database path must be a non-empty string, got {self.path!r}.")
         if "\x00" in self.path:
             raise ConfigurationError(f"The SQLite database path must not contain NUL characters: {self.path!r}.")
+        if self.mode == "ro" and self.in_memory:
+            raise ConfigurationError("mode='ro' needs a database file; a new in-memory database is empty.")
 
     @property
     def in_memory(self) -> bool:
@@ -87,6 +96,17 @@ def _synchronous(value: object) -> Synchronous:
     raise ConfigurationError(
         f"synchronous must be one of {', '.join(repr(c) for c in _SYNCHRONOUS)}, got {value!r}. "
         "'normal' (the default) survives a crash of the process; 'full' also survives a power cut."
+    )
+
+
+def _mode(value: object) -> Mode:
+    text = value.strip().lower() if isinstance(value, str) else value
+    for choice in _MODES:
+        if text == choice:
+            return choice
+    raise ConfigurationError(
+        f"mode must be 'rw' (read and write; read-only when the file cannot be written) or 'ro' (read-only), "
+        f"got {value!r}."
     )
 
 
@@ -127,4 +147,5 @@ def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
         path,
         busy_timeout=merged.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
         synchronous=merged.get("synchronous", "normal"),
+        mode=merged.get("mode", "rw"),
     )

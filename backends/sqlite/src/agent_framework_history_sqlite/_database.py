@@ -4,6 +4,13 @@ The connection is opened, used and closed on a single worker thread, so the even
 blocks on SQLite and calls from many tasks are run one after another. An operation is a plain
 function of the connection, run whole on the worker: a write is ``BEGIN IMMEDIATE`` …
 ``COMMIT`` around it, retried while SQLite reports the database busy, up to ``busy_timeout``.
+
+A file this process cannot write (``mode="ro"``, a read-only mount, an immutable file or
+directory; see ``_files``), or one SQLite refuses to write when opened, is opened read-only
+(``file:…?mode=ro``): no migration, no ``PRAGMA`` that writes, and every write raises
+:class:`ReadOnlyDatabaseError` before reaching SQLite. When even a read-only open fails because
+SQLite cannot create the WAL index beside the file (a read-only directory), and no write-ahead
+log with commits is waiting there, the file is read as ``immutable``.
 """
 
 from __future__ import annotations
@@ -19,8 +26,17 @@ from typing import Final, TypeVar
 from agent_framework_history import ConfigurationError, CorruptDataError, HistoryStoreError
 
 from ._checkpoint import CHECKPOINT_EVERY, Checkpointer
-from ._config import SQLiteConfig
-from ._errors import SchemaVersionError, is_busy, translate
+from ._config import MEMORY, SQLiteConfig
+from ._errors import (
+    SQLITE_CANTOPEN,
+    SQLITE_READONLY,
+    ReadOnlyDatabaseError,
+    SchemaVersionError,
+    is_busy,
+    primary_code,
+    translate,
+)
+from ._files import exists, locate, make_parent, read_only_reason, wal_file
 from ._schema import CURRENT_VERSION, migrate, read_version
 from ._worker import Worker
 
@@ -40,7 +56,10 @@ class Database:
     def __init__(self, config: SQLiteConfig) -> None:
         self.config = config
         self.where = config.describe()
-        self.location: str | None = None if config.in_memory else str(Path(config.path).expanduser().absolute())
+        self.file = locate(config)
+        self.location: str | None = None if self.file is None else str(self.file)
+        self.read_only: str | None = None
+        """Why the database is open read-only; ``None`` when it is open for writing."""
         self._conn: sqlite3.Connection | None = None
         self._checkpointer: Checkpointer | None = None
         self._writes = 0
@@ -59,13 +78,20 @@ class Database:
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker inside one ``BEGIN IMMEDIATE`` transaction."""
+        if self.read_only is not None:
+            raise ReadOnlyDatabaseError(
+                f"{self.where} is open read-only: {self.read_only}. Appending and deleting need a database this "
+                "process can write; copy the file to a writable place to change it."
+            )
         return await self._worker.run(lambda: self._run(operation, True))
 
     async def close(self) -> None:
         try:
             await self._worker.run(self._close)
-        finally:
-            self._worker.stop()
+        except BaseException:  # cancelled or failed: do not hold the event loop up waiting for the thread
+            self._worker.stop(wait=False)
+            raise
+        self._worker.stop()  # the thread is idle now: this returns at once, and no thread outlives aclose()
 
     # -- on the worker thread -------------------------------------------------------------
 
@@ -101,26 +127,38 @@ class Database:
                 raise translate(exc, self.where, self.location) from exc
 
     def _open(self) -> sqlite3.Connection:
-        path = self.config.path
-        if not self.config.in_memory:
-            file = Path(path).expanduser()
-            if file.is_dir():
-                raise ConfigurationError(
-                    f"The SQLite path {path!r} is a directory; name a file in it, such as {str(file / 'history.db')!r}."
-                )
-            try:
-                file.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"Cannot create the directory {str(file.parent)!r} for {self.where}: {exc}."
-                ) from exc
-            path = str(file)
+        file = self.file
+        if file is None:
+            return self._open_for_writing(MEMORY)
+        if self.config.mode == "ro":
+            if not exists(file, self.where):
+                raise ConfigurationError(f"{self.where} does not exist; mode='ro' opens an existing database only.")
+            return self._open_read_only(file, "it was opened with mode='ro'")
+        if not exists(file, self.where):
+            make_parent(file, self.where)
+            return self._open_for_writing(str(file))
+        reason = read_only_reason(file)
+        if reason is not None:
+            return self._open_read_only(file, reason)
         try:
-            conn = sqlite3.connect(
-                path, timeout=self.config.busy_timeout, isolation_level=None, check_same_thread=False
+            return self._open_for_writing(str(file))
+        except HistoryStoreError as exc:
+            if primary_code(exc.__cause__) not in (SQLITE_READONLY, SQLITE_CANTOPEN):
+                raise
+            reason = f"SQLite could not write to it ({exc.__cause__})"
+        logger.warning("%s is opened read-only: %s.", self.where, reason)
+        return self._open_read_only(file, reason)
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
+                target, timeout=self.config.busy_timeout, isolation_level=None, check_same_thread=False, uri=uri
             )
         except sqlite3.Error as exc:
             raise translate(exc, self.where, self.location) from exc
+
+    def _open_for_writing(self, path: str) -> sqlite3.Connection:
+        conn = self._connect(path)
         try:
             wal = self._retrying(conn, lambda: self._prepare(conn))
         except BaseException:
@@ -128,6 +166,39 @@ class Database:
             raise
         if wal:
             self._checkpointer = Checkpointer(path, self.config.synchronous)
+        return conn
+
+    def _open_read_only(self, file: Path, reason: str) -> sqlite3.Connection:
+        conn = self._connect(f"{file.as_uri()}?mode=ro", uri=True)
+        try:
+            version = self._retrying(conn, lambda: self._check_version(conn))
+        except HistoryStoreError as exc:
+            conn.close()
+            if primary_code(exc.__cause__) != SQLITE_CANTOPEN:
+                raise
+            wal = wal_file(file)
+            if exists(wal, self.where) and wal.stat().st_size > 0:
+                raise ReadOnlyDatabaseError(
+                    f"{self.where} cannot be read: {reason}, and its write-ahead log {str(wal)!r} holds commits that "
+                    "SQLite reads only through an index it cannot create there. Copy the database with its -wal "
+                    "file to a writable directory and open the copy."
+                ) from exc
+            reason += "; read as an immutable file, so changes other processes make meanwhile are not seen"
+            conn = self._connect(f"{file.as_uri()}?mode=ro&immutable=1", uri=True)
+            try:
+                version = self._retrying(conn, lambda: self._check_version(conn))
+            except BaseException:
+                conn.close()
+                raise
+        if version != CURRENT_VERSION:
+            conn.close()
+            found = "holds no history tables" if version is None else f"has schema version {version}"
+            raise ReadOnlyDatabaseError(
+                f"{self.where} {found} and cannot be brought to version {CURRENT_VERSION}: it is read-only "
+                f"({reason}). Open it once with write access (or open a writable copy) to migrate it."
+            )
+        self.read_only = reason
+        logger.info("%s is open read-only: %s.", self.where, reason)
         return conn
 
     def _prepare(self, conn: sqlite3.Connection) -> bool:

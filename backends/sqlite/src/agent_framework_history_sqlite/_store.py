@@ -21,7 +21,7 @@ from agent_framework_history import (
 )
 
 from ._chains import Partition, append_turn, load_chain
-from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, SQLiteConfig, Synchronous, parse_target
+from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
 from ._schema import ITEMS, NO_PARTITION, SESSIONS
 
@@ -51,7 +51,9 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     ``path`` is a file (created with its parent directories when missing) or ``":memory:"``
     for a private in-memory database. Opening checks the file and migrates its schema, so a
-    bad file fails here rather than at the first call.
+    bad file fails here rather than at the first call. A file this process cannot write, or
+    ``mode="ro"``, is opened read-only (see :attr:`read_only`): loading and listing work,
+    ``append`` and ``delete`` raise :class:`ReadOnlyDatabaseError`.
 
     >>> store = SQLiteHistoryStore(":memory:")
     """
@@ -73,14 +75,15 @@ class SQLiteHistoryStore(HistoryStoreBase):
         *,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         synchronous: Synchronous = "normal",
+        mode: Mode = "rw",
     ) -> None:
         super().__init__()
-        self.config = SQLiteConfig(str(path), busy_timeout=busy_timeout, synchronous=synchronous)
+        self.config = SQLiteConfig(str(path), busy_timeout=busy_timeout, synchronous=synchronous, mode=mode)
         self._db = Database(self.config)
 
     @classmethod
     def from_config(cls, config: SQLiteConfig) -> SQLiteHistoryStore:
-        return cls(config.path, busy_timeout=config.busy_timeout, synchronous=config.synchronous)
+        return cls(config.path, busy_timeout=config.busy_timeout, synchronous=config.synchronous, mode=config.mode)
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -92,6 +95,11 @@ class SQLiteHistoryStore(HistoryStoreBase):
     def path(self) -> Path | None:
         """The database file (absolute), or ``None`` for an in-memory database."""
         return None if self._db.location is None else Path(self._db.location)
+
+    @property
+    def read_only(self) -> str | None:
+        """Why the store is read-only (``mode="ro"``, a file or directory it cannot write), else ``None``."""
+        return self._db.read_only
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config.path!r})"
@@ -106,8 +114,11 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         partition, head = _partition(key), _check_head(head)
-        rows = await self._db.read(lambda conn: load_chain(conn, partition, head, limit))
-        return [self._decode(key, seq, text) for seq, text in rows]
+
+        def load(conn: sqlite3.Connection) -> list[Item]:  # decoded on the worker too, off the event loop
+            return [self._decode(key, seq, text) for seq, text in load_chain(conn, partition, head, limit)]
+
+        return await self._db.read(load)
 
     def _decode(self, key: SessionKey, seq: int, text: Any) -> Item:
         try:

@@ -83,6 +83,8 @@ class Worker:
         self._jobs.put((function, deliver, _never))
         return future.result()
 
-    def stop(self) -> None:
-        """Let the thread finish the jobs already queued, then end."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Let the thread finish the jobs already queued, then end; ``wait`` joins it (unless called on it)."""
         self._jobs.put(None)
+        if wait and threading.current_thread() is not self._thread:
+            self._thread.join()
