@@ -18,14 +18,33 @@ def ids(items: list[dict[str, object]]) -> list[object]:
     return [item["id"] for item in items]
 
 
+def lines_of(path: Path) -> list[object]:
+    """Each line of a session file: an item's id, or ``("turn", head, parent)`` for a turn marker."""
+    found: list[object] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        found.append(
+            ("turn", record["af_turn"]["head"], record["af_turn"]["parent"]) if "af_turn" in record else record["id"]
+        )
+    return found
+
+
+def marker(head: str | None, parent: str | None) -> str:
+    return json.dumps({"af_turn": {"head": head, "parent": parent}}, separators=(",", ":"))
+
+
 @pytest.mark.asyncio
-async def test_each_item_is_one_compact_line_in_the_session_file(tmp_path: Path) -> None:
+async def test_each_item_is_one_compact_line_and_a_marker_closes_the_turn(tmp_path: Path) -> None:
     async with JsonlHistoryStore(tmp_path) as store:
         turn = make_turn(0)
-        await store.append(KEY, turn)
+        first = await store.append(KEY, turn)
         path = tmp_path / "alice" / "~none" / "s1.jsonl"
         assert store.path_for(KEY) == path
-        assert path.read_text(encoding="utf-8") == "".join(dumps_item(item) + "\n" for item in turn)
+        expected = "".join(dumps_item(item) + "\n" for item in turn) + marker(first.head, None) + "\n"
+        assert path.read_text(encoding="utf-8") == expected
+        second = await store.append(KEY, make_turn(1))
+        expected += "".join(dumps_item(item) + "\n" for item in make_turn(1)) + marker(second.head, first.head) + "\n"
+        assert path.read_text(encoding="utf-8") == expected
 
 
 @pytest.mark.asyncio
@@ -129,8 +148,14 @@ async def test_torn_last_line_is_skipped_on_read_and_removed_before_the_next_app
     report = await store.check(KEY)
     assert not report.ok and report.torn is not None and report.torn.line == 3 and not report.torn.recoverable
     assert (report.items, report.corrupt) == (2, ())
-    assert (await store.append(KEY, [make_item(2), make_item(3)])).stored == 2
-    assert path.read_text() == "".join(item_line(n) + "\n" for n in range(4))
+    result = await store.append(KEY, [make_item(2), make_item(3)])
+    assert result.stored == 2
+    lines = lines_of(path)  # the legacy items are closed as a turn of their own, then the new turn follows
+    assert lines[:2] == ["msg_0", "msg_1"] and lines[3:5] == ["msg_2", "msg_3"] and len(lines) == 6
+    closing = lines[2]
+    assert isinstance(closing, tuple) and closing[2] is None
+    assert lines[5] == ("turn", result.head, closing[1])
+    assert path.read_text().startswith("".join(item_line(n) + "\n" for n in range(2)))
     assert (await store.check(KEY)).ok
 
 
@@ -144,7 +169,8 @@ async def test_whole_last_item_without_newline_is_kept(tmp_path: Path) -> None:
     report = await store.check(KEY)
     assert report.torn is not None and report.torn.recoverable and report.items == 2
     assert (await store.append(KEY, [make_item(1), make_item(2)])).stored == 1
-    assert path.read_text() == "".join(item_line(n) + "\n" for n in range(3))
+    assert path.read_text().startswith("".join(item_line(n) + "\n" for n in range(2)))
+    assert [line for line in lines_of(path) if isinstance(line, str)] == ["msg_0", "msg_1", "msg_2"]
 
 
 @pytest.mark.asyncio
@@ -180,8 +206,9 @@ async def test_fsync_durability_writes_the_same_file(tmp_path: Path) -> None:
     async with JsonlHistoryStore(tmp_path, durability="fsync") as store:
         await store.append(KEY, make_turn(0))
         await store.append(KEY, [make_item("big", "y" * 200_000)])
-        lines = store.path_for(KEY).read_text().splitlines()
-        assert [json.loads(line)["id"] for line in lines] == ["msg_0u", "msg_0a", "msg_big"]
+        lines = lines_of(store.path_for(KEY))
+        assert [line for line in lines if isinstance(line, str)] == ["msg_0u", "msg_0a", "msg_big"]
+        assert len(lines) == 5
 
 
 @pytest.mark.asyncio

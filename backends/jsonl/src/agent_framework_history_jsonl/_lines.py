@@ -1,13 +1,38 @@
-"""Turning the bytes of a session file into items, and naming the lines that are not items."""
+"""Turning the bytes of a session file into records (items and turn markers), and naming the other lines.
+
+A line is an item (a JSON object with string ``type`` and ``id``) or a turn marker,
+``{"af_turn":{"head":"turn_…","parent":"turn_…"}}`` (``parent`` ``null`` for a root turn). A marker
+closes a turn: the turn's items are the item lines since the previous marker (or the file's start).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from agent_framework_history import Item, loads_item
 
-__all__ = ["LineProblem", "Parsed", "parse_item", "parse_region"]
+__all__ = ["MARKER_KEY", "LineProblem", "Parsed", "Record", "TurnMarker", "dumps_marker", "parse_line", "parse_region"]
+
+MARKER_KEY: Final = "af_turn"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMarker:
+    """The line that closes a turn: its head and its parent's (``None`` for a root)."""
+
+    head: str
+    parent: str | None
+
+
+Record = Item | TurnMarker
+
+
+def dumps_marker(head: str, parent: str | None) -> str:
+    """The line (without its newline) that closes turn ``head``."""
+    return json.dumps({MARKER_KEY: {"head": head, "parent": parent}}, ensure_ascii=False, separators=(",", ":"))
+
 
 ProblemKind = Literal["torn", "corrupt"]
 
@@ -30,37 +55,57 @@ class LineProblem:
     """For a torn line: the text is a whole item that only lacks its newline, so a repair keeps it."""
 
 
-def parse_item(raw: bytes) -> Item:
-    """One line's item; ``ValueError`` saying why when the line is not one."""
+def parse_line(raw: bytes) -> Record:
+    """One line's item or turn marker; ``ValueError`` saying why when the line is neither."""
     try:
-        item = loads_item(raw)
+        value = loads_item(raw)
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except ValueError as exc:
         raise ValueError(f"not a JSON object ({exc})") from None
-    item_id = item.get("id")
-    item_type = item.get("type")
-    if not isinstance(item_id, str) or not item_id or not isinstance(item_type, str) or not item_type:
-        raise ValueError("a JSON object without a string 'type' and 'id'")
-    return item
+    item_id = value.get("id")
+    item_type = value.get("type")
+    if isinstance(item_id, str) and item_id and isinstance(item_type, str) and item_type:
+        return value
+    if len(value) == 1 and MARKER_KEY in value:
+        turn = value[MARKER_KEY]
+        head = turn.get("head") if isinstance(turn, dict) else None
+        parent = turn.get("parent") if isinstance(turn, dict) else None
+        if isinstance(head, str) and head and (parent is None or (isinstance(parent, str) and parent)):
+            return TurnMarker(head, parent)
+        raise ValueError(f"a {MARKER_KEY!r} turn marker without a string 'head' and a string or null 'parent'")
+    raise ValueError(f"a JSON object without a string 'type' and 'id' (nor a {MARKER_KEY!r} turn marker)")
 
 
 @dataclass(slots=True)
 class Parsed:
     """What a region of a file holds.
 
-    ``items`` are the complete lines that parsed, with their byte offsets; ``end`` is the offset
-    just past the last newline (where a repaired file ends); ``torn`` is set when the region does
-    not end with a newline, and ``torn_item`` when that unterminated text is a whole item.
+    ``records`` are the complete lines that parsed (items and turn markers), with their byte
+    offsets; ``end`` is the offset just past the last newline (where a repaired file ends);
+    ``torn`` is set when the region does not end with a newline, and ``torn_record`` when that
+    unterminated text is a whole item or marker.
     """
 
-    items: list[tuple[int, Item]] = field(default_factory=lambda: [])
+    records: list[tuple[int, Record]] = field(default_factory=lambda: [])
     corrupt: list[LineProblem] = field(default_factory=lambda: [])
     torn: LineProblem | None = None
-    torn_item: Item | None = None
+    torn_record: Record | None = None
     end: int = 0
     lines: int = 0
     """Newline-terminated lines in the region."""
+
+    @property
+    def items(self) -> list[Item]:
+        """The complete item lines, in file order (turn markers left out)."""
+        return [record for _, record in self.records if not isinstance(record, TurnMarker)]
+
+    def all_records(self) -> list[Record]:
+        """Every record, a whole unterminated last one included."""
+        found = [record for _, record in self.records]
+        if self.torn_record is not None:
+            found.append(self.torn_record)
+        return found
 
 
 def parse_region(data: bytes, base: int = 0, first_line: int = 1) -> Parsed:
@@ -76,7 +121,7 @@ def parse_region(data: bytes, base: int = 0, first_line: int = 1) -> Parsed:
     for piece in pieces:
         if piece.strip():
             try:
-                parsed.items.append((offset, parse_item(piece)))
+                parsed.records.append((offset, parse_line(piece)))
             except ValueError as exc:
                 parsed.corrupt.append(LineProblem(line, offset, len(piece), "corrupt", str(exc)))
         offset += len(piece) + 1
@@ -85,10 +130,10 @@ def parse_region(data: bytes, base: int = 0, first_line: int = 1) -> Parsed:
     parsed.lines = line - first_line
     if tail:
         try:
-            parsed.torn_item = parse_item(tail)
+            parsed.torn_record = parse_line(tail)
         except ValueError:
             reason = "the last line has no newline and is cut short (a write interrupted by a crash)"
         else:
-            reason = "the last line has no newline, but holds a whole item"
-        parsed.torn = LineProblem(line, offset, len(tail), "torn", reason, recoverable=parsed.torn_item is not None)
+            reason = "the last line has no newline, but holds a whole record"
+        parsed.torn = LineProblem(line, offset, len(tail), "torn", reason, recoverable=parsed.torn_record is not None)
     return parsed

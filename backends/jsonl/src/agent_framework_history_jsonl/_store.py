@@ -6,8 +6,8 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Final, Literal
@@ -28,10 +28,12 @@ from agent_framework_history import (
 )
 
 from . import _io
+from ._chains import Turn, new_head
 from ._dirs import FILE_MODE, O_BINARY, O_CLOEXEC, O_NOFOLLOW, list_keys, prepare_dirs
-from ._lines import LineProblem, Parsed, parse_item, parse_region
+from ._lines import LineProblem, Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
+from ._turns import BackwardChain, FileIndex, chain_items
 
 __all__ = ["Durability", "JsonlHistoryStore", "OnCorrupt"]
 
@@ -58,8 +60,8 @@ class _Session:
     path_str: str = field(init=False)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     fd: int | None = None
-    ids: set[str] | None = None
-    """Ids stored in the first ``size`` bytes; ``None`` until read (or after a failure)."""
+    index: FileIndex | None = None
+    """The turns and ids stored in the first ``size`` bytes; ``None`` until read (or after a failure)."""
     size: int = 0
     lines: int = 0
     identity: tuple[int, int] | None = None
@@ -74,8 +76,17 @@ class _Session:
         if self.fd is not None:
             fd, self.fd = self.fd, None
             os.close(fd)
-        self.ids = None
+        self.index = None
         self.identity = None
+
+
+def check_head(head: object) -> str | None:
+    """``head`` when it is ``None`` or a non-empty string, else ``ValueError``."""
+    if head is None or (isinstance(head, str) and head):
+        return head
+    raise ValueError(
+        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r}."
+    )
 
 
 class JsonlHistoryStore(HistoryStoreBase):
@@ -102,6 +113,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             Capability.DELETE,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
+            Capability.CHAIN_HEAD,
             *((Capability.MULTI_PROCESS,) if _io.HAVE_OS_LOCKS else ()),
         }
     )
@@ -185,10 +197,11 @@ class JsonlHistoryStore(HistoryStoreBase):
                 return
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        head = check_head(head)
         async with self._live_session(key) as session:
-            return await self._append_locked(session, items)
+            return await self._append_locked(session, items, head)
 
-    async def _append_locked(self, session: _Session, items: list[Item]) -> AppendResult:
+    async def _append_locked(self, session: _Session, items: list[Item], head: str | None) -> AppendResult:
         path = session.path_str
         while True:
             created = False
@@ -208,18 +221,54 @@ class JsonlHistoryStore(HistoryStoreBase):
                     stale = True  # deleted or replaced by another process since we opened it
                     continue
                 await self._refresh_index(session, fd, stat)
-                ids = session.ids
-                assert ids is not None
-                fresh = [item for item in items if item["id"] not in ids]
-                if not fresh:
-                    return AppendResult(stored=0)
-                data = "".join([dumps_item(item) + "\n" for item in fresh]).encode("utf-8")
-                await self._write(session, fd, data, fresh, created)
-                return AppendResult(stored=len(fresh))
+                return await self._append_turn(session, fd, items, head, created)
             finally:
                 _io.unlock(fd)
                 if stale:
                     session.close()
+
+    async def _append_turn(
+        self, session: _Session, fd: int, items: list[Item], head: str | None, created: bool
+    ) -> AppendResult:
+        """Under both locks, with the index current: write the turn's new items and its marker in one write."""
+        index = session.index
+        assert index is not None
+        latest = index.chains.latest
+        tip: Turn | None = None
+        if head is None:
+            fresh = [item for item in items if not index.in_latest_chain(item["id"])]
+        else:
+            tip = index.chains.get(head)
+            if tip is None:
+                logger.warning(
+                    "%s: head %r is not a turn of session %r (another session's, or a deleted one's); "
+                    "starting a new chain.",
+                    session.path,
+                    head[:80],
+                    session.location.key,
+                )
+            fresh = [item for item in items if not index.chains.in_chain(item["id"], tip)]
+        if not fresh and (head is not None or not index.loose):
+            continued = tip if head is not None else latest
+            return AppendResult(stored=0, head=continued.head if continued is not None else None)
+        records: list[Record] = []
+        latest_head = latest.head if latest is not None else None
+        if index.loose:  # first name the unnamed run at the end of the file: a turn of its own
+            closing = TurnMarker(new_head(), latest_head)
+            records.append(closing)
+            latest_head = closing.head
+        if fresh:
+            parent = latest_head  # head=None: continue the latest turn
+            if head is not None:  # continue the named turn; an unknown head starts a new root chain
+                parent = tip.head if tip is not None else None
+            records.extend(fresh)
+            records.append(TurnMarker(new_head(), parent))
+        texts = [dumps_marker(r.head, r.parent) if isinstance(r, TurnMarker) else dumps_item(r) for r in records]
+        data = "".join([text + "\n" for text in texts]).encode("utf-8")
+        await self._write(session, fd, data, records, created)
+        last = records[-1]
+        assert isinstance(last, TurnMarker)
+        return AppendResult(stored=len(fresh), head=last.head)
 
     async def _open_for_append(self, session: _Session) -> bool:
         """Create the directories (and kept names) and open the file; ``True`` if it was created."""
@@ -227,35 +276,37 @@ class JsonlHistoryStore(HistoryStoreBase):
         existed = await aiofiles.os.path.exists(session.path_str)
         await prepare_dirs(location, self.durability == "fsync")
         session.fd = await _open(session.path_str, _APPEND_FLAGS, FILE_MODE)
-        session.ids = None
+        session.index = None
         return not existed
 
     async def _refresh_index(self, session: _Session, fd: int, stat: os.stat_result) -> None:
-        """Bring the id index up to the file's current end, reading only what it has not seen.
+        """Bring the index up to the file's current end, reading only what it has not seen.
 
         Called under the exclusive lock, so a torn last line is a crash's leftover, not a write in
         progress: it is repaired here, before anything is appended after it.
         """
         identity = (stat.st_dev, stat.st_ino)
         size = stat.st_size
-        if session.ids is not None and session.identity == identity and size >= session.size:
+        index = session.index
+        if index is not None and session.identity == identity and size >= session.size:
             if size == session.size:
                 return
-            start, ids, lines = session.size, session.ids, session.lines
+            start, lines = session.size, session.lines
         else:
-            start, ids, lines = 0, set(), 0
-            session.ids = None
+            start, index, lines = 0, FileIndex(), 0
+            session.index = None
         data = await _io.read_range(fd, start, size)
         parsed = parse_region(data, start, lines + 1)
         self._handle_corrupt(session.path, parsed.corrupt)
+        for offset, record in parsed.records:
+            index.add(offset, record)
         end = parsed.end
         if parsed.torn is not None:
             end = await self._repair_torn(fd, session.path, parsed)
-            if parsed.torn_item is not None:
-                ids.add(parsed.torn_item["id"])
+            if parsed.torn_record is not None:
+                index.add(parsed.torn.offset, parsed.torn_record)
                 lines += 1
-        ids.update(item["id"] for _, item in parsed.items)
-        session.ids = ids
+        session.index = index
         session.size = end
         session.lines = lines + parsed.lines
         session.identity = identity
@@ -264,7 +315,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         """Fix a torn last line (under the exclusive lock); returns the file's new size."""
         torn = parsed.torn
         assert torn is not None
-        if parsed.torn_item is not None:
+        if parsed.torn_record is not None:
             _io.write_all_sync(fd, b"\n")
             logger.warning("%s: line %d lacked its newline; added it (the item is kept).", path, torn.line)
             return torn.offset + torn.length + 1
@@ -278,7 +329,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         )
         return torn.offset
 
-    async def _write(self, session: _Session, fd: int, data: bytes, fresh: list[Item], created: bool) -> None:
+    async def _write(self, session: _Session, fd: int, data: bytes, records: list[Record], created: bool) -> None:
         """Append ``data`` with one write; on failure, cut the file back so it ends on a whole line."""
         start = session.size
         sync = self.durability == "fsync"
@@ -289,23 +340,31 @@ class JsonlHistoryStore(HistoryStoreBase):
                 await _io.finish(_io.write_and_sync(fd, data, sync, str(session.path.parent) if created else None))
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and getattr(exc, "written", False):
-                self._record(session, data, fresh)
+                self._record(session, data, records)
                 raise
-            session.ids = None  # read the file again next time
+            session.index = None  # read the file again next time
             try:
                 os.ftruncate(fd, start)
             except OSError:  # the torn-line repair before the next append cleans up instead
                 logger.warning("%s: could not undo a failed append; the next append repairs the file.", fd)
             raise
-        self._record(session, data, fresh)
+        self._record(session, data, records)
 
     @staticmethod
-    def _record(session: _Session, data: bytes, fresh: list[Item]) -> None:
-        ids = session.ids
-        assert ids is not None
-        ids.update(item["id"] for item in fresh)
-        session.size += len(data)
-        session.lines += len(fresh)
+    def _record(session: _Session, data: bytes, records: list[Record]) -> None:
+        """Add what was just written at ``session.size`` to the index (markers come first or last only)."""
+        index = session.index
+        assert index is not None
+        start = session.size
+        end = start + len(data)
+        for position, record in enumerate(records):
+            if isinstance(record, TurnMarker):
+                at = start if position == 0 else end - len(dumps_marker(record.head, record.parent)) - 1
+                index.close(at, record.head, record.parent)
+            else:
+                index.add(start, record)
+        session.size = end
+        session.lines += len(records)
 
     def _handle_corrupt(self, path: Path, corrupt: list[LineProblem]) -> None:
         if not corrupt:
@@ -330,6 +389,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         return session.path if session is not None else locate(self.root, key).path
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        head = check_head(head)
         path = self._path(key)
         try:
             fd = await _open(str(path), _READ_FLAGS, 0)
@@ -338,92 +398,110 @@ class JsonlHistoryStore(HistoryStoreBase):
         try:
             await _io.lock(fd, exclusive=False)
             try:
-                size = os.fstat(fd).st_size
+                stat = os.fstat(fd)
+                resume: tuple[int, str | None] | None = None
+                session = self._sessions.get(key)
+                if (
+                    head is not None
+                    and session is not None
+                    and session.index is not None
+                    and session.identity == (stat.st_dev, stat.st_ino)
+                    and session.size == stat.st_size
+                ):  # this store's index describes the whole file: it knows every head and where it is
+                    resume = session.index.markers.get(head)
+                    if resume is None:
+                        return []
                 if limit is None:
-                    return await self._load_all(fd, path, size)
-                return await self._load_tail(fd, path, size, limit)
+                    return await self._load_all(fd, path, stat.st_size, head)
+                return await self._load_tail(fd, path, stat.st_size, limit, head, resume)
             finally:
                 _io.unlock(fd)
         finally:
             os.close(fd)
 
-    async def _load_all(self, fd: int, path: Path, size: int) -> list[Item]:
+    async def _load_all(self, fd: int, path: Path, size: int, head: str | None) -> list[Item]:
         parsed = parse_region(await _io.read_range(fd, 0, size))
         self._handle_corrupt(path, parsed.corrupt)
-        items = [item for _, item in parsed.items]
         if parsed.torn is not None:
             self._warn_torn(path, parsed.torn)
-            if parsed.torn_item is not None:
-                items.append(parsed.torn_item)
-        return items
+        return chain_items(parsed.all_records(), head)
 
-    async def _load_tail(self, fd: int, path: Path, size: int, limit: int) -> list[Item]:
-        """The last ``limit`` items, reading backwards from the end in growing blocks."""
-        found: list[Item] = []  # newest first
+    async def _load_tail(
+        self, fd: int, path: Path, size: int, limit: int, head: str | None, resume: tuple[int, str | None] | None
+    ) -> list[Item]:
+        """The last ``limit`` items of the chain, reading backwards from the end (or from the head's marker).
+
+        A fork-free chain ending at the latest turn costs what its last ``limit`` items take; a
+        chain that forks also reads the lines of the other branches written after its turns.
+        """
+        chain = BackwardChain(head, limit, resume=(head, resume[1]) if resume is not None and head else None)
         corrupt: list[tuple[int, int, str]] = []  # (offset, length, reason), newest first
-        pos = size
-        carry = b""  # bytes from ``pos`` up to the first line already parsed
-        block = _io.FIRST_TAIL_BLOCK
-        first = True
-        while pos > 0 and len(found) < limit:
-            start = max(0, pos - block)
-            data = await _io.read_range(fd, start, pos) + carry
-            pos = start
-            block = min(block * 2, _io.MAX_TAIL_BLOCK)
-            if first:
-                first = False
-                cut = data.rfind(b"\n") + 1
-                tail = data[cut:]
-                if tail and (cut > 0 or start == 0):
-                    torn = self._torn_tail(path, start + cut, tail)
-                    if torn is not None:
-                        found.append(torn)
-                    data = data[:cut]
-                elif tail:  # one line longer than the block: read further back before judging it
-                    carry, first = data, True
-                    continue
-            if start > 0:
-                split = data.find(b"\n") + 1
-                if split == 0:
-                    carry = data
-                    continue
-                carry, data, base = data[:split], data[split:], start + split
-            else:
-                carry, base = b"", 0
-            lines = data.split(b"\n")
-            lines.pop()
-            offset = base + len(data)
-            for raw in reversed(lines):
-                offset -= len(raw) + 1
-                if not raw.strip():
-                    continue
-                try:
-                    found.append(parse_item(raw))
-                except ValueError as exc:
-                    corrupt.append((offset, len(raw), str(exc)))
-                    if self.on_corrupt == "raise":
-                        break
-                if len(found) >= limit:
+        end = size if resume is None else resume[0]
+        async with aclosing(self._records_backward(fd, path, end, corrupt)) as records:
+            async for record in records:
+                if chain.feed(record):
                     break
-            if corrupt and self.on_corrupt == "raise":
-                break
         if corrupt:
             numbered = [
                 LineProblem(await _io.line_number(fd, offset), offset, length, "corrupt", reason)
                 for offset, length, reason in reversed(corrupt)
             ]
             self._handle_corrupt(path, numbered)
-        found.reverse()
-        return found[-limit:]
+        return chain.items()
 
-    def _torn_tail(self, path: Path, offset: int, tail: bytes) -> Item | None:
+    async def _records_backward(
+        self, fd: int, path: Path, end: int, corrupt: list[tuple[int, int, str]]
+    ) -> AsyncGenerator[Record, None]:
+        """The records of the lines before ``end``, newest first, read in growing blocks.
+
+        Corrupt lines raise (``on_corrupt="raise"``) or are added to ``corrupt``; a torn last line
+        (only possible when ``end`` is the file's end) is yielded when it holds a whole record.
+        """
+        pos = end
+        carry = b""  # bytes from ``pos`` up to the first line already parsed
+        block = _io.FIRST_TAIL_BLOCK
+        while pos > 0:
+            start = max(0, pos - block)
+            data = await _io.read_range(fd, start, pos) + carry
+            pos = start
+            block = min(block * 2, _io.MAX_TAIL_BLOCK)
+            if start > 0:
+                split = data.find(b"\n") + 1
+                if split == 0:  # no line starts in this block: read further back
+                    carry = data
+                    continue
+                carry, data, base = data[:split], data[split:], start + split
+            else:
+                carry, base = b"", 0
+            pieces = data.split(b"\n")
+            tail = pieces.pop()
+            offset = base + len(data) - len(tail)
+            if tail:
+                torn = self._torn_tail(path, offset, tail)
+                if torn is not None:
+                    yield torn
+            for raw in reversed(pieces):
+                offset -= len(raw) + 1
+                if not raw.strip():
+                    continue
+                try:
+                    record = parse_line(raw)
+                except ValueError as exc:
+                    if self.on_corrupt == "raise":
+                        line = await _io.line_number(fd, offset)
+                        self._handle_corrupt(path, [LineProblem(line, offset, len(raw), "corrupt", str(exc))])
+                    corrupt.append((offset, len(raw), str(exc)))
+                    continue
+                yield record
+
+    def _torn_tail(self, path: Path, offset: int, tail: bytes) -> Record | None:
         try:
-            item = parse_item(tail)
+            record: Record | None = parse_line(tail)
         except ValueError:
-            item = None
-        problem = LineProblem(0, offset, len(tail), "torn", "", recoverable=item is not None)
+            record = None
+        problem = LineProblem(0, offset, len(tail), "torn", "", recoverable=record is not None)
         self._warn_torn(path, problem)
-        return item
+        return record
 
     @staticmethod
     def _warn_torn(path: Path, torn: LineProblem) -> None:
@@ -506,7 +584,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         problems = list(parsed.corrupt)
         if parsed.torn is not None:
             problems.append(parsed.torn)
-        items = len(parsed.items) + (parsed.torn_item is not None)
+        items = len(parsed.items) + isinstance(parsed.torn_record, dict)
         return FileReport(key, path, exists=True, size=size, items=items, problems=tuple(problems))
 
     async def scan(
@@ -543,7 +621,7 @@ class JsonlHistoryStore(HistoryStoreBase):
                 if parsed.torn is None:
                     return RepairResult(key, path, "none")
                 await self._repair_torn(fd, path, parsed)
-                if parsed.torn_item is not None:
+                if parsed.torn_record is not None:
                     return RepairResult(key, path, "terminated")
                 return RepairResult(key, path, "truncated", removed_bytes=parsed.torn.length)
             finally:

@@ -1,0 +1,130 @@
+"""Turns in a session file: the append index, and the chain ending at a head read forwards or backwards.
+
+A turn marker closes a turn made of the item lines since the previous marker. Item lines after the
+last marker (a file written before turn markers existed, by an older writer, or left by an append a
+crash cut short) form an unnamed turn whose parent is the turn of that last marker, so a file
+without markers is one linear chain. The next append names such a run: its write starts with a
+marker closing it.
+
+The parent a marker names is the latest turn with that head *before* it in the file, so forward
+and backward readings always agree, and a hand-edited file cannot make a cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent_framework_history import Item
+
+from ._chains import ChainIndex, Turn
+from ._lines import Record, TurnMarker
+
+__all__ = ["BackwardChain", "FileIndex", "chain_items"]
+
+
+@dataclass(eq=False, slots=True)
+class FileIndex:
+    """What an appender knows of a session file: its turns, the ids each holds, and where markers are."""
+
+    chains: ChainIndex = field(default_factory=ChainIndex)
+    loose: list[str] = field(default_factory=lambda: [])
+    """Ids of the item lines after the last marker (an unnamed turn continuing ``chains.latest``)."""
+    loose_ids: set[str] = field(default_factory=lambda: set())
+    markers: dict[str, tuple[int, str | None]] = field(default_factory=lambda: {})
+    """``head -> (offset of its marker line, parent head)``."""
+
+    def add(self, offset: int, record: Record) -> None:
+        """Take in the record found at byte ``offset`` (records must come in file order)."""
+        if isinstance(record, TurnMarker):
+            self.close(offset, record.head, record.parent)
+        else:
+            self.loose.append(record["id"])
+            self.loose_ids.add(record["id"])
+
+    def close(self, offset: int, head: str, parent: str | None) -> Turn:
+        """Record the turn a marker at ``offset`` closes: the loose items become its items."""
+        turn = self.chains.record(head, self.chains.get(parent) if parent is not None else None, self.loose)
+        self.markers[head] = (offset, turn.parent.head if turn.parent is not None else None)
+        self.loose = []
+        self.loose_ids = set()
+        return turn
+
+    def in_latest_chain(self, item_id: str) -> bool:
+        """Whether ``item_id`` is in the chain ending at the session's latest turn (the loose run included)."""
+        return item_id in self.loose_ids or self.chains.in_chain(item_id, self.chains.latest)
+
+
+def chain_items(records: list[Record], head: str | None) -> list[Item]:
+    """The items of the chain ending at ``head`` (``None``: the latest turn), reading ``records`` forwards."""
+    turns: list[tuple[list[Item], int | None]] = []  # (items, index of the parent turn)
+    by_head: dict[str, int] = {}
+    run: list[Item] = []
+    for record in records:
+        if isinstance(record, TurnMarker):
+            parent = by_head.get(record.parent) if record.parent is not None else None
+            turns.append((run, parent))
+            by_head[record.head] = len(turns) - 1
+            run = []
+        else:
+            run.append(record)
+    node: tuple[list[Item], int | None]
+    if head is None:
+        if run:
+            node = (run, len(turns) - 1 if turns else None)
+        elif turns:
+            node = turns[-1]
+        else:
+            return []
+    else:
+        index = by_head.get(head)
+        if index is None:
+            return []
+        node = turns[index]
+    parts: list[list[Item]] = []
+    while True:
+        parts.append(node[0])
+        if node[1] is None:
+            break
+        node = turns[node[1]]
+    return [item for part in reversed(parts) for item in part]
+
+
+class BackwardChain:
+    """Collects the latest ``limit`` items of a chain from records fed newest first.
+
+    Start at the end of the file with ``head`` (``None``: the latest turn), or just before the
+    marker of a known turn with ``resume=(head, parent)``. :meth:`feed` returns ``True`` when
+    enough items were found or the chain's root turn is complete.
+    """
+
+    def __init__(self, head: str | None, limit: int, *, resume: tuple[str, str | None] | None = None) -> None:
+        self.limit = limit
+        self.found: list[Item] = []  # newest first
+        self._latest = head is None and resume is None  # the first marker met is on the chain
+        self._collecting = self._latest
+        self._wanted: str | None = head
+        self._root = False
+        if resume is not None:
+            self._collecting = True
+            self._wanted = resume[1]
+            self._root = resume[1] is None
+
+    def feed(self, record: Record) -> bool:
+        if not isinstance(record, TurnMarker):
+            if self._collecting:
+                self.found.append(record)
+                return len(self.found) >= self.limit
+            return False
+        if self._root:  # the marker before the root turn's items: the chain is complete
+            return True
+        on_chain = self._latest or record.head == self._wanted
+        self._latest = False
+        self._collecting = on_chain
+        if on_chain:
+            self._wanted = record.parent
+            self._root = record.parent is None
+        return False
+
+    def items(self) -> list[Item]:
+        """The items found, oldest first."""
+        return list(reversed(self.found))
