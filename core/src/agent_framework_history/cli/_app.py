@@ -27,7 +27,7 @@ from .._version import __version__
 from ._check import check_sessions
 from ._errors import CliError, ErrorHandlingGroup, ProblemsFound
 from ._file_history import FileHistorySource, is_file_history
-from ._interchange import import_records, read_records, write_header, write_session
+from ._interchange import decode_lines, import_records, read_records, write_header, write_session
 from ._migrate import Migration, SessionOutcome, Source, StoreSource, migrate
 from ._repair import backend_check
 from ._stores import collect_sessions, describe_target, key_json, opened, partition, session_key
@@ -336,20 +336,21 @@ def import_(args: tuple[str, ...]) -> None:
     store, file = _split(args, names=("FILE",))
     assert file is not None
     if file == "-":
-        buffered = sys.stdin.readlines()
+        buffered = sys.stdin.buffer.readlines()
         where = "standard input"
 
         def lines() -> Iterator[str]:
-            yield from buffered
+            yield from decode_lines(buffered, where)
     else:
         path = Path(file)
         if not path.is_file():
-            raise CliError(f"Cannot import {file!r}: no such file.")
+            kind = "a directory" if path.is_dir() else "no such file" if not path.exists() else "not a regular file"
+            raise CliError(f"Cannot import {file!r}: {kind}; give the path of an export file (- for standard input).")
         where = file
 
         def lines() -> Iterator[str]:
-            with path.open(encoding="utf-8") as handle:
-                yield from handle
+            with path.open("rb") as handle:
+                yield from decode_lines(handle, where)
 
     for _ in read_records(lines(), where):  # a first pass validates the whole file before anything is written
         pass

@@ -72,8 +72,6 @@ def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if isinstance(exc, (HistoryStoreError, ValueError, OSError)) and text:
         return text
-    if isinstance(exc, RecursionError):
-        return "the input is nested too deeply to process (thousands of levels of brackets or tables)"
     kind = type(exc).__name__
     return f"{kind}: {text}" if text else kind
 
@@ -88,6 +86,13 @@ class ErrorHandlingGroup(click.Group):
             raise
         except (HistoryStoreError, ValueError, OSError) as exc:
             raise CliError(_describe(exc)) from exc
+        except RecursionError as exc:
+            if debugging():
+                raise
+            raise CliError(
+                "the input is nested too deeply to process (a JSON value, or a setting in af-history.toml, with "
+                f"thousands of levels of brackets or tables); flatten it. Set {DEBUG_ENV}=1 to see where."
+            ) from exc
         except Exception as exc:  # anything else: a bug or a driver's own error, still one line
             if debugging():
                 raise

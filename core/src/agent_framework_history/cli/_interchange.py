@@ -29,6 +29,7 @@ __all__ = [
     "ImportResult",
     "InterchangeError",
     "Record",
+    "decode_lines",
     "import_records",
     "read_records",
     "write_header",
@@ -131,6 +132,18 @@ def _parse(line: str, number: int, where: str) -> Record:
     except ValueError as exc:
         raise InterchangeError(f"{where}, line {number}: {exc}") from exc
     return Record(key, item)
+
+
+def decode_lines(lines: Iterable[bytes], where: str) -> Iterator[str]:
+    """Each line decoded from UTF-8, or :class:`InterchangeError` naming the line and byte that is not UTF-8."""
+    for number, raw in enumerate(lines, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InterchangeError(
+                f"{where}, line {number}: not UTF-8 text ({exc.reason} at byte {exc.start} of the line); "
+                "an export is UTF-8 JSON Lines, as af-history export writes it."
+            ) from None
 
 
 def read_records(lines: Iterable[str], where: str) -> Iterator[Record]:
