@@ -18,6 +18,7 @@ from ._errors import (
     UnknownBackendError,
     UnsupportedOperationError,
 )
+from ._hosting import open_response_store, open_session_records, open_session_store
 from ._json import clone_item, clone_json, dumps_item, loads_item
 from ._keys import ALL, AllPartitions, SessionKey
 from ._lazy import lazy_exports
@@ -36,6 +37,7 @@ from ._plugins import (
 )
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
 from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
+from ._session_store import DurableSessionStore, SessionConflictError, SessionRecords, SessionStoreProvider
 from ._store import AppendResult, Capability, HistoryStore, Item
 from ._urls import url_query_options
 from ._version import __version__
@@ -57,6 +59,7 @@ __all__ = [
     "Capability",
     "ConfigurationError",
     "CorruptDataError",
+    "DurableSessionStore",
     "HistoryStore",
     "HistoryStoreBase",
     "HistoryStoreError",
@@ -64,7 +67,10 @@ __all__ = [
     "Item",
     "RequestContext",
     "Selection",
+    "SessionConflictError",
     "SessionKey",
+    "SessionRecords",
+    "SessionStoreProvider",
     "StoreClosedError",
     "StoreFactory",
     "UnknownBackendError",
@@ -85,6 +91,9 @@ __all__ = [
     "hookspec",
     "is_hosted",
     "lazy_exports",
+    "open_response_store",
+    "open_session_records",
+    "open_session_store",
     "open_store",
     "resolve_target",
     "set_registry",

@@ -23,6 +23,7 @@ __all__ = [
     "BackendInfo",
     "BackendRegistry",
     "BackendSpec",
+    "ExtraStoreFactory",
     "StoreFactory",
     "available_backends",
     "get_registry",
@@ -61,6 +62,12 @@ class StoreFactory(Protocol):
     def __call__(self, target: str, /, **options: Any) -> HistoryStore: ...
 
 
+class ExtraStoreFactory(Protocol):
+    """Builds a backend's response store or session records from a target and keyword options."""
+
+    def __call__(self, target: str, /, **options: Any) -> Any: ...
+
+
 def _normalise(kind: str, value: object, pattern: re.Pattern[str]) -> str:
     if not isinstance(value, str):
         raise ValueError(f"BackendSpec {kind} must be a string, got {type(value).__name__} {value!r}.")
@@ -82,12 +89,18 @@ class BackendSpec:
     ``name`` is normalised to lower case with ``-`` for ``_``; ``schemes`` are URL schemes
     without ``://``. ``factory(target, **options)`` must import heavy drivers itself, so that
     discovering the backend costs nothing until it is chosen.
+
+    Optional: ``response_store(target, **options)`` builds the hosting SDK's response store
+    (``ResponseProviderProtocol``, see :func:`open_response_store`) and ``session_records(target,
+    **options)`` the versioned records behind :func:`open_session_store`, on the same URLs.
     """
 
     name: str
     factory: StoreFactory
     schemes: tuple[str, ...] = ()
     description: str = ""
+    response_store: ExtraStoreFactory | None = None
+    session_records: ExtraStoreFactory | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _normalise("name", self.name, _NAME_RE))
@@ -100,6 +113,10 @@ class BackendSpec:
         object.__setattr__(self, "schemes", schemes or (self.name,))
         if not isinstance(self.description, str):
             raise ValueError(f"BackendSpec {self.name!r}: description must be a string.")
+        for field_name in ("response_store", "session_records"):
+            value = getattr(self, field_name)
+            if value is not None and not callable(value):
+                raise ValueError(f"BackendSpec {self.name!r}: {field_name} must be callable or None, got {value!r}.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ._errors import ConfigurationError
-from ._plugins import BackendRegistry, get_registry, logger
+from ._plugins import BackendRegistry, BackendSpec, get_registry, logger
 from ._store import HistoryStore
 
 __all__ = [
@@ -120,15 +120,14 @@ def resolve_target(*, registry: BackendRegistry | None = None) -> Selection:
     )
 
 
-def open_target(target: str, registry: BackendRegistry, **options: Any) -> HistoryStore:
-    """Open a store from a URL (``scheme://…``) or a backend name."""
+def find_backend(target: str, registry: BackendRegistry) -> tuple[BackendSpec, str]:
+    """The backend a URL (``scheme://…``) or backend name chooses, and the URL to hand its factories."""
     text = target.strip()
     if not text:
         raise ConfigurationError("The history store target is empty; give a URL such as 'sqlite:///history.db'.")
     match = _SCHEME_RE.match(text)
     if match:
-        spec = registry.by_scheme(match.group(1).lower())
-        return spec.factory(text, **options)
+        return registry.by_scheme(match.group(1).lower()), text
     if "://" in text or ":" in text:
         raise ConfigurationError(
             f"Cannot read the history store URL {target!r}: expected 'scheme://…' with a scheme of letters, "
@@ -137,7 +136,24 @@ def open_target(target: str, registry: BackendRegistry, **options: Any) -> Histo
     if not _NAME_RE.match(text):
         raise ConfigurationError(f"{target!r} is neither a store URL (scheme://…) nor a backend name.")
     spec = registry.by_name(text)
-    return spec.factory(f"{spec.schemes[0]}://", **options)
+    return spec, f"{spec.schemes[0]}://"
+
+
+def open_target(target: str, registry: BackendRegistry, **options: Any) -> HistoryStore:
+    """Open a store from a URL (``scheme://…``) or a backend name."""
+    spec, url = find_backend(target, registry)
+    return spec.factory(url, **options)
+
+
+def chosen_target(target: str | None, registry: BackendRegistry) -> str:
+    """``target``, or the selector's choice when it is ``None``."""
+    if target is not None:
+        if not isinstance(target, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"Expected a store URL or backend name, got {type(target).__name__} {target!r}.")
+        return target
+    selection = resolve_target(registry=registry)
+    logger.debug("Store %r chosen by %s.", selection.target, selection.source)
+    return selection.target
 
 
 def open_store(

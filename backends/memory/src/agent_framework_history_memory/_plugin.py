@@ -14,6 +14,25 @@ def _factory(target: str, /, **options: Any) -> HistoryStore:
     return open_memory_store(target, **options)
 
 
+def _response_store(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_memory_response_store
+
+    return open_memory_response_store(target, **options)
+
+
+def _session_records(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_memory_session_records
+
+    return open_memory_session_records(target, **options)
+
+
 @hookimpl
 def history_store_backends() -> Iterator[BackendSpec]:
-    yield BackendSpec("memory", _factory, schemes=("memory",), description="In-process memory (memory://[name])")
+    yield BackendSpec(
+        "memory",
+        _factory,
+        schemes=("memory",),
+        description="In-process memory (memory://[name])",
+        response_store=_response_store,
+        session_records=_session_records,
+    )

@@ -13,6 +13,10 @@
               yield store
               await store.aclose()
 
+- :class:`ResponseStoreConformance` / :class:`SessionRecordsConformance`: the same for a backend's
+  response store (differential: the SDK's ``InMemoryResponseProvider`` must give the same answers)
+  and its agent-session records.
+
 - :class:`RecallChatClient`: an offline chat client whose replies show what history it saw
   (needs no pytest).
 """
@@ -26,11 +30,23 @@ from ._clients import RecallChatClient
 
 if TYPE_CHECKING:
     from ._conformance import HistoryStoreConformance, SessionHandle, make_item, make_turn
+    from ._response_kit import ResponseStoreConformance, SessionRecordsConformance
 
-__all__ = ["HistoryStoreConformance", "RecallChatClient", "SessionHandle", "make_item", "make_turn"]
+__all__ = [
+    "HistoryStoreConformance",
+    "RecallChatClient",
+    "ResponseStoreConformance",
+    "SessionHandle",
+    "SessionRecordsConformance",
+    "make_item",
+    "make_turn",
+]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
-    dict.fromkeys(["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"], "._conformance"),
+    {
+        **dict.fromkeys(["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"], "._conformance"),
+        **dict.fromkeys(["ResponseStoreConformance", "SessionRecordsConformance"], "._response_kit"),
+    },
     __all__,
 )

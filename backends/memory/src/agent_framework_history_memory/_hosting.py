@@ -1,0 +1,211 @@
+"""The hosting SDK's stores in memory: a response store whose responses are turns, and session records.
+
+Both share their data by name with ``memory://NAME`` history stores in the same process: the
+responses a host stored through ``open_response_store("memory://x")`` are sessions of
+``open_store("memory://x")``. For tests and local experiments; nothing outlives the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
+
+from agent_framework_history import ConfigurationError, Item, SessionKey, clone_item
+from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
+from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
+
+from ._store import MemoryHistoryStore
+
+__all__ = ["MemoryResponseStore", "MemorySessionRecords", "open_memory_response_store", "open_memory_session_records"]
+
+Partition = tuple[str | None, str | None]
+
+
+@dataclass
+class _Response:
+    key: SessionKey
+    head: str | None
+    envelope: Item | None
+    history_ids: list[str]
+    input_ids: list[str]
+    output_ids: list[str]
+    deleted: bool = False
+
+    def row(self, response_id: str) -> ResponseRow:
+        return ResponseRow(
+            response_id,
+            None if self.envelope is None else clone_item(self.envelope),
+            self.deleted,
+            list(self.history_ids),
+            list(self.input_ids),
+            list(self.output_ids),
+        )
+
+
+@dataclass
+class _Responses:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    responses: dict[tuple[Partition, str], _Response] = field(default_factory=lambda: {})
+    items: dict[tuple[Partition, str], Item] = field(default_factory=lambda: {})
+    conversations: dict[tuple[Partition, str], list[str]] = field(default_factory=lambda: {})
+
+
+@dataclass
+class _Records:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    records: dict[tuple[str, str], tuple[dict[str, Any], Version]] = field(default_factory=lambda: {})
+
+
+_NAMED_RESPONSES: Final[dict[str, _Responses]] = {}
+_NAMED_RECORDS: Final[dict[str, _Records]] = {}
+_NAMED_LOCK: Final = threading.Lock()
+
+
+def _name(target: str, options: dict[str, Any]) -> str | None:
+    if options:
+        raise ConfigurationError(f"The memory backend takes no options, got {sorted(options)}.")
+    parts = urlsplit(target)
+    if parts.scheme.lower() != "memory" or parts.query or parts.fragment:
+        raise ConfigurationError(f"Expected memory:// or memory://NAME (no query or fragment), got {target!r}.")
+    return unquote(parts.netloc + parts.path).strip("/") or None
+
+
+class MemoryResponseStore(ResponseStoreBase):
+    """``ResponseProviderProtocol`` in memory; each response is a turn of a ``memory://`` session."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self._history = MemoryHistoryStore(name)
+        if name is None:
+            self._data = _Responses()
+        else:
+            with _NAMED_LOCK:
+                self._data = _NAMED_RESPONSES.setdefault(name, _Responses())
+
+    @property
+    def history(self) -> MemoryHistoryStore:
+        """The history store the responses are turns of."""
+        return self._history
+
+    async def _do_create(self, partition: Partition, new: NewResponse) -> None:
+        user, chat = partition
+        with self._data.lock:
+            existing = self._data.responses.get((partition, new.response_id))
+            if existing is not None and not existing.deleted:
+                raise ResponseAlreadyExistsError(new.response_id)
+            previous = (
+                self._data.responses.get((partition, new.previous_response_id))
+                if new.previous_response_id is not None
+                else None
+            )
+        if previous is not None and not previous.deleted:
+            key, head = previous.key, previous.head
+        elif new.conversation_id is not None:
+            key, head = SessionKey(new.conversation_id, user=user, chat=chat), None
+        else:
+            key, head = SessionKey(new.response_id, user=user, chat=chat), None
+        turn = [*new.inputs, *new.outputs]
+        result = await self._history.append(key, turn, head=head) if turn else None
+        with self._data.lock:
+            for item in turn:
+                self._data.items[(partition, item["id"])] = clone_item(item)
+            self._data.responses[(partition, new.response_id)] = _Response(
+                key=key,
+                head=result.head if result is not None else head,
+                envelope=new.envelope,
+                history_ids=list(new.history_ids),
+                input_ids=[i["id"] for i in new.inputs],
+                output_ids=[i["id"] for i in new.outputs],
+            )
+            if new.conversation_id is not None:
+                self._data.conversations.setdefault((partition, new.conversation_id), []).append(new.response_id)
+
+    async def _do_row(self, partition: Partition, response_id: str) -> ResponseRow | None:
+        with self._data.lock:
+            found = self._data.responses.get((partition, response_id))
+            return None if found is None else found.row(response_id)
+
+    async def _do_update(self, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]) -> bool:
+        with self._data.lock:
+            found = self._data.responses.get((partition, response_id))
+            if found is None or found.deleted:
+                return False
+            fresh = [item for item in outputs if item["id"] not in set(found.output_ids)]
+            key, head = found.key, found.head
+        result = await self._history.append(key, fresh, head=head) if fresh else None
+        with self._data.lock:
+            for item in outputs:
+                self._data.items[(partition, item["id"])] = clone_item(item)
+            found.envelope = envelope
+            found.output_ids = [i["id"] for i in outputs]
+            if result is not None and result.head is not None:
+                found.head = result.head
+        return True
+
+    async def _do_delete(self, partition: Partition, response_id: str) -> bool:
+        with self._data.lock:
+            found = self._data.responses.get((partition, response_id))
+            if found is None or found.deleted:
+                return False
+            found.deleted = True
+            found.envelope = None
+            return True
+
+    async def _do_items(self, partition: Partition, item_ids: Sequence[str]) -> list[Item | None]:
+        with self._data.lock:
+            found = [self._data.items.get((partition, item_id)) for item_id in item_ids]
+        return [None if item is None else clone_item(item) for item in found]
+
+    async def _do_conversation(self, partition: Partition, conversation_id: str) -> list[ResponseRow]:
+        with self._data.lock:
+            ids = list(self._data.conversations.get((partition, conversation_id), []))
+            return [self._data.responses[(partition, rid)].row(rid) for rid in ids]
+
+    async def _do_close(self) -> None:
+        await self._history.aclose()
+
+
+class MemorySessionRecords(SessionRecords):
+    """Versioned agent-session records in memory (shared by name in this process)."""
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is None:
+            self._data = _Records()
+        else:
+            with _NAMED_LOCK:
+                self._data = _NAMED_RECORDS.setdefault(name, _Records())
+
+    async def read(self, scope: str, record_id: str) -> tuple[dict[str, Any], Version] | None:
+        with self._data.lock:
+            found = self._data.records.get((scope, record_id))
+            return None if found is None else (clone_item(found[0]), found[1])
+
+    async def write(self, scope: str, record_id: str, value: dict[str, Any], expected: Version | None) -> Version:
+        with self._data.lock:
+            found = self._data.records.get((scope, record_id))
+            current = ABSENT if found is None else found[1]
+            if expected is not None and expected != current:
+                raise conflict(scope, record_id, expected)
+            version = current + 1
+            self._data.records[(scope, record_id)] = (clone_item(value), version)
+            return version
+
+    async def remove(self, scope: str, record_id: str) -> bool:
+        with self._data.lock:
+            return self._data.records.pop((scope, record_id), None) is not None
+
+
+def open_memory_response_store(target: str = "memory://", /, **options: Any) -> MemoryResponseStore:
+    """A response store on ``memory://`` (private) or ``memory://NAME`` (shared by name)."""
+    return MemoryResponseStore(_name(target, options))
+
+
+def open_memory_session_records(target: str = "memory://", /, **options: Any) -> MemorySessionRecords:
+    """Session records on ``memory://`` (private) or ``memory://NAME`` (shared by name)."""
+    return MemorySessionRecords(_name(target, options))

@@ -1,0 +1,308 @@
+"""The hosting SDK's response store (``ResponseProviderProtocol``) over this project's backends.
+
+``ResponsesHostServer`` and the SDK's ``ResponsesAgentServerHost`` keep their Responses transcript
+in a *response provider*. :class:`ResponseStoreBase` implements that protocol's rules once —
+partitioning by ``PlatformContext``, ``KeyError`` where the SDK's own stores raise it, cursor
+pagination, history resolution — on top of a few primitives a backend implements on its own
+tables. A backend stores a response as a turn of a conversation chain (the same chains the
+``HistoryStore`` keeps), so what a host stored is what ``af-history`` lists, shows and exports.
+
+Rules (those of the SDK's ``InMemoryResponseProvider``, which the differential tests compare with):
+
+- every call is partitioned by ``context.user_id_key``; ``None`` (or no context) is the
+  anonymous partition, apart from every named user; ``""`` is a partition of its own;
+- ``create_response`` of an id that exists (and is not deleted) raises
+  ``ResponseAlreadyExistsError``; items without an ``id`` are not stored;
+- ``get_response`` / ``update_response`` / ``delete_response`` raise ``KeyError`` for an id that
+  is missing or deleted; ``get_input_items`` raises ``KeyError`` when missing and ``ValueError``
+  when deleted;
+- ``get_history_item_ids(previous, conversation, limit)`` returns the previous response's history,
+  input and output ids, then those of every response of the conversation, first occurrence kept;
+  the latest ``limit`` (``-1``: all, ``0`` or less: none).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from ._closing import AsyncClosing
+from ._errors import StoreClosedError
+from ._json import clone_json
+from ._keys import SessionKey
+from ._store import Item
+
+if TYPE_CHECKING:
+    from azure.ai.agentserver.responses import PlatformContext
+
+__all__ = [
+    "EMPTY_USER_CHAT",
+    "NewResponse",
+    "ResponseRow",
+    "ResponseStoreBase",
+    "check_response_id",
+    "conversation_of",
+    "output_items",
+    "partition_of",
+]
+
+EMPTY_USER_CHAT: Final = "~empty-user"
+"""The ``chat`` that keeps ``user_id_key=""`` apart: ``SessionKey`` has no empty user, so that
+partition is stored as ``(user=None, chat="~empty-user")``, apart from the anonymous ``(None, None)``."""
+
+MAX_PAGE: Final = 100
+"""``get_input_items`` returns at most this many items per call (the SDK clamps ``limit`` to 1..100)."""
+
+
+def partition_of(context: PlatformContext | None) -> tuple[str | None, str | None]:
+    """The ``(user, chat)`` partition a call's ``PlatformContext`` names."""
+    user = getattr(context, "user_id_key", None) if context is not None else None
+    if user is None:
+        return (None, None)
+    if not isinstance(user, str):
+        raise ValueError(f"PlatformContext.user_id_key must be a string or None, got {type(user).__name__}.")
+    if user == "":
+        return (None, EMPTY_USER_CHAT)
+    SessionKey("check", user=user)  # the same rules as every stored key
+    return (user, None)
+
+
+def check_response_id(value: object, what: str = "response id") -> str:
+    """``value`` when it is a usable id (a non-empty string without NUL), else ``ValueError``."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise ValueError(f"{what} must be a non-empty string without NUL characters, got {value!r}.")
+    return value
+
+
+def _item_id(item: object) -> str | None:
+    value = cast(Mapping[str, Any], item).get("id") if isinstance(item, Mapping) else getattr(item, "id", None)
+    return value if isinstance(value, str) and value else None
+
+
+def _as_items(items: Iterable[object] | None, what: str) -> list[Item]:
+    """Deep copies of the items that carry an id (the SDK's stores skip the others)."""
+    kept: list[Item] = []
+    for index, item in enumerate(items or ()):
+        if _item_id(item) is None:
+            continue
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{what}[{index}] must be a dict (a Responses item), got {type(item).__name__}.")
+        kept.append(clone_json(dict(cast(Mapping[str, Any], item)), f"{what}[{index}]"))
+    return kept
+
+
+def output_items(response: Mapping[str, Any]) -> list[Item]:
+    """The response's ``output`` items that carry an id, deep-copied."""
+    output = response.get("output")
+    if not isinstance(output, list):
+        return []
+    return _as_items(cast(list[object], output), "response.output")
+
+
+def conversation_of(response: Mapping[str, Any]) -> str | None:
+    """The conversation id of a response (``conversation`` as a string or ``{"id": ...}``)."""
+    conversation = response.get("conversation")
+    if isinstance(conversation, str):
+        return conversation or None
+    if isinstance(conversation, Mapping):
+        value = cast(Mapping[str, Any], conversation).get("id")
+        return str(value) if value else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NewResponse:
+    """What ``create_response`` hands a backend (validated and deep-copied)."""
+
+    response_id: str
+    envelope: Item
+    previous_response_id: str | None
+    conversation_id: str | None
+    history_ids: list[str]
+    inputs: list[Item]
+    outputs: list[Item]
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRow:
+    """A stored response as a backend reads it back."""
+
+    response_id: str
+    envelope: Item | None
+    deleted: bool
+    history_ids: list[str] = field(default_factory=lambda: [])
+    input_ids: list[str] = field(default_factory=lambda: [])
+    output_ids: list[str] = field(default_factory=lambda: [])
+
+    @property
+    def chain_ids(self) -> list[str]:
+        """History, input and output ids: what ``get_history_item_ids`` continues from."""
+        return [*self.history_ids, *self.input_ids, *self.output_ids]
+
+
+def _unique(ids: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+class ResponseStoreBase(AsyncClosing, abc.ABC):
+    """``ResponseProviderProtocol`` on a backend's primitives; the ``_do_*`` methods receive clean arguments.
+
+    ``partition`` arguments are ``(user, chat)`` pairs from :func:`partition_of`.
+    """
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    def _check_open(self, operation: str) -> None:
+        if self._closed:
+            raise StoreClosedError(f"{type(self).__name__}.{operation}() was called after aclose().")
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def create_response(
+        self,
+        response: Any,
+        input_items: Iterable[Any] | None,
+        history_item_ids: Iterable[str] | None,
+        *,
+        context: PlatformContext | None = None,
+    ) -> None:
+        self._check_open("create_response")
+        if not isinstance(response, Mapping):
+            raise ValueError(f"response must be a dict (a Responses object), got {type(response).__name__}.")
+        envelope = clone_json(dict(cast(Mapping[str, Any], response)), "response")
+        response_id = check_response_id(envelope.get("id"), "response['id']")
+        previous = envelope.get("previous_response_id")
+        history = [check_response_id(i, "history item id") for i in history_item_ids or ()]
+        new = NewResponse(
+            response_id=response_id,
+            envelope=envelope,
+            previous_response_id=previous if isinstance(previous, str) and previous else None,
+            conversation_id=conversation_of(envelope),
+            history_ids=history,
+            inputs=_as_items(input_items, "input_items"),
+            outputs=output_items(envelope),
+        )
+        await self._do_create(partition_of(context), new)
+
+    async def get_response(self, response_id: str, *, context: PlatformContext | None = None) -> Any:
+        self._check_open("get_response")
+        row = await self._do_row(partition_of(context), check_response_id(response_id))
+        if row is None or row.deleted or row.envelope is None:
+            raise KeyError(f"response '{response_id}' not found")
+        return row.envelope
+
+    async def update_response(self, response: Any, *, context: PlatformContext | None = None) -> None:
+        self._check_open("update_response")
+        if not isinstance(response, Mapping):
+            raise ValueError(f"response must be a dict (a Responses object), got {type(response).__name__}.")
+        envelope = clone_json(dict(cast(Mapping[str, Any], response)), "response")
+        response_id = check_response_id(envelope.get("id"), "response['id']")
+        if not await self._do_update(partition_of(context), response_id, envelope, output_items(envelope)):
+            raise KeyError(f"response '{response_id}' not found")
+
+    async def delete_response(self, response_id: str, *, context: PlatformContext | None = None) -> None:
+        self._check_open("delete_response")
+        if not await self._do_delete(partition_of(context), check_response_id(response_id)):
+            raise KeyError(f"response '{response_id}' not found")
+
+    async def get_input_items(
+        self,
+        response_id: str,
+        limit: int = 20,
+        ascending: bool = False,
+        after: str | None = None,
+        before: str | None = None,
+        *,
+        context: PlatformContext | None = None,
+    ) -> list[Any]:
+        self._check_open("get_input_items")
+        partition = partition_of(context)
+        row = await self._do_row(partition, check_response_id(response_id))
+        if row is None:
+            raise KeyError(f"response '{response_id}' not found")
+        if row.deleted:
+            raise ValueError(f"response '{response_id}' has been deleted")
+        ids = [*row.history_ids, *row.input_ids]
+        ordered = ids if ascending else ids[::-1]
+        if after is not None and after in ordered:
+            ordered = ordered[ordered.index(after) + 1 :]
+        if before is not None and before in ordered:
+            ordered = ordered[: ordered.index(before)]
+        page = ordered[: max(1, min(MAX_PAGE, int(limit)))]
+        return [item for item in await self._do_items(partition, page) if item is not None]
+
+    async def get_items(self, item_ids: Iterable[str], *, context: PlatformContext | None = None) -> list[Any]:
+        self._check_open("get_items")
+        ids = [check_response_id(i, "item id") for i in item_ids]
+        if not ids:
+            return []
+        found = await self._do_items(partition_of(context), ids)
+        return list(found)
+
+    async def get_history_item_ids(
+        self,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        limit: int,
+        *,
+        context: PlatformContext | None = None,
+    ) -> list[str]:
+        self._check_open("get_history_item_ids")
+        partition = partition_of(context)
+        resolved: list[str] = []
+        if previous_response_id is not None:
+            row = await self._do_row(partition, check_response_id(previous_response_id, "previous_response_id"))
+            if row is not None and not row.deleted:
+                resolved.extend(row.chain_ids)
+        if conversation_id is not None:
+            for row in await self._do_conversation(partition, check_response_id(conversation_id, "conversation id")):
+                if not row.deleted:
+                    resolved.extend(row.chain_ids)
+        unique = _unique(resolved)
+        if limit == -1:
+            return unique
+        if limit <= 0:
+            return []
+        return unique[-limit:]
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        await self._do_close()
+
+    # -- what a backend implements -----------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _do_create(self, partition: tuple[str | None, str | None], new: NewResponse) -> None:
+        """Store a new response; raise ``ResponseAlreadyExistsError`` when the id exists and is not deleted."""
+
+    @abc.abstractmethod
+    async def _do_row(self, partition: tuple[str | None, str | None], response_id: str) -> ResponseRow | None:
+        """The stored response (deleted ones too), or ``None``."""
+
+    @abc.abstractmethod
+    async def _do_update(
+        self, partition: tuple[str | None, str | None], response_id: str, envelope: Item, outputs: list[Item]
+    ) -> bool:
+        """Replace the envelope and the output items; ``False`` when missing or deleted."""
+
+    @abc.abstractmethod
+    async def _do_delete(self, partition: tuple[str | None, str | None], response_id: str) -> bool:
+        """Mark the response deleted; ``False`` when missing or already deleted."""
+
+    @abc.abstractmethod
+    async def _do_items(self, partition: tuple[str | None, str | None], item_ids: Sequence[str]) -> list[Item | None]:
+        """The latest stored item of each id in the partition (``None`` for a miss), in request order."""
+
+    @abc.abstractmethod
+    async def _do_conversation(
+        self, partition: tuple[str | None, str | None], conversation_id: str
+    ) -> list[ResponseRow]:
+        """The responses created in the conversation, oldest first."""
+
+    async def _do_close(self) -> None:
+        """Release resources; called once."""
