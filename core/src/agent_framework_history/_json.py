@@ -2,7 +2,7 @@
 
 :func:`clone_json` is the one validator every backend relies on (through ``check_items``): what it
 accepts, every backend stores and gives back unchanged, so histories move between backends without
-failing part-way. The rules are listed in ``docs/writing-a-backend.md`` ("What an item may hold").
+failing part-way. The rules are listed in ``docs/conversion.md`` ("What an item may hold").
 """
 
 from __future__ import annotations
