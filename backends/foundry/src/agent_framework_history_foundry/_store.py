@@ -127,6 +127,7 @@ class FoundryHistoryStore(HistoryStoreBase):
             raise ValueError(f"cache_size must be at least 1, got {cache_size}.")
         self._owned = owned
         self.host_stores = host_stores
+        self._warned_no_host_id = False
         self._failed_writes = 0
         # In-process memory, keyed by the whole partition (user and chat) or the whole SessionKey,
         # so one user's or chat's entries never answer another's call.
@@ -268,17 +269,17 @@ class FoundryHistoryStore(HistoryStoreBase):
         previous = self._previous(key, head)
         if previous is None:
             return []
-        context = self._context(key)
-        ids = await self._chain_ids(key, previous, context)
-        if not ids:
-            host_turn = self._host_turns.get((_partition(key), previous))
-            if host_turn is None:
-                return []
-            # The host writes its response when the request completes: until then, its chain is the
-            # one the request continued plus what this process appended during the request.
+        host_turn = self._host_turns.get((_partition(key), previous))
+        if host_turn is not None and previous == current_request_context().host_response_id:
+            # This request's own turn, which the host is still writing (its response may not exist
+            # yet, or lack its output): the chain the request continued plus what it appended here.
             earlier = await self._do_load(key, None, host_turn.parent) if host_turn.parent is not None else []
             items = [*earlier, *(dict(item) for item in host_turn.items)]
             return items if limit is None else items[-limit:]
+        context = self._context(key)
+        ids = await self._chain_ids(key, previous, context)
+        if not ids:
+            return []
         wanted = list(ids if limit is None else ids[-limit:])
         try:
             return await self._fetch(key, wanted, context, f"chain {previous}")
@@ -341,6 +342,14 @@ class FoundryHistoryStore(HistoryStoreBase):
         host_id = self._host_response_id()
         if host_id is not None:
             return self._leave_to_host(key, items, previous, host_id)
+        if self.host_stores and not self._warned_no_host_id:
+            self._warned_no_host_id = True
+            logger.warning(
+                "The serving host stores each turn itself (host_stores), but did not publish the id of the response "
+                "it writes for this request (the azure.ai.agentserver.response_id baggage entry; streamed requests "
+                "do not carry it in azure-ai-agentserver-responses 2.4), so the history store writes this turn too: "
+                "Foundry storage then holds it twice. Histories stay correct. (Logged once per store.)"
+            )
         context = self._context(key)
         chain: tuple[str, ...] = ()
         if previous is not None:

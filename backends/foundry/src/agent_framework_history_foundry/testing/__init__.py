@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._credential import StaticTokenCredential
 from ._fake import FakeFoundryStorage, Fault, Operation, RecordedRequest
-from ._tls import LoopbackTls, install_test_ca
+from ._tls import LoopbackTls, install_test_ca, make_loopback_tls
 
 __all__ = [
     "FakeFoundryStorage",
@@ -18,4 +18,5 @@ __all__ = [
     "RecordedRequest",
     "StaticTokenCredential",
     "install_test_ca",
+    "make_loopback_tls",
 ]

@@ -4,6 +4,8 @@ It implements what the SDK's ``FoundryStorageProvider`` calls, with the service'
 semantics: ``history/item_ids?previous_response_id=X`` answers X's own ``history_item_ids``
 followed by its input and output item ids; an unknown response is a 404; a duplicate create is
 a 409 ``conflict``; ids that are not ``IdGenerator`` ids are refused with a 500, as the service does.
+An update (``POST responses/{id}``, what a host sends when a response it created at the start
+completes) replaces the response and records its output items.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fault", "FakeFoundryStorage", "Operation", "RecordedRequest"]
 
-Operation = Literal["create", "get_response", "history", "items"]
+Operation = Literal["create", "update", "get_response", "history", "items"]
 PROJECT_PATH: Final = "/api/projects/test-project"
 STORAGE_PATH: Final = PROJECT_PATH + "/storage/"
 
@@ -157,6 +159,8 @@ class FakeFoundryStorage:
             return "items"
         if method == "GET" and tail.startswith("responses/") and tail.count("/") == 1:
             return "get_response"
+        if method == "POST" and tail.startswith("responses/") and tail.count("/") == 1:
+            return "update"
         return "unknown"
 
     def _take_fault(self, operation: str) -> Fault | None:
@@ -211,6 +215,8 @@ class FakeFoundryStorage:
 
         if operation == "create":
             return self._create(body)
+        if operation == "update":
+            return self._update(tail.split("/", 1)[1], body)
         if operation == "history":
             previous = query.get("previous_response_id")
             limit = int(query.get("limit", "-1"))
@@ -231,6 +237,26 @@ class FakeFoundryStorage:
                 return web.json_response(_error("not_found", f"Response {response_id} not found"), status=404)
             return web.json_response(stored.response)
         return web.json_response(_error("not_found", f"No route {tail}"), status=404)
+
+    def _update(self, response_id: str, body: Any) -> web.StreamResponse:
+        from aiohttp import web
+
+        stored = self.responses.get(response_id)
+        if stored is None:
+            return web.json_response(_error("not_found", f"Response {response_id} not found"), status=404)
+        response = _object(body)
+        if response.get("id") != response_id:
+            return web.json_response(_error("invalid_request", "the body's id is not the path's"), status=400)
+        output_items = [_object(i) for i in _list(response.get("output"))]
+        for item in output_items:
+            ok, reason = IdGenerator.is_valid(item.get("id"))
+            if not ok:
+                return web.json_response(_error("server_error", f"bad item id: {reason}"), status=500)
+        for item in output_items:
+            self.items[item["id"]] = item
+        stored.response = response
+        stored.output_ids = [item["id"] for item in output_items]
+        return web.json_response(response, status=200)
 
     def _create(self, body: Any) -> web.StreamResponse:
         from aiohttp import web

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LoopbackTls", "install_test_ca"]
+__all__ = ["LoopbackTls", "install_test_ca", "make_loopback_tls"]
 
 _HOST = "127.0.0.1"
 
@@ -41,6 +41,17 @@ def install_test_ca(directory: str | Path | None = None) -> LoopbackTls:
             "install_test_ca() must run before aiohttp is imported (aiohttp reads SSL_CERT_FILE once, at import); "
             "call it first thing in conftest.py, or run the HTTPS client in a fresh process."
         )
+    tls = make_loopback_tls(directory)
+    os.environ["SSL_CERT_FILE"] = str(tls.ca_file)
+    return tls
+
+
+def make_loopback_tls(directory: str | Path | None = None) -> LoopbackTls:
+    """Create a CA (written to ``<directory>/ca.pem``) and a 127.0.0.1 certificate; change no setting.
+
+    For a fake served in this process to clients in other processes: start them with
+    ``SSL_CERT_FILE`` set to ``ca_file``.
+    """
     import trustme  # type: ignore[import-not-found, unused-ignore]
 
     ca = trustme.CA()
@@ -48,5 +59,4 @@ def install_test_ca(directory: str | Path | None = None) -> LoopbackTls:
     folder = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="af-history-foundry-ca-"))
     ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    os.environ["SSL_CERT_FILE"] = str(ca_file)
     return LoopbackTls(ca=ca, server_cert=server_cert, ca_file=ca_file)
