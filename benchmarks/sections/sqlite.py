@@ -28,6 +28,8 @@ BIG_TURNS = 20_000
 WINDOW = 2_000
 BIG_ITEMS = 100_000
 LOAD_LIMIT = 50
+LOAD_TURNS = 2_000  # 4,000 items
+FORK_EVERY = 100  # turns between two forks of the forked chain
 
 KEY = SessionKey(SESSION, user="bench-user")
 
@@ -94,6 +96,8 @@ async def time_aiosqlite(path: Path, batches: list[list[Item]]) -> float | None:
     except ImportError:
         return None
     from agent_framework_history import dumps_item
+    from agent_framework_history_sqlite._chains import _FIND_SESSION, _INSERT_ITEM, _INSERT_TURN, _NEW_SESSION
+    from agent_framework_history_sqlite._schema import new_head
 
     await SQLiteHistoryStore(path).aclose()  # creates the schema
     partition = (KEY.user, "", KEY.session_id)
@@ -101,27 +105,28 @@ async def time_aiosqlite(path: Path, batches: list[list[Item]]) -> float | None:
         await db.execute("PRAGMA synchronous = NORMAL")
         await db.execute("PRAGMA wal_autocheckpoint = 0")  # no checkpoints at all: in its favour
         start = time.perf_counter()
-        for batch in batches:
+        for batch in batches:  # head=None: the store's common path, one linear chain
             rows = [(item["id"], dumps_item(item)) for item in batch]
             await db.execute("BEGIN IMMEDIATE")
-            async with db.execute(
-                "SELECT s.id, (SELECT MAX(i.seq) FROM af_history_items AS i WHERE i.session = s.id) "
-                "FROM af_history_sessions AS s WHERE s.user = ? AND s.chat = ? AND s.session_id = ?",
-                partition,
-            ) as cursor:
+            async with db.execute(_FIND_SESSION, partition) as cursor:
                 found = await cursor.fetchone()
             if found is None:
-                cursor = await db.execute(
-                    "INSERT INTO af_history_sessions (user, chat, session_id) VALUES (?, ?, ?)", partition
-                )
-                session, last = cursor.lastrowid, 0
+                cursor = await db.execute(_NEW_SESSION, partition)
+                session, turn, last = cursor.lastrowid, 0, 0
             else:
-                session, last = found[0], found[1] or 0
+                session, turn, last = found[0], found[1] or 0, found[4] or 0
+            marks = ", ".join("?" * len(rows))
+            async with db.execute(
+                f"SELECT item_id, branch, seq FROM af_history_items WHERE session = ? AND item_id IN ({marks})",
+                (session, *(item_id for item_id, _ in rows)),
+            ) as cursor:
+                if await cursor.fetchall():
+                    raise AssertionError("the workload's ids are all new")
             await db.executemany(
-                "INSERT INTO af_history_items (session, seq, item_id, item) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (session, item_id) DO NOTHING",
-                [(session, last + n, item_id, text) for n, (item_id, text) in enumerate(rows, 1)],
+                _INSERT_ITEM,
+                [(session, last + n, turn + 1, 1, item_id, text) for n, (item_id, text) in enumerate(rows, 1)],
             )
+            await db.execute(_INSERT_TURN, (session, turn + 1, new_head(), turn or None, 1, last + len(rows)))
             await db.execute("COMMIT")
         return time.perf_counter() - start
 
@@ -228,6 +233,67 @@ async def big_load(tmp: Path) -> tuple[float, float, float | None]:
     return big_s, small_s, sdk_s
 
 
+async def alternating(repeats: int, calls: dict[str, Callable[[], Awaitable[object]]]) -> dict[str, float]:
+    """Median seconds per call of each subject, the subjects called in turn ``repeats`` times.
+
+    Taking turns call by call, the subjects see the same moments of a noisy machine.
+    """
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            await call()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+async def loads_against_the_sdk(tmp: Path) -> dict[str, float]:
+    """load() and load(limit=20) of 4,000 items against SQLiteSession.get_items on the same items, and at forks.
+
+    The forked session holds the same 4,000 items on a chain that forks every ``FORK_EVERY``
+    turns (each fork leaves a one-turn branch behind), so its tip's chain has twenty segments.
+    """
+    from agents.memory import SQLiteSession
+
+    batches = responses_turns(LOAD_TURNS)
+    forked = SessionKey("forked", user="bench-user")
+    store = SQLiteHistoryStore(tmp / "sqlite-loads.db")
+    session = SQLiteSession(SESSION, tmp / "sdk-session-loads.db")
+    try:
+        for batch in batches:
+            await store.append(KEY, batch)
+            await session.add_items(batch)  # type: ignore[arg-type]
+        head = None
+        for n, batch in enumerate(batches):
+            result = await store.append(forked, batch, head=head)
+            if n % FORK_EVERY == FORK_EVERY - 1:  # the turn after this one goes on a new branch
+                await store.append(forked, [{**batch[0], "id": f"msg_left-behind-{n}"}], head=result.head)
+            head = result.head
+        counts = [len(await store.load(forked, head=head)), len(await store.load(KEY)), len(await session.get_items())]
+        if counts != [2 * LOAD_TURNS] * 3:
+            raise AssertionError(f"a load returned the wrong count: {counts}")
+        times = await alternating(
+            21,
+            {
+                "load": lambda: store.load(KEY),
+                "sdk": session.get_items,
+                "fork load": lambda: store.load(forked, head=head),
+            },
+        )
+        times |= await alternating(
+            301,
+            {
+                "load20": lambda: store.load(KEY, limit=20),
+                "sdk20": lambda: session.get_items(limit=20),
+                "fork load20": lambda: store.load(forked, head=head, limit=20),
+            },
+        )
+    finally:
+        await store.aclose()
+        session.close()
+    return times
+
+
 async def run(ctx: Context) -> None:
     turns = ctx.turns
     batches = responses_turns(turns)
@@ -297,4 +363,34 @@ async def run(ctx: Context) -> None:
     ctx.report.notes.append(
         f"sqlite load(limit={LOAD_LIMIT}): {big_s * 1e3:.2f} ms on {BIG_ITEMS:,} items, {small_s * 1e3:.2f} ms on a "
         f"100-item session of the same file{sdk_note}"
+    )
+
+    loads = await loads_against_the_sdk(ctx.tmp)
+    items = 2 * LOAD_TURNS
+    ctx.report.checks += [
+        Check(f"sqlite: load() ÷ SQLiteSession.get_items(), {items:,} items", loads["load"] / loads["sdk"], 1.0, "x"),
+        Check(
+            f"sqlite: load(limit=20) ÷ SQLiteSession.get_items(limit=20), {items:,} items",
+            loads["load20"] / loads["sdk20"],
+            1.0,
+            "x",
+        ),
+        Check(
+            f"sqlite: load() at a tip {items // 2 // FORK_EVERY} forks deep ÷ load() of a linear chain",
+            loads["fork load"] / loads["load"],
+            1.25,
+            "x",
+        ),
+        Check(
+            f"sqlite: load(limit=20) at a tip {items // 2 // FORK_EVERY} forks deep ÷ on a linear chain",
+            loads["fork load20"] / loads["load20"],
+            2.0,  # one more step of the chain's walk per fork, whatever the length of the history
+            "x",
+        ),
+    ]
+    ctx.report.notes.append(
+        f"sqlite loads of {items:,} items (ms): load() {loads['load'] * 1e3:.2f}, SQLiteSession.get_items() "
+        f"{loads['sdk'] * 1e3:.2f}; load(limit=20) {loads['load20'] * 1e3:.3f}, get_items(limit=20) "
+        f"{loads['sdk20'] * 1e3:.3f}; at a tip forked every {FORK_EVERY} turns: load() {loads['fork load'] * 1e3:.2f}, "
+        f"load(limit=20) {loads['fork load20'] * 1e3:.3f}"
     )
