@@ -251,3 +251,19 @@ async def check_against_model(ops: list[tuple[str, int | None, list[int], int | 
 @given(steps)
 def test_store_matches_a_tree_of_turns(ops: list[tuple[str, int | None, list[int], int | None]]) -> None:
     asyncio.run(check_against_model(ops))
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_parent_that_loops_ends_the_walk(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(KEY, make_turn(0))
+        await store.append(KEY, make_turn(1))
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE af_history_turns SET parent = 2 WHERE turn = 1")  # turn 1's parent is its own child
+    conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        assert _ids(await store.load(KEY)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+        assert _ids(await store.load(KEY, limit=3)) == ["msg_0a", "msg_1u", "msg_1a"]
+        assert (await store.append(KEY, make_turn(1) + make_turn(2))).stored == 2

@@ -34,9 +34,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from agent_framework_history import AppendResult
+
 from ._schema import ITEMS, SESSIONS, TURNS, new_head
 
-__all__ = ["Partition", "Stored", "append_turn", "load_chain"]
+__all__ = ["Partition", "append_turn", "load_chain"]
 
 logger = logging.getLogger("agent_framework_history_sqlite")
 
@@ -55,14 +57,6 @@ class _Turn:
     last_seq: int
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """What an append did: the count of items stored and the head the caller continues from."""
-
-    count: int
-    head: str | None
-
-
 _LATEST_TURN: Final = f"(SELECT MAX(turn) FROM {TURNS} WHERE session = s.id)"
 _BY_KEY: Final = (
     f"SELECT s.id, {{turn}} FROM {SESSIONS} AS s WHERE s.user = :user AND s.chat = :chat AND s.session_id = :session_id"
@@ -78,11 +72,15 @@ WITH RECURSIVE
         SELECT chain.session, fork.branch, fork.last_seq
         FROM chain
         JOIN {TURNS} AS first ON first.session = chain.session AND first.turn = chain.branch
-        JOIN {TURNS} AS fork ON fork.session = chain.session AND fork.turn = first.parent
+        JOIN {TURNS} AS fork ON fork.session = chain.session AND fork.turn = first.parent AND fork.turn < first.turn
     )
 SELECT session, branch, upto FROM chain
 """
-"""The segments of a chain, tip first: the walk from the start turn to its root, one step per fork."""
+"""The segments of a chain, tip first: the walk from the start turn to its root, one step per fork.
+
+A parent always has a lower number than its child; the walk insists on it, so a damaged table whose
+parents loop ends the walk instead of running it forever.
+"""
 _CHAIN_AT_LATEST: Final = _CHAIN.format(start=_BY_KEY.format(turn=_LATEST_TURN))
 _CHAIN_AT_HEAD: Final = _CHAIN.format(
     start=_BY_KEY.format(turn=f"(SELECT turn FROM {TURNS} WHERE session = s.id AND head = :head)")
@@ -146,15 +144,16 @@ def load_chain(
 
 def append_turn(
     conn: sqlite3.Connection, partition: Partition, rows: Sequence[tuple[str, str]], head: str | None
-) -> Stored:
+) -> AppendResult:
     """Record one turn holding the ``(item_id, text)`` rows not yet in the chain ending at ``head``.
 
     Runs inside the caller's write transaction. ``rows`` holds no id twice.
     """
     found = conn.execute(_FIND_SESSION, partition).fetchone()
     if found is None:
-        session: int = conn.execute(_NEW_SESSION, partition).lastrowid or 0
-        latest = None
+        created = conn.execute(_NEW_SESSION, partition).lastrowid
+        assert created is not None  # an INSERT into a rowid table always sets it
+        session, latest = created, None
     else:
         session = found[0]
         latest = None if found[1] is None else _Turn(*found[1:])
@@ -166,7 +165,7 @@ def append_turn(
         known = _ids_in_chain(conn, session, parent, [item_id for item_id, _ in rows])
         fresh = [row for row in rows if row[0] not in known]
     if not fresh:
-        return Stored(0, None if parent is None else parent.head)
+        return AppendResult(stored=0, head=None if parent is None else parent.head)
     number = 1 if latest is None else latest.number + 1
     first_seq = 1 if latest is None else latest.last_seq + 1
     branch = parent.branch if parent is not None and _ends_its_branch(conn, session, parent, latest) else number
@@ -177,7 +176,7 @@ def append_turn(
     new = new_head()
     last_seq = first_seq + len(fresh) - 1
     conn.execute(_INSERT_TURN, (session, number, new, None if parent is None else parent.number, branch, last_seq))
-    return Stored(len(fresh), new)
+    return AppendResult(stored=len(fresh), head=new)
 
 
 def _find_head(conn: sqlite3.Connection, session: int, head: str, latest: _Turn | None) -> _Turn | None:

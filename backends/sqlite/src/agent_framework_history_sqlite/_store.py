@@ -109,8 +109,7 @@ class SQLiteHistoryStore(HistoryStoreBase):
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
         partition, head = _partition(key), _check_head(head)
         rows = [(item["id"], dumps_item(item)) for item in items]
-        stored = await self._db.write(lambda conn: append_turn(conn, partition, rows, head))
-        return AppendResult(stored=stored.count, head=stored.head)
+        return await self._db.write(lambda conn: append_turn(conn, partition, rows, head))
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         partition, head = _partition(key), _check_head(head)
