@@ -364,10 +364,31 @@ class ExplodingStore(HistoryStoreBase):
         yield  # pragma: no cover - makes this an async generator
 
 
+class SurrogateStore(HistoryStoreBase):
+    """A store whose data was written before items were checked: it gives back a lone surrogate."""
+
+    CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset({Capability.LIST_SESSIONS})
+
+    def __init__(self, target: str = "", **options: Any) -> None:
+        super().__init__()
+
+    async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
+        return AppendResult(0)
+
+    async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
+        return [{"type": "message", "id": "bad", "role": "user", "content": [{"type": "input_text", "text": "\ud800"}]}]
+
+    async def _do_list_sessions(self, user: str | AllPartitions | None, chat: str | AllPartitions | None) -> Any:
+        yield SessionKey("s")
+
+
 class ExplodingPlugin:
     @hookimpl
     def history_store_backends(self) -> list[BackendSpec]:
-        return [BackendSpec("exploding", ExplodingStore, schemes=("exploding",))]
+        return [
+            BackendSpec("exploding", ExplodingStore, schemes=("exploding",)),
+            BackendSpec("surrogate", SurrogateStore, schemes=("surrogate",)),
+        ]
 
 
 @pytest.fixture
@@ -395,6 +416,18 @@ def test_unexpected_errors_are_one_line_naming_their_kind(argv: list[str], fragm
     assert_clean(result, FAILED, " ".join(argv))
     assert fragment in result.stderr
     assert "AF_HISTORY_DEBUG=1" in result.stderr
+
+
+@pytest.mark.usefixtures("exploding")
+def test_export_never_writes_text_utf8_cannot_hold(tmp_path: Path) -> None:
+    result = run(["export", "surrogate://", "--all"])
+    assert_clean(result, FAILED, "export of a lone surrogate to stdout")
+    assert "lone surrogate" in result.stderr and "'bad'" in result.stderr
+    result.stdout_bytes.decode("utf-8")  # strict: what was written is valid UTF-8
+    assert "\\ud800" not in result.stdout and "bad" not in result.stdout
+    target = tmp_path / "out.jsonl"
+    assert_clean(run(["export", "surrogate://", "--all", "-o", str(target)]), FAILED, "export of a lone surrogate")
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary one
 
 
 @pytest.mark.usefixtures("exploding")
