@@ -117,8 +117,10 @@ async def test_two_sessions_in_one_bound_request_do_not_mix(
         Fault("create", malformed=True),
         Fault("create", status=200, body={"id": "caresp_someone_else"}),
         Fault("create", status=200, body=["not", "a", "response"]),
+        Fault("create", status=200, body={"status": "ok"}),
+        Fault("create", status=200, raw="<html>gateway</html>"),
     ],
-    ids=["not-json", "wrong-id", "array"],
+    ids=["not-json", "wrong-id", "array", "no-id", "html"],
 )
 async def test_a_create_answered_200_with_a_wrong_body_is_not_stored(
     fake: FakeFoundryStorage, wire_store: FoundryHistoryStore, fault: Fault
@@ -140,6 +142,18 @@ async def test_a_create_answered_200_with_a_wrong_body_is_not_stored(
         "question 1",
         "answer 1",
     ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [200, 201])
+async def test_an_empty_create_answer_is_accepted_as_the_sdk_does(
+    fake: FakeFoundryStorage, wire_store: FoundryHistoryStore, status: int
+) -> None:
+    key = SessionKey("s", user="alice")
+    fake.inject(Fault("create", status=status, raw="", after_applying=True))
+    result = await wire_store.append(key, make_turn(0))
+    assert result.stored == 2
+    assert texts(await wire_store.load(key, head=result.head)) == ["question 0", "answer 0"]
 
 
 @pytest.mark.asyncio

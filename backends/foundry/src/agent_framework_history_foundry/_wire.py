@@ -110,6 +110,8 @@ class CheckedPipelineClient:
         operation = self._operation(request)
         if operation == "other":
             return
+        if operation == "create" and not answer.text().strip():
+            return  # an empty 2xx answer (201/204 style) is what the SDK itself accepts as "created"
         readable, body = _json(answer)
         problem: str | None = None
         if not readable:

@@ -46,15 +46,16 @@ class Fault:
     """What the fake does instead of (or after) answering the next ``times`` requests of ``operation``.
 
     ``status``: answer with this HTTP status, ``headers`` and JSON ``body`` (default: a Foundry error
-    envelope). ``malformed``: answer 200 with a body that is not JSON. ``drop``: close the connection
-    without an answer. ``after_applying``: do the operation first, then fail (the write landed but
-    the client never heard).
+    envelope), or ``raw`` text instead of JSON. ``malformed``: answer 200 with a body that is not JSON.
+    ``drop``: close the connection without an answer. ``after_applying``: do the operation first, then
+    fail (the write landed but the client never heard).
     """
 
     operation: Operation
     status: int | None = None
     headers: dict[str, str] = field(default_factory=lambda: {})
     body: Any = None
+    raw: str | None = None
     malformed: bool = False
     drop: bool = False
     after_applying: bool = False
@@ -207,6 +208,8 @@ class FakeFoundryStorage:
         if fault.malformed:
             return web.Response(status=200, text='{"not json', content_type="application/json")
         status = fault.status or 500
+        if fault.raw is not None:
+            return web.Response(status=status, text=fault.raw, headers=fault.headers)
         body = fault.body if fault.body is not None else _error("server_error", f"injected HTTP {status}")
         return web.json_response(body, status=status, headers=fault.headers)
 
