@@ -126,8 +126,16 @@ def test_hosted_the_host_stores_each_turn_once(storage: Storage, tmp_path: Path)
         assert [r.headers.get(CALL_ID) for r in creates] == ["call-a1", "call-a2", "call-a3", "call-a4", "call-a5"]
         # Every storage request (the host's and the history store's reads) carries the request's call id.
         assert [r for r in requests if not r.headers.get(CALL_ID)] == []
-        reads = [r for r in requests if r.operation in ("history", "items")]
-        assert {r.headers[CALL_ID] for r in reads} >= {"call-a2", "call-a3", "call-a4", "call-a5"}
+        # The history store only read, and what it read were the host's chains.
+        ours = [r for r in requests if r.headers["Authorization"] == "Bearer store"]
+        assert ours and {r.operation for r in ours} == {"history", "items"}
+        assert [r.query["previous_response_id"] for r in ours if r.operation == "history"] == [r1, r2, r1, fork]
+        assert [r.headers[CALL_ID] for r in ours if r.operation == "history"] == [
+            "call-a2",
+            "call-a3",
+            "call-a4",
+            "call-a5",
+        ]
         # The chains are the host's: the fork shares turn one and nothing of turns two and three.
         assert len(storage.fake.chain_ids(r3)) == 6 and len(storage.fake.chain_ids(after_fork)) == 6
         assert storage.fake.chain_ids(after_fork)[:2] == storage.fake.chain_ids(r3)[:2]
