@@ -1,4 +1,5 @@
-"""The postgres backend: the shared workload, appends/s with 1 and 8 writers, load(limit=50) on 100,000 items.
+"""The postgres backend: the shared workload, appends/s with 1 and 8 writers, load(limit=50) on 100,000 items
+(at the tip and three forks deep).
 
 The server comes from ``AF_HISTORY_POSTGRES_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
 Every schema made here is new for the run and dropped at the end of ``run``.
@@ -27,6 +28,7 @@ WRITERS = 8
 BIG = 100_000
 LOAD_LIMIT = 50
 LOAD_REPEATS = 300
+FORKS = 3
 
 _problem: list[str] = []
 
@@ -129,10 +131,22 @@ async def run(ctx: Context) -> None:
         # load(limit=50) from a 100,000-item session, against a 100-item session in the same table.
         big, small = SessionKey("big", user="bench"), SessionKey("small", user="bench")
         batch = 1000
+        big_heads: list[str | None] = []
         for b in range(BIG // batch):
-            await store.append(
+            result = await store.append(
                 big, [item for n in range(b * batch // 2, (b + 1) * batch // 2) for item in _turn("b", n)]
             )
+            big_heads.append(result.head)
+        # Three forks deep into the big session (from its middle), 10 turns (20 items) on each branch,
+        # so that load(limit=50) at the last tip reads back across two fork points.
+        fork_tip = big_heads[len(big_heads) // 2]
+        for f in range(FORKS):
+            branch: list[str | None] = []
+            for n in range(10):
+                fork_tip = (await store.append(big, _turn(f"f{f}", n), head=fork_tip)).head
+                branch.append(fork_tip)
+            if f < FORKS - 1:  # the next branch grows from this one's 8th turn
+                fork_tip = branch[-3]
         await store.append(small, [item for n in range(50) for item in _turn("s", n)])
         conn = await asyncpg.connect(dsn)
         try:
@@ -141,17 +155,27 @@ async def run(ctx: Context) -> None:
         finally:
             await conn.close()
         assert len(await store.load(big, limit=LOAD_LIMIT)) == LOAD_LIMIT
-        big_s = await _latency(LOAD_REPEATS, lambda: store.load(big, limit=LOAD_LIMIT))
+        big_s = await _latency(LOAD_REPEATS, lambda: store.load(big, limit=LOAD_LIMIT, head=big_heads[-1]))
         small_s = await _latency(LOAD_REPEATS, lambda: store.load(small, limit=LOAD_LIMIT))
+        fork_s = await _latency(LOAD_REPEATS, lambda: store.load(big, limit=LOAD_LIMIT, head=fork_tip))
         report.notes.append(
             f"postgres load(limit={LOAD_LIMIT}): {big_s * 1e3:.3f} ms median from a {BIG:,}-item session "
-            f"({total:,} items in the table), {small_s * 1e3:.3f} ms from a 100-item session."
+            f"({total:,} items in the table), {small_s * 1e3:.3f} ms from a 100-item session, "
+            f"{fork_s * 1e3:.3f} ms at a head {FORKS} forks deep in the big session (across 2 fork points)."
         )
         report.checks.append(
             Check(
                 f"postgres load(limit={LOAD_LIMIT}) on {BIG:,} items ÷ on 100 items (index scan: size-independent)",
                 big_s / small_s,
                 2.0,
+                "x",
+            )
+        )
+        report.checks.append(
+            Check(
+                f"postgres load(limit={LOAD_LIMIT}) {FORKS} forks deep ÷ at the tip (one index range per segment)",
+                fork_s / big_s,
+                3.0,
                 "x",
             )
         )

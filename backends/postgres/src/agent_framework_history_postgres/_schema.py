@@ -164,8 +164,9 @@ class Names:
             "    WITH RECURSIVE seg(branch, upto, fork) AS (\n"
             "      SELECT v_branch, v_upto, v_fork\n"
             "      UNION ALL\n"
-            f"      SELECT t.branch, t.last_seq, t.fork FROM seg JOIN {self.turns} t\n"
-            "        ON t.session_ref = v_ref AND t.turn = seg.fork\n"
+            "      SELECT f.branch, f.last_seq, f.fork FROM seg CROSS JOIN LATERAL (\n"
+            f"        SELECT t.branch, t.last_seq, t.fork FROM {self.turns} t\n"
+            "        WHERE t.session_ref = v_ref AND t.turn = seg.fork LIMIT 1) f\n"
             "    )\n"
             "    SELECT array_agg(seg.branch), array_agg(seg.upto) INTO v_branches, v_uptos FROM seg;\n"
             "  END IF;\n"
@@ -213,18 +214,26 @@ class Names:
         )
 
     def _chain(self, *, latest: bool) -> str:
-        """The ``seg(session_ref, branch, upto, fork)`` CTEs of the chain ending at ``$4`` (or the latest turn)."""
+        """The ``seg(session_ref, branch, upto, fork)`` CTEs of the chain ending at ``$4`` (or the latest turn).
+
+        The session's id is a scalar subquery, a constant for the rest of the query, so the tip
+        is one probe of ``(session_ref, head)`` or one backward step along ``(session_ref, turn)``;
+        each fork is one lookup of ``(session_ref, turn)`` in a lateral subquery (its ``LIMIT``
+        keeps the planner from turning the walk into a join over the whole turns table).
+        """
         which = "ORDER BY t.turn DESC LIMIT 1" if latest else "AND t.head = $4"
         return (
             "WITH RECURSIVE tip AS (\n"
-            f"  SELECT t.session_ref, t.branch, t.last_seq AS upto, t.fork FROM {self.sessions} s\n"
-            f"  JOIN {self.turns} t ON t.session_ref = s.id\n"
-            f"  WHERE s.user_id = $1 AND s.chat_id = $2 AND s.session_id = $3 {which}\n"
+            f"  SELECT t.session_ref, t.branch, t.last_seq AS upto, t.fork FROM {self.turns} t\n"
+            f"  WHERE t.session_ref = (SELECT s.id FROM {self.sessions} s\n"
+            "    WHERE s.user_id = $1 AND s.chat_id = $2 AND s.session_id = $3)\n"
+            f"  {which}\n"
             "), seg(session_ref, branch, upto, fork) AS (\n"
             "  SELECT * FROM tip\n"
             "  UNION ALL\n"
-            f"  SELECT t.session_ref, t.branch, t.last_seq, t.fork FROM seg JOIN {self.turns} t\n"
-            "    ON t.session_ref = seg.session_ref AND t.turn = seg.fork\n"
+            "  SELECT f.session_ref, f.branch, f.last_seq, f.fork FROM seg CROSS JOIN LATERAL (\n"
+            f"    SELECT t.session_ref, t.branch, t.last_seq, t.fork FROM {self.turns} t\n"
+            "    WHERE t.session_ref = seg.session_ref AND t.turn = seg.fork LIMIT 1) f\n"
             ")\n"
         )
 

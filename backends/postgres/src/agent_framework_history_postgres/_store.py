@@ -136,7 +136,9 @@ class PostgresHistoryStore(HistoryStoreBase):
     exact across processes and machines with no clock involved; a turn's items are numbered
     one after another in one transaction, and a reader sees whole turns only. A connection
     lost during an operation is retried once on a fresh connection; appending again is safe
-    because ids already stored in the session are skipped.
+    because the retry carries the same new head (a turn already recorded under it is reported,
+    not appended again) and ids already in the chain are skipped. Server errors other than a
+    lost connection are raised as :class:`PostgresServerError`.
     """
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
