@@ -183,3 +183,37 @@ async def test_the_backend_never_writes_to_local_disk(
         head = (await store.append(key, make_turn(0))).head
         await store.load(key, head=head)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.asyncio
+async def test_a_failing_close_still_closes_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azure.identity.aio import DefaultAzureCredential
+
+    closed: list[str] = []
+    original_close = DefaultAzureCredential.close
+
+    async def record_credential(self: DefaultAzureCredential) -> None:
+        closed.append("credential")
+        await original_close(self)
+
+    async def broken_provider(self: FoundryStorageProvider) -> None:
+        raise OSError("socket already gone")
+
+    monkeypatch.setattr(DefaultAzureCredential, "close", record_credential)
+    monkeypatch.setattr(FoundryStorageProvider, "aclose", broken_provider)
+    store = open_foundry_store("foundry://h.example/api/projects/p")
+    with pytest.raises(OSError, match="socket already gone"):
+        await store.aclose()
+    assert closed == ["credential"]
+
+
+def test_an_sdk_that_builds_its_provider_differently_is_a_clear_error() -> None:
+    from azure.ai.agentserver.responses import FoundryStorageSettings
+
+    from agent_framework_history_foundry._wire import harden
+
+    settings = FoundryStorageSettings.from_endpoint("https://h.example/api/projects/p")
+    provider = FoundryStorageProvider(StaticTokenCredential(), settings=settings)
+    provider._client = object()  # type: ignore[assignment]  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(ConfigurationError, match="AsyncPipelineClient"):
+        harden(provider, timeout=5, storage_url=settings.storage_base_url)
