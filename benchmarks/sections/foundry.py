@@ -88,6 +88,18 @@ async def run(ctx: Any) -> None:
         f"foundry: create_response body at turn {turns} is {result['last_create_bytes']} bytes "
         "(it carries the whole earlier chain's ids, as the service requires)"
     )
+    hosted = result["hosted"]
+    ctx.report.notes.append(
+        f"foundry hosted mode (host_stores, {turns} agent turns; the host writes each turn, as ResponsesHostServer "
+        f"does in a container): the history store's writes per turn max {max(hosted['store_writes'])}, reads per "
+        f"turn max {max(hosted['store_reads'])}; the host's writes per turn max {max(hosted['host_writes'])}"
+    )
+    ctx.report.checks.append(
+        Check("foundry hosted: history store writes per turn (max)", max(hosted["store_writes"]), 0, "requests")
+    )
+    ctx.report.checks.append(
+        Check("foundry hosted: history store reads per turn (max)", max(hosted["store_reads"]), 2, "requests")
+    )
 
 
 # -- child process: the loopback HTTPS fake --------------------------------------------------
@@ -143,9 +155,88 @@ async def _wire(turns: int) -> dict[str, Any]:
                     await HistoryStoreProvider(store, limit=20).get_messages(f"{SESSION}-full", state=dict(full_state))
                     report["load_20_s"] = time.perf_counter() - started
             report["last_create_bytes"] = len(json.dumps(fake.of("create")[turns - 1].body))
+            report["hosted"] = await _hosted_pass(fake, turns)
         finally:
             await store.aclose()
     return report
+
+
+async def _hosted_pass(fake: Any, turns: int) -> dict[str, list[int]]:
+    """Turns served the way a Foundry container serves them: the host stores each turn, the store only reads.
+
+    The host is played here: it publishes its request (platform context, response-id baggage) and
+    writes its response (input, output, the earlier chain) with its own ``FoundryStorageProvider``.
+    """
+    from agent_framework import Message
+    from azure.ai.agentserver.core import FoundryAgentRequestContext, reset_request_context, set_request_context
+    from azure.ai.agentserver.responses import FoundryStorageProvider, FoundryStorageSettings, PlatformContext
+    from azure.ai.agentserver.responses._id_generator import IdGenerator
+    from opentelemetry import baggage
+    from opentelemetry import context as otel_context
+
+    from agent_framework_history import HistoryStoreProvider
+    from agent_framework_history_foundry import open_foundry_store
+    from agent_framework_history_foundry.testing import StaticTokenCredential
+
+    settings = FoundryStorageSettings.from_endpoint(fake.endpoint)
+    counts: dict[str, list[int]] = {"store_writes": [], "store_reads": [], "host_writes": []}
+    async with (
+        open_foundry_store(fake.host_url, credential=StaticTokenCredential("store"), host_stores=True) as store,
+        FoundryStorageProvider(StaticTokenCredential("host"), settings=settings) as host,
+    ):
+        provider = HistoryStoreProvider(store)
+        state: dict[str, Any] = {}
+        previous: str | None = None
+        for n in range(turns):
+            response_id = IdGenerator.new_response_id(previous or "")
+            before = len(fake.requests)
+            platform = set_request_context(FoundryAgentRequestContext(user_id="bench", call_id=f"hosted-{n}"))
+            attached = otel_context.attach(baggage.set_baggage("azure.ai.agentserver.response_id", response_id))
+            try:
+                await provider.get_messages(f"{SESSION}-hosted", state=state)
+                await provider.save_messages(
+                    f"{SESSION}-hosted",
+                    [Message("user", [f"question {n}"]), Message("assistant", [f"answer {n}"])],
+                    state=state,
+                )
+            finally:
+                otel_context.detach(attached)
+                reset_request_context(platform)
+            context = PlatformContext(user_id_key="bench", call_id=f"hosted-{n}")
+            history = await host.get_history_item_ids(previous, None, -1, context=context) if previous else []
+            question = {
+                "type": "message",
+                "id": IdGenerator.new_id("msg", response_id),
+                "role": "user",
+                "content": [{"type": "input_text", "text": f"question {n}"}],
+            }
+            answer = {
+                "type": "message",
+                "id": IdGenerator.new_id("msg", response_id),
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": f"answer {n}", "annotations": []}],
+            }
+            response: dict[str, Any] = {
+                "id": response_id,
+                "object": "response",
+                "status": "completed",
+                "created_at": 0,
+                "output": [answer],
+                "background": False,
+                "parallel_tool_calls": False,
+                "instructions": "",
+            }
+            if previous:
+                response["previous_response_id"] = previous
+            await host.create_response(response, [question], history, context=context)  # type: ignore[arg-type]
+            spent = fake.requests[before:]
+            ours = [r for r in spent if r.headers.get("Authorization") == "Bearer store"]
+            counts["store_writes"].append(sum(r.operation == "create" for r in ours))
+            counts["store_reads"].append(sum(r.operation in ("history", "items", "get_response") for r in ours))
+            counts["host_writes"].append(sum(r.operation == "create" and r not in ours for r in spent))
+            previous = response_id
+    return counts
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["--wire"]:

@@ -49,6 +49,9 @@ logger = logging.getLogger("agent_framework_history.foundry")
 ALL_ITEMS: Final = -1
 """``get_history_item_ids`` limit meaning "the whole chain"."""
 
+HOST_TURNS: Final = 256
+"""Turns left to the host that are remembered (for loads inside their own request) at most."""
+
 _Partition = tuple[str | None, str | None]
 """``(user, chat)``: what every in-process cache entry is keyed by, so one partition never answers another."""
 
@@ -141,7 +144,8 @@ class FoundryHistoryStore(HistoryStoreBase):
         # Turns that failed in transit, resent byte for byte by a retry of the same session with the same items.
         self._pending: LRUCache[tuple[SessionKey, str | None, str], Turn] = LRUCache(cache_size)
         # Requests whose turn the host stores: host response id -> what this process appended meanwhile.
-        self._host_turns: LRUCache[tuple[_Partition, str], _HostTurn] = LRUCache(cache_size)
+        # Only needed while a request runs, so a few hundred (requests in flight) are plenty.
+        self._host_turns: LRUCache[tuple[_Partition, str], _HostTurn] = LRUCache(min(cache_size, HOST_TURNS))
 
     @property
     def capabilities(self) -> frozenset[Capability]:
