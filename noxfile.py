@@ -1,9 +1,10 @@
-"""Sessions: tests (one environment per distribution, then the cross-package tests), lint, bench, demo, docs."""
+"""Sessions: tests (per distribution, then the cross-package tests), lint, bench, demo, docs, mutants."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -99,3 +100,33 @@ def bench(session: nox.Session) -> None:
     install(session, *BACKENDS)
     session.install("-r", "benchmarks/requirements.txt")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing (mutmut) of the core's keys, base class and conversion writer and reader, by tests/core.
+
+    Slow, so in neither the default sessions nor CI. Extra arguments go to ``mutmut run`` (mutant names or
+    globs, ``--max-children N``). mutmut wants the code under ``src/`` and the tests under ``tests/`` of the
+    directory it runs in, so the session copies the core package, tests/core and pyproject.toml (which holds
+    the ``[tool.mutmut]`` settings) into ``.nox/mutants/tmp/mutmut`` and runs there; ``mutmut results`` and
+    ``mutmut show NAME`` work from that directory afterwards.
+    """
+    install(session)
+    session.install("azure-ai-agentserver-responses>=2.3", "mutmut>=3.8,<4")
+    work = Path(session.create_tmp()).resolve() / "mutmut"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(ROOT / "core" / "src" / "agent_framework_history", work / "src" / "agent_framework_history")
+    tests = work / "tests"
+    shutil.copytree(
+        ROOT / "tests" / "core",
+        tests / "core",
+        ignore=shutil.ignore_patterns("__pycache__", "test_benchmark_docs.py"),  # that one reads docs/
+    )
+    shutil.copy2(ROOT / "tests" / "conftest.py", tests / "conftest.py")
+    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    with session.chdir(work):
+        session.run("mutmut", "run", *session.posargs, env={"PYTHONHASHSEED": "0"})
+        session.run("mutmut", "export-cicd-stats")
+        stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
+        session.log(f"mutmut: {json.dumps(stats)}")

@@ -40,3 +40,34 @@ def test_none_is_a_partition_not_a_wildcard() -> None:
     assert SessionKey("s", user="alice").matches(ALL, None)
     assert SessionKey("s", user="alice", chat="c").matches("alice", ALL)
     assert not SessionKey("s", user="alice", chat="c").matches("alice", None)
+
+
+def test_a_key_of_the_maximum_length_is_accepted() -> None:
+    assert SessionKey("x" * 1024, user="u" * 1024, chat="c" * 1024).session_id == "x" * 1024
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"session_id": 5}, "SessionKey.session_id must be a string, got int 5."),
+        ({"session_id": "s", "user": 5}, "SessionKey.user must be a string or None, got int 5."),
+        ({"session_id": ""}, "SessionKey.session_id must not be empty."),
+        ({"session_id": "s", "chat": ""}, "SessionKey.chat must not be empty (use None for the anonymous partition)."),
+        ({"session_id": "x" * 1025}, "SessionKey.session_id is 1025 characters long; the limit is 1024."),
+        (
+            {"session_id": "ab\ud800"},
+            "SessionKey.session_id holds a lone surrogate '\\ud800' at character 2 ('ab\\ud800'); "
+            "UTF-8 cannot store it. Use valid Unicode text.",
+        ),
+    ],
+)
+def test_bad_key_messages_say_what_was_wrong_and_what_to_do(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        SessionKey(**kwargs)
+    assert str(caught.value) == message
+
+
+def test_a_long_surrogate_key_quotes_only_its_start() -> None:
+    with pytest.raises(ValueError) as caught:
+        SessionKey("\ud800" + "y" * 100)
+    assert f"('\\ud800{'y' * 59}')" in str(caught.value)
