@@ -288,13 +288,24 @@ class FoundryHistoryStore(HistoryStoreBase):
         try:
             return await self._fetch(key, wanted, context, f"chain {previous}")
         except _ForeignChainError as exc:
-            logger.warning("Not loading chain %s for session %r: %s.", previous, key.session_id, exc)
+            logger.warning(
+                "Not loading chain %s for session %r (user %r, chat %r): %s; the head names another conversation, "
+                "so the history is empty.",
+                previous,
+                key.session_id,
+                key.user,
+                key.chat,
+                exc,
+            )
             return []
 
     async def _known_originals(
         self, key: SessionKey, previous: str, context: PlatformContext
     ) -> tuple[tuple[str, ...], set[str]] | None:
-        """The chain's service ids and the original ids of its items; ``None`` when the chain is unknown."""
+        """The chain's service ids and the original ids of its items; ``None`` when the chain is unknown.
+
+        Raises ``_ForeignChainError`` when the chain is another partition's.
+        """
         ids = self._chains.get((_partition(key), previous))
         if ids is None:
             ids = await self._chain_ids(key, previous, context)
@@ -308,13 +319,8 @@ class FoundryHistoryStore(HistoryStoreBase):
                 unknown.append(service_id)
             else:
                 originals.add(original)
-        if unknown:
-            try:
-                fetched = await self._fetch(key, unknown, context, f"chain {previous}")
-            except _ForeignChainError as exc:
-                logger.warning("Not continuing chain %s for session %r: %s.", previous, key.session_id, exc)
-                return None
-            originals.update(item["id"] for item in fetched)
+        if unknown:  # may raise _ForeignChainError
+            originals.update(item["id"] for item in await self._fetch(key, unknown, context, f"chain {previous}"))
         return ids, originals
 
     # -- writing -------------------------------------------------------------------------
@@ -361,13 +367,24 @@ class FoundryHistoryStore(HistoryStoreBase):
                 known = await self._known_originals(key, previous, context)
             except FoundryStorageError as exc:
                 return self._write_failed(key, previous, exc)
-            if known is None:
+            except _ForeignChainError as exc:
+                known = None
                 logger.warning(
-                    "Foundry storage does not know response %s (session %r); the turn starts a new chain.",
+                    "Not continuing chain %s for session %r (user %r, chat %r): %s; the turn starts a new chain.",
                     previous,
                     key.session_id,
+                    key.user,
+                    key.chat,
+                    exc,
                 )
             else:
+                if known is None:
+                    logger.warning(
+                        "Foundry storage does not know response %s (session %r); the turn starts a new chain.",
+                        previous,
+                        key.session_id,
+                    )
+            if known is not None:
                 chain, originals = known
                 items = [item for item in items if item["id"] not in originals]
                 if not items:
