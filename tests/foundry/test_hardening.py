@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.core.exceptions import (
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 
 from agent_framework_history import CorruptDataError, SessionKey, bind_request_context
 from agent_framework_history.testing import make_item, make_turn
@@ -217,15 +222,17 @@ async def silent_endpoint(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 
 
 TIMEOUT = 0.5
-BOUND = 30 * TIMEOUT  # up to four attempts (azure-core's retries) plus its backoff: far below "never"
+# A read makes up to four attempts (azure-core's retries) with backoff between them: about
+# 4 x 0.5 s + 5.6 s here. Without a timeout each attempt would wait azure-core's default 300 s.
+BOUND = 60.0
 
 
 @pytest.mark.asyncio
 async def test_load_against_a_silent_endpoint_fails_within_the_timeout(silent_endpoint: str) -> None:
     async with open_foundry_store(silent_endpoint, credential=StaticTokenCredential(), timeout=TIMEOUT) as store:
         started = time.monotonic()
-        with pytest.raises((ServiceRequestError, ServiceResponseError)) as caught:
-            await asyncio.wait_for(store.load(SessionKey("s", user="u"), head=_some_head()), BOUND * 4)
+        with pytest.raises((ServiceRequestTimeoutError, ServiceResponseTimeoutError)) as caught:
+            await asyncio.wait_for(store.load(SessionKey("s", user="u"), head=_some_head()), BOUND * 2)
         assert time.monotonic() - started < BOUND
     assert any("timeout=0.5s" in note for note in getattr(caught.value, "__notes__", []))
 
@@ -235,10 +242,11 @@ async def test_append_against_a_silent_endpoint_fails_within_the_timeout(silent_
     url = silent_endpoint + f"?timeout={TIMEOUT}"
     async with open_foundry_store(url, credential=StaticTokenCredential()) as store:
         started = time.monotonic()
-        with pytest.raises((ServiceRequestError, ServiceResponseError)):
-            await asyncio.wait_for(store.append(SessionKey("s", user="u"), make_turn(0)), BOUND * 4)
+        with pytest.raises((ServiceRequestTimeoutError, ServiceResponseTimeoutError)) as caught:
+            await asyncio.wait_for(store.append(SessionKey("s", user="u"), make_turn(0)), BOUND * 2)
         assert time.monotonic() - started < BOUND
         assert store.failed_writes == 0  # a timeout propagates; it is not a swallowed storage error
+    assert any("timeout=0.5s" in note for note in getattr(caught.value, "__notes__", []))
 
 
 def _some_head() -> str:
