@@ -25,7 +25,7 @@ from agent_framework_foundry_hosting import ResponsesHostServer, StoreProvider
 from azure.ai.agentserver.core import AgentConfig, FoundryAgentRequestContext
 from azure.ai.agentserver.responses import FoundryStorageProvider, FoundryStorageSettings, InMemoryResponseProvider
 
-from agent_framework_history import HistoryStoreProvider
+from agent_framework_history import HistoryStoreProvider, bind_host_response
 from agent_framework_history.testing import RecallChatClient
 from agent_framework_history_foundry import open_foundry_store
 from agent_framework_history_foundry.testing import StaticTokenCredential
@@ -75,6 +75,7 @@ def build_server(endpoint: str, mode: str) -> ResponsesHostServer:
             response_store=response_store,
             agent_session_store_provider=InMemoryUserSessions(),
             history_source="agent",
+            prepare_options=bind_host_response,  # the host's response id, for streamed runs too
         )
     # Locally the host's own session store (files under AGENTSERVER_STATE_ROOT) restores a session for
     # any caller holding its response id: isolation is then the history store's to keep.

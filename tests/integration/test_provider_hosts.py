@@ -113,3 +113,21 @@ async def test_a_session_restored_as_it_was_continues_that_chain(stream: bool) -
     assert await run(retry, "retry") == "Seen 4 earlier messages. You said: retry"
     assert await run(retry, "on") == "Seen 6 earlier messages. You said: on"
     assert await run(session, "tip") == "Seen 6 earlier messages. You said: tip"
+
+
+def test_bind_host_response_publishes_the_hosts_response_id_for_the_rest_of_the_task() -> None:
+    import contextvars
+
+    from agent_framework_history import bind_host_response
+
+    class HostedRequest:  # what ResponsesHostServer hands its prepare_options hook
+        response_id = "caresp_streamed"
+
+    def handler() -> RequestContext:
+        options = {"temperature": 0.5}
+        assert bind_host_response(HostedRequest(), options) is options
+        return current_request_context()
+
+    seen = contextvars.copy_context().run(handler)
+    assert seen.host_response_id == "caresp_streamed"
+    assert current_request_context().host_response_id is None  # nothing leaks outside the handler's context

@@ -182,15 +182,6 @@ def test_local_host_the_history_store_writes_its_own_chain(storage: Storage, tmp
         assert creates[-1].body["history_item_ids"] == []  # bob's turn did not continue alice's chain
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "azure-ai-agentserver-responses 2.4.0b1 runs a streamed request's handler after it has detached the "
-        "request's OpenTelemetry baggage (its _iter_with_context re-sets only the platform request context), so "
-        "current_request_context().host_response_id is None and the history store writes the turn as well: "
-        "correct histories, stored twice. Passes once the host response id reaches streamed handlers."
-    ),
-)
 def test_hosted_streamed_turns_are_stored_once(storage: Storage, tmp_path: Path) -> None:
     with host(storage, tmp_path, "hosted", hosted_env(storage)) as server:
         r1, count = turn(server, "alice", "call-s1", "one", stream=True)

@@ -8,7 +8,7 @@ from configuration, and :class:`HistoryStoreProvider` plugs it into an agent.
 from __future__ import annotations
 
 from ._base import HistoryStoreBase, check_items, check_key, check_limit, unique_items
-from ._context import RequestContext, bind_request_context, current_request_context
+from ._context import RequestContext, bind_host_response, bind_request_context, current_request_context
 from ._errors import (
     BackendConflictError,
     ConfigurationError,
@@ -77,6 +77,7 @@ __all__ = [
     "UnsupportedOperationError",
     "__version__",
     "available_backends",
+    "bind_host_response",
     "bind_request_context",
     "check_items",
     "clone_item",

@@ -23,7 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["RequestContext", "bind_request_context", "current_request_context", "host_request_context"]
+__all__ = [
+    "RequestContext",
+    "bind_host_response",
+    "bind_request_context",
+    "current_request_context",
+    "host_request_context",
+]
 
 logger = logging.getLogger("agent_framework_history")
 
@@ -52,6 +58,25 @@ class RequestContext:
 
 _EMPTY: Final = RequestContext()
 _CURRENT: ContextVar[RequestContext] = ContextVar("agent_framework_history_request", default=_EMPTY)
+_HOST_RESPONSE: ContextVar[str | None] = ContextVar("agent_framework_history_host_response", default=None)
+
+
+def bind_host_response(request: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """A ``ResponsesHostServer(prepare_options=...)`` hook that publishes the host's response id.
+
+    Hosts publish the id of the response they are writing in OpenTelemetry baggage, but
+    azure-ai-agentserver-responses 2.4 runs a *streamed* request's handler after detaching that
+    baggage. The host calls this hook inside the handler, just before the agent runs, so the id
+    it records here (``request.response_id``) is in force for the whole run, streamed or not. It
+    returns ``options`` unchanged. Only the foundry backend's hosted mode needs the id (to store
+    each turn once, in the host's chain)::
+
+        ResponsesHostServer(agent, history_source="agent", prepare_options=bind_host_response)
+    """
+    response_id = getattr(request, "response_id", None)
+    if isinstance(response_id, str) and response_id:
+        _HOST_RESPONSE.set(response_id)
+    return options
 
 
 def _platform_reader() -> Callable[[], Any] | None:
@@ -85,7 +110,8 @@ def host_request_context() -> RequestContext:
         platform = _read_platform()
         user = _text(getattr(platform, "user_id", None))
         call_id = _text(getattr(platform, "call_id", None))
-    if _read_baggage is not None:
+    response_id = _HOST_RESPONSE.get()
+    if response_id is None and _read_baggage is not None:
         response_id = _text(_read_baggage(HOST_RESPONSE_BAGGAGE))
     if user is None and call_id is None and response_id is None:
         return _EMPTY
