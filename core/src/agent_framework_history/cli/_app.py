@@ -496,6 +496,9 @@ class _LogFormatter(logging.Formatter):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``af-history`` console script."""
+    # The agent-server SDK logs a notice per experimental class it builds (the Foundry store uses several);
+    # for someone reading their histories it is noise between them and the one line that matters.
+    os.environ.setdefault("AZURE_AI_AGENTSERVER_DISABLE_EXPERIMENTAL_WARNING", "true")
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
