@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from agent_framework_history import Capability, HistoryStoreError, SessionKey
+from agent_framework_history import Capability, ConfigurationError, HistoryStoreError, SessionKey
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import PostgresHistoryStore, PostgresServerError, open_postgres_store
 
@@ -231,3 +233,25 @@ async def test_a_cancelled_statement_is_the_backends_error(
                 await store.load(KEY)
         assert caught.value.sqlstate == "57014"
         assert _ids(await store.load(KEY)) == ["msg_0u", "msg_0a"]
+
+
+@pytest.mark.asyncio
+async def test_a_role_that_may_not_create_the_tables_gets_a_configuration_error(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    role = f"af_test_noperm_{secrets.token_hex(4)}"
+    await admin.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        parts = urlsplit(dsn)
+        netloc = f"{role}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        target = urlunsplit(parts._replace(netloc=netloc))
+        store = open_postgres_store(target, schema=schema)
+        with pytest.raises(
+            ConfigurationError, match=r"role lacks a privilege for opening the store in schema .*Grant it"
+        ) as caught:
+            await store.connect()
+        assert isinstance(caught.value.__cause__, asyncpg.InsufficientPrivilegeError)
+        assert "\n" not in str(caught.value)
+        await store.aclose()
+    finally:
+        await admin.execute(f"DROP ROLE {role}")

@@ -387,7 +387,7 @@ def migrations(names: Names) -> list[Migration]:
                 f" ADD CONSTRAINT {n.index('items_order')} PRIMARY KEY (session_ref, branch, seq)",
                 f"ALTER TABLE {n.items} DROP CONSTRAINT {n.index('items_id')}",
                 f"CREATE INDEX {n.index('items_id')} ON {n.items} (session_ref, item_id)",
-                f"DROP FUNCTION {n.append_routine}(text, text, text, text[], text[])",
+                f"DROP FUNCTION IF EXISTS {n.append_routine}(text, text, text, text[], text[])",
                 n.append_function,
             ),
         ),

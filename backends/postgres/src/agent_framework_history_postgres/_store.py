@@ -300,9 +300,9 @@ class PostgresHistoryStore(HistoryStoreBase):
         where = f"schema {names.schema!r} (table prefix {names.prefix!r}) at {s.redacted_dsn}"
         if isinstance(exc, asyncpg.InsufficientPrivilegeError):
             message = (
-                f"The PostgreSQL role may not do {what} in {where}: {_one_line(exc)}. Grant it USAGE on the schema,"
-                " SELECT, INSERT, UPDATE, DELETE on the tables and EXECUTE on the append function, or CREATE to"
-                " create or migrate them (or migrate once with the owner role)."
+                f"The PostgreSQL role lacks a privilege for {what} in {where}: {_one_line(exc)}. Grant it USAGE on"
+                " the schema, SELECT, INSERT, UPDATE, DELETE on the tables and EXECUTE on the append function, or"
+                " CREATE to create or migrate them (or migrate once with the owner role)."
             )
             if what == "opening the store":
                 return ConfigurationError(message)
