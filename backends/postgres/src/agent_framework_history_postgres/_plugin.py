@@ -42,7 +42,7 @@ def missing_driver() -> str | None:
 def history_store_backends() -> Iterator[BackendSpec]:
     problem = missing_driver()
     if problem is not None:
-        raise ImportError(f"The postgres history backend cannot be used: {problem}.")
+        raise ImportError(f"The postgres history backend cannot be used: {problem}")
     yield BackendSpec(
         "postgres",
         _factory,
