@@ -175,19 +175,13 @@ class SessionLocation:
         return self.user_dir / self.chat.name
 
     @property
-    def path(self) -> Path:
-        return self.chat_dir / (self.session.name + SUFFIX)
+    def filename(self) -> str:
+        """The session file's name inside :attr:`chat_dir`."""
+        return self.session.name + SUFFIX
 
-    def sidecars(self) -> list[tuple[Path, str]]:
-        """``(file, value)`` for every hashed part, outermost first."""
-        found: list[tuple[Path, str]] = []
-        if self.user.sidecar_value is not None:
-            found.append((self.user_dir / KEY_SIDECAR, self.user.sidecar_value))
-        if self.chat.sidecar_value is not None:
-            found.append((self.chat_dir / KEY_SIDECAR, self.chat.sidecar_value))
-        if self.session.sidecar_value is not None:
-            found.append((self.chat_dir / (self.session.name + SIDECAR_SUFFIX), self.session.sidecar_value))
-        return found
+    @property
+    def path(self) -> Path:
+        return self.chat_dir / self.filename
 
 
 def check_inside(root: Path, path: Path, what: str) -> None:

@@ -6,13 +6,11 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Final, Literal
-
-import aiofiles.os
 
 from agent_framework_history import (
     ALL,
@@ -29,7 +27,14 @@ from agent_framework_history import (
 
 from . import _io
 from ._chains import Turn, new_head
-from ._dirs import FILE_MODE, O_BINARY, O_CLOEXEC, O_NOFOLLOW, list_keys, prepare_dirs
+from ._dirs import (
+    O_BINARY,
+    list_keys,
+    open_for_append,
+    open_session_dir,
+    open_session_file,
+    session_identity,
+)
 from ._lines import LineProblem, Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
@@ -45,10 +50,8 @@ OnCorrupt = Literal["raise", "skip"]
 DEFAULT_INLINE_WRITE_LIMIT: Final = 64 * 1024
 DEFAULT_MAX_OPEN_FILES: Final = 128
 
-_APPEND_FLAGS: Final = os.O_RDWR | os.O_APPEND | os.O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_BINARY
-_READ_FLAGS: Final = os.O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_BINARY
-
-_open: Callable[[str, int, int], Awaitable[int]] = aiofiles.os.wrap(os.open)
+_APPEND_FLAGS: Final = os.O_RDWR | os.O_APPEND | O_BINARY
+_READ_FLAGS: Final = os.O_RDONLY | O_BINARY
 
 
 @dataclass(eq=False)
@@ -202,34 +205,27 @@ class JsonlHistoryStore(HistoryStoreBase):
             return await self._append_locked(session, items, head)
 
     async def _append_locked(self, session: _Session, items: list[Item], head: str | None) -> AppendResult:
-        path = session.path_str
         while True:
-            created = False
             if session.fd is None:
-                created = await self._open_for_append(session)
+                await self._open_for_append(session)
             fd = session.fd
             assert fd is not None
             await _io.lock(fd, exclusive=True)
             stale = False
             try:
                 stat = os.fstat(fd)
-                try:
-                    current = os.stat(path)
-                except FileNotFoundError:
-                    current = None
-                if current is None or (current.st_dev, current.st_ino) != (stat.st_dev, stat.st_ino):
+                # The path, walked from the root without following links, must still name our file.
+                if session_identity(session.location) != (stat.st_dev, stat.st_ino):
                     stale = True  # deleted or replaced by another process since we opened it
                     continue
                 await self._refresh_index(session, fd, stat)
-                return await self._append_turn(session, fd, items, head, created)
+                return await self._append_turn(session, fd, items, head)
             finally:
                 _io.unlock(fd)
                 if stale:
                     session.close()
 
-    async def _append_turn(
-        self, session: _Session, fd: int, items: list[Item], head: str | None, created: bool
-    ) -> AppendResult:
+    async def _append_turn(self, session: _Session, fd: int, items: list[Item], head: str | None) -> AppendResult:
         """Under both locks, with the index current: write the turn's new items and its marker in one write."""
         index = session.index
         assert index is not None
@@ -265,19 +261,15 @@ class JsonlHistoryStore(HistoryStoreBase):
             records.append(TurnMarker(new_head(), parent))
         texts = [dumps_marker(r.head, r.parent) if isinstance(r, TurnMarker) else dumps_item(r) for r in records]
         data = "".join([text + "\n" for text in texts]).encode("utf-8")
-        await self._write(session, fd, data, records, created)
+        await self._write(session, fd, data, records)
         last = records[-1]
         assert isinstance(last, TurnMarker)
         return AppendResult(stored=len(fresh), head=last.head)
 
-    async def _open_for_append(self, session: _Session) -> bool:
-        """Create the directories (and kept names) and open the file; ``True`` if it was created."""
-        location = session.location
-        existed = await aiofiles.os.path.exists(session.path_str)
-        await prepare_dirs(location, self.durability == "fsync")
-        session.fd = await _open(session.path_str, _APPEND_FLAGS, FILE_MODE)
+    async def _open_for_append(self, session: _Session) -> None:
+        """Create the directories (and kept names) and open the file (a new one's entry fsynced with ``"fsync"``)."""
+        session.fd, _ = await open_for_append(session.location, _APPEND_FLAGS, self.durability == "fsync")
         session.index = None
-        return not existed
 
     async def _refresh_index(self, session: _Session, fd: int, stat: os.stat_result) -> None:
         """Bring the index up to the file's current end, reading only what it has not seen.
@@ -329,7 +321,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         )
         return torn.offset
 
-    async def _write(self, session: _Session, fd: int, data: bytes, records: list[Record], created: bool) -> None:
+    async def _write(self, session: _Session, fd: int, data: bytes, records: list[Record]) -> None:
         """Append ``data`` with one write; on failure, cut the file back so it ends on a whole line."""
         start = session.size
         sync = self.durability == "fsync"
@@ -337,7 +329,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             if len(data) <= self.inline_write_limit and not sync:
                 _io.write_all_sync(fd, data)
             else:
-                await _io.finish(_io.write_and_sync(fd, data, sync, str(session.path.parent) if created else None))
+                await _io.finish(_io.write_and_sync(fd, data, sync, None))
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError) and getattr(exc, "written", False):
                 self._record(session, data, records)
@@ -384,15 +376,16 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     # -- load ---------------------------------------------------------------------------------
 
-    def _path(self, key: SessionKey) -> Path:
+    def _location(self, key: SessionKey) -> SessionLocation:
         session = self._sessions.get(key)
-        return session.path if session is not None else locate(self.root, key).path
+        return session.location if session is not None else locate(self.root, key)
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         head = check_head(head)
-        path = self._path(key)
+        location = self._location(key)
+        path = location.path
         try:
-            fd = await _open(str(path), _READ_FLAGS, 0)
+            fd = await open_session_file(location, _READ_FLAGS)
         except FileNotFoundError:
             return []
         try:
@@ -521,31 +514,39 @@ class JsonlHistoryStore(HistoryStoreBase):
     async def _do_delete(self, key: SessionKey) -> bool:
         async with self._live_session(key) as session:
             session.close()
-            return await self._delete_locked(session.path)
+            return await self._delete_locked(session.location)
 
     @staticmethod
-    async def _delete_locked(path: Path) -> bool:
+    async def _delete_locked(location: SessionLocation) -> bool:
+        name = location.filename
         while True:
             try:
-                fd = await _open(str(path), os.O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_BINARY, 0)
+                directory = await open_session_dir(location)
             except FileNotFoundError:
                 return False
             try:
-                await _io.lock(fd, exclusive=True)  # wait for any append in progress elsewhere
                 try:
-                    stat = os.fstat(fd)
+                    fd = directory.open(name, os.O_RDWR)
+                except FileNotFoundError:
+                    return False
+                try:
+                    await _io.lock(fd, exclusive=True)  # wait for any append in progress elsewhere
                     try:
-                        current = os.stat(path)
-                    except FileNotFoundError:
-                        return False
-                    if (current.st_dev, current.st_ino) != (stat.st_dev, stat.st_ino):
-                        continue
-                    await aiofiles.os.unlink(path)
-                    return True
+                        stat = os.fstat(fd)
+                        try:
+                            current = directory.lstat(name)
+                        except FileNotFoundError:
+                            return False
+                        if (current.st_dev, current.st_ino) != (stat.st_dev, stat.st_ino):
+                            continue
+                        directory.unlink(name)  # in the directory just walked to: never through a link
+                        return True
+                    finally:
+                        _io.unlock(fd)
                 finally:
-                    _io.unlock(fd)
+                    os.close(fd)
             finally:
-                os.close(fd)
+                directory.close()
 
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
@@ -567,9 +568,10 @@ class JsonlHistoryStore(HistoryStoreBase):
         Never changes the file. A corrupt line is reported whatever ``on_corrupt`` says.
         """
         self._check_open("check")
-        path = self._path(check_key(key))
+        location = self._location(check_key(key))
+        path = location.path
         try:
-            fd = await _open(str(path), _READ_FLAGS, 0)
+            fd = await open_session_file(location, _READ_FLAGS)
         except FileNotFoundError:
             return FileReport(key, path, exists=False, size=0, items=0)
         try:
@@ -605,11 +607,12 @@ class JsonlHistoryStore(HistoryStoreBase):
         key = check_key(key)
         async with self._live_session(key) as session:
             session.close()
-            return await self._repair_locked(key, session.path)
+            return await self._repair_locked(key, session.location)
 
-    async def _repair_locked(self, key: SessionKey, path: Path) -> RepairResult:
+    async def _repair_locked(self, key: SessionKey, location: SessionLocation) -> RepairResult:
+        path = location.path
         try:
-            fd = await _open(str(path), os.O_RDWR | os.O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_BINARY, 0)
+            fd = await open_session_file(location, os.O_RDWR | os.O_APPEND)
         except FileNotFoundError:
             return RepairResult(key, path, "missing")
         try:
