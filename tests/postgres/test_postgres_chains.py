@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import secrets
 from typing import Any
@@ -255,3 +256,46 @@ async def test_a_role_that_may_not_create_the_tables_gets_a_configuration_error(
         await store.aclose()
     finally:
         await admin.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_forks_and_replays_match_a_model_of_the_chains(pg_store: PostgresHistoryStore, seed: int) -> None:
+    """Random appends at random heads (ids reused across branches and replayed) against a plain model."""
+    rng = random.Random(seed)
+    parent: dict[str, str | None] = {}
+    own: dict[str, list[dict[str, Any]]] = {}
+    order: list[str] = []  # heads in the order their turns were recorded
+
+    def chain(head: str | None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while head is not None:
+            items[:0] = own[head]
+            head = parent[head]
+        return items
+
+    for step in range(60):
+        roll = rng.random()
+        head = None if roll < 0.3 or not order else rng.choice(order)
+        base = order[-1] if head is None and order else head
+        batch = [make_item(rng.randrange(25), f"step {step}") for _ in range(rng.randint(1, 4))]
+        known = {i["id"] for i in chain(base)}
+        fresh: list[dict[str, Any]] = []
+        for item in batch:
+            if item["id"] not in known:
+                known.add(item["id"])
+                fresh.append(item)
+        result = await pg_store.append(KEY, batch, head=head)
+        assert result.stored == len(fresh), step
+        if fresh:
+            assert result.head is not None and result.head not in parent, step
+            parent[result.head], own[result.head] = base, fresh
+            order.append(result.head)
+        else:
+            assert result.head == base, step
+    for head in order:
+        expected = chain(head)
+        assert await pg_store.load(KEY, head=head) == expected
+        limit = rng.randint(1, len(expected) + 2)
+        assert await pg_store.load(KEY, head=head, limit=limit) == expected[-limit:]
+    assert await pg_store.load(KEY) == chain(order[-1])
