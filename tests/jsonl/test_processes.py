@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import subprocess
@@ -70,6 +71,11 @@ async def test_four_processes_appending_500_turns_each_store_exactly_4000_items(
         items = await store.load(KEY)
         report = await store.check(KEY)
     assert report.ok and report.items == 4000
+    markers = [
+        json.loads(line)["af_turn"] for line in store.path_for(KEY).read_bytes().splitlines() if b"af_turn" in line
+    ]
+    assert len(markers) == 2000  # one turn per append, and the turns form one linear chain
+    assert [m["parent"] for m in markers] == [None] + [m["head"] for m in markers[:-1]]
     ids = [item["id"] for item in items]
     assert len(ids) == 4000 and len(set(ids)) == 4000
     for w in range(4):  # each process's turns are whole and in its order
