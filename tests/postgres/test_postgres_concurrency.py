@@ -92,6 +92,10 @@ async def test_four_processes_appending_to_one_session_land_every_item_once_in_o
         assert latest == final[-50:]
         seqs = await admin.fetch(f"SELECT seq FROM {reader.names.items} ORDER BY seq")
         assert [row["seq"] for row in seqs] == list(range(1, len(final) + 1))
+        # With no head given, every append continued the latest turn: one linear chain, one branch.
+        turns = await admin.fetch(f"SELECT turn, parent, branch FROM {reader.names.turns} ORDER BY turn")
+        assert len(turns) == PROCESSES * TURNS
+        assert [(r["parent"], r["branch"]) for r in turns] == [(r["turn"] - 1 or None, 1) for r in turns]
     finally:
         for proc in writers:
             if proc.returncode is None:
