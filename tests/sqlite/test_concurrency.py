@@ -89,6 +89,13 @@ async def test_four_processes_appending_500_turns_to_one_session_store_exactly_4
     owners = [i.split("-")[0] for i in ids[::2]]
     switches = sum(1 for a, b in itertools.pairwise(owners) if a != b)
     assert switches > len(workers) - 1, "the processes never overlapped, so this run tested nothing"
+    conn = sqlite3.connect(path)
+    try:
+        turns = conn.execute("SELECT turn, parent, branch FROM af_history_turns ORDER BY turn").fetchall()
+    finally:
+        conn.close()
+    # appends without a head line up into one chain: each turn continues the one before, on one branch
+    assert turns == [(n, n - 1 if n > 1 else None, 1) for n in range(1, 2001)]
 
 
 @pytest.mark.slow
