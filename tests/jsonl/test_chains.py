@@ -244,8 +244,12 @@ async def test_load_at_an_earlier_head_starts_at_its_marker_when_the_index_is_cu
         counter = ReadCounter(monkeypatch)
         assert ids(await store.load(KEY, head=early, limit=3)) == ["msg_0a", "msg_1u", "msg_1a"]
         assert counter.bytes <= _io.FIRST_TAIL_BLOCK  # the later turns are not read
+        counter.bytes = 0
         assert ids(await store.load(KEY, head=fork, limit=3)) == ["msg_1a", "msg_5000u", "msg_5000a"]
+        assert counter.bytes <= 2 * _io.FIRST_TAIL_BLOCK  # it jumps over the other branch to the early turn
+        counter.bytes = 0
         assert await store.load(KEY, head="turn_unknown", limit=3) == []
+        assert counter.bytes == 0
         monkeypatch.undo()
     async with JsonlHistoryStore(tmp_path) as fresh:  # without an index the same answers, read from the end
         assert ids(await fresh.load(KEY, head=early, limit=3)) == ["msg_0a", "msg_1u", "msg_1a"]

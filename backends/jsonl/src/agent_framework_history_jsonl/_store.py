@@ -392,21 +392,20 @@ class JsonlHistoryStore(HistoryStoreBase):
             await _io.lock(fd, exclusive=False)
             try:
                 stat = os.fstat(fd)
-                resume: tuple[int, str | None] | None = None
+                markers: dict[str, tuple[int, str | None]] | None = None
                 session = self._sessions.get(key)
                 if (
-                    head is not None
-                    and session is not None
+                    session is not None
                     and session.index is not None
                     and session.identity == (stat.st_dev, stat.st_ino)
                     and session.size == stat.st_size
                 ):  # this store's index describes the whole file: it knows every head and where it is
-                    resume = session.index.markers.get(head)
-                    if resume is None:
+                    markers = session.index.markers
+                    if head is not None and head not in markers:
                         return []
                 if limit is None:
                     return await self._load_all(fd, path, stat.st_size, head)
-                return await self._load_tail(fd, path, stat.st_size, limit, head, resume)
+                return await self._load_tail(fd, path, stat.st_size, limit, head, markers)
             finally:
                 _io.unlock(fd)
         finally:
@@ -420,20 +419,42 @@ class JsonlHistoryStore(HistoryStoreBase):
         return chain_items(parsed.all_records(), head)
 
     async def _load_tail(
-        self, fd: int, path: Path, size: int, limit: int, head: str | None, resume: tuple[int, str | None] | None
+        self,
+        fd: int,
+        path: Path,
+        size: int,
+        limit: int,
+        head: str | None,
+        markers: dict[str, tuple[int, str | None]] | None,
     ) -> list[Item]:
-        """The last ``limit`` items of the chain, reading backwards from the end (or from the head's marker).
+        """The last ``limit`` items of the chain, reading backwards from the end of the file.
 
-        A fork-free chain ending at the latest turn costs what its last ``limit`` items take; a
-        chain that forks also reads the lines of the other branches written after its turns.
+        A fork-free chain ending at the latest turn costs what its last ``limit`` items take. With
+        ``markers`` (``head -> (offset, parent)`` of a current index), the read starts at the head's
+        marker and jumps over other branches to the next turn of the chain; without, those lines
+        are read and passed over.
         """
-        chain = BackwardChain(head, limit, resume=(head, resume[1]) if resume is not None and head else None)
+        chain = BackwardChain(head, limit)
         corrupt: list[tuple[int, int, str]] = []  # (offset, length, reason), newest first
-        end = size if resume is None else resume[0]
-        async with aclosing(self._records_backward(fd, path, end, corrupt)) as records:
-            async for record in records:
-                if chain.feed(record):
-                    break
+        start: int | None = size
+        if markers is not None and head is not None:
+            start, parent = markers[head]
+            chain.enter(parent)
+        while start is not None:
+            end, start = start, None
+            async with aclosing(self._records_backward(fd, path, end, corrupt)) as records:
+                async for record in records:
+                    if chain.feed(record):
+                        break
+                    if markers is not None and chain.skipping:  # jump to the marker of the chain's next turn
+                        assert chain.wanted is not None
+                        target = markers.get(chain.wanted)
+                        if target is None:  # the parent is not in the file: the chain ends
+                            break
+                        if target[0] < end:  # (always, unless a hand-edited file repeats a head)
+                            start, parent = target
+                            chain.enter(parent)
+                            break
         if corrupt:
             numbered = [
                 LineProblem(await _io.line_number(fd, offset), offset, length, "corrupt", reason)

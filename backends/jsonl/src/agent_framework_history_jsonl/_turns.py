@@ -93,21 +93,32 @@ class BackwardChain:
     """Collects the latest ``limit`` items of a chain from records fed newest first.
 
     Start at the end of the file with ``head`` (``None``: the latest turn), or just before the
-    marker of a known turn with ``resume=(head, parent)``. :meth:`feed` returns ``True`` when
-    enough items were found or the chain's root turn is complete.
+    marker of a known turn after :meth:`enter`. :meth:`feed` returns ``True`` when enough items
+    were found or the chain's root turn is complete; while :attr:`skipping`, the lines read belong
+    to other branches, and a reader that knows where the :attr:`wanted` turn's marker is may
+    :meth:`enter` it there instead of reading on.
     """
 
-    def __init__(self, head: str | None, limit: int, *, resume: tuple[str, str | None] | None = None) -> None:
+    def __init__(self, head: str | None, limit: int) -> None:
         self.limit = limit
         self.found: list[Item] = []  # newest first
-        self._latest = head is None and resume is None  # the first marker met is on the chain
+        self._latest = head is None  # the first marker met is on the chain
         self._collecting = self._latest
-        self._wanted: str | None = head
+        self.wanted: str | None = head
+        """The head of the next turn of the chain, going back (``None`` past the root)."""
         self._root = False
-        if resume is not None:
-            self._collecting = True
-            self._wanted = resume[1]
-            self._root = resume[1] is None
+
+    @property
+    def skipping(self) -> bool:
+        """Reading lines that are not on the chain, looking for the :attr:`wanted` turn's marker."""
+        return not self._collecting and self.wanted is not None
+
+    def enter(self, parent: str | None) -> None:
+        """Continue just before the marker of the :attr:`wanted` turn, whose parent is ``parent``."""
+        self._latest = False
+        self._collecting = True
+        self.wanted = parent
+        self._root = parent is None
 
     def feed(self, record: Record) -> bool:
         if not isinstance(record, TurnMarker):
@@ -117,11 +128,11 @@ class BackwardChain:
             return False
         if self._root:  # the marker before the root turn's items: the chain is complete
             return True
-        on_chain = self._latest or record.head == self._wanted
+        on_chain = self._latest or record.head == self.wanted
         self._latest = False
         self._collecting = on_chain
         if on_chain:
-            self._wanted = record.parent
+            self.wanted = record.parent
             self._root = record.parent is None
         return False
 
