@@ -96,7 +96,7 @@ async def test_mode_ro_does_not_migrate_an_older_schema(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     write_v1_database(path)
     before = path.read_bytes()
-    with pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1 and cannot be brought to version 2.*read-only"):
+    with pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1 and cannot be brought to version 3.*read-only"):
         SQLiteHistoryStore(path, mode="ro")
     assert path.read_bytes() == before
     assert schema_rows(path)[1] == [1]

@@ -74,7 +74,7 @@ async def test_version_0_database_is_migrated_and_its_data_kept(tmp_path: Path) 
         assert _ids(await store.load(named, limit=3)) == ["msg_2a", "msg_3u", "msg_3a"]
     tables, versions = schema_rows(path)
     assert "af_history" not in tables
-    assert versions == [1, 2] and SCHEMA_VERSION == 2
+    assert versions == [1, 2, 3] and SCHEMA_VERSION == 3
 
 
 V1_LAYOUT = """
@@ -144,7 +144,7 @@ async def test_version_1_database_becomes_one_chain_per_session_and_its_data_kep
         assert {k async for k in store.list_sessions(user="alice", chat="c1")} == {named}
     tables, versions = schema_rows(path)
     assert "af_history_turns" in tables and "af_history_items_v2" not in tables
-    assert versions == [1, 2] == [1, SCHEMA_VERSION]
+    assert versions == [1, 2, 3] == [1, 2, SCHEMA_VERSION]
     conn = sqlite3.connect(path)
     try:
         first_turns = conn.execute(

@@ -37,7 +37,7 @@ from ._errors import (
     translate,
 )
 from ._files import exists, locate, make_parent, read_only_reason, wal_file
-from ._schema import CURRENT_VERSION, migrate, read_version
+from ._schema import CURRENT_VERSION, READABLE_FROM, migrate, read_version
 from ._worker import Worker
 
 __all__ = ["Database"]
@@ -190,7 +190,7 @@ class Database:
             except BaseException:
                 conn.close()
                 raise
-        if version != CURRENT_VERSION:
+        if version is None or version < READABLE_FROM:
             conn.close()
             found = "holds no history tables" if version is None else f"has schema version {version}"
             raise ReadOnlyDatabaseError(

@@ -14,6 +14,18 @@ def _factory(target: str, /, **options: Any) -> HistoryStore:
     return open_sqlite_store(target, **options)
 
 
+def _response_store(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_sqlite_response_store
+
+    return open_sqlite_response_store(target, **options)
+
+
+def _session_records(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_sqlite_session_records
+
+    return open_sqlite_session_records(target, **options)
+
+
 @hookimpl
 def history_store_backends() -> Iterator[BackendSpec]:
     yield BackendSpec(
@@ -21,4 +33,6 @@ def history_store_backends() -> Iterator[BackendSpec]:
         _factory,
         schemes=("sqlite",),
         description="One SQLite database file, safe across processes (sqlite:///path.db)",
+        response_store=_response_store,
+        session_records=_session_records,
     )

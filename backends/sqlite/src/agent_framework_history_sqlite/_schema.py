@@ -11,6 +11,11 @@ per append that stored something, and every item row names its ``turn`` and ``br
 id is unique along a chain only, so the ``UNIQUE (session, item_id)`` of version 1 became a plain
 index. Migrating from 1 renumbers each session's items ``1..n`` in their order and makes them
 one root turn (turn 1, branch 1) with a fresh random head: version 1 kept no turn boundaries.
+
+Version 3 adds what the hosting SDK's stores need (see ``_hosting``): ``af_history_responses``
+(one row per response a host stored; its items are turns of an ordinary session),
+``af_history_agent_sessions`` (versioned agent-session snapshots), and an index on item ids for
+the host's item lookups. Migrating from 2 only creates them.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from typing import Final
 
 __all__ = [
     "CURRENT_VERSION",
+    "READABLE_FROM",
     "ITEMS",
     "SESSIONS",
     "TURNS",
+    "RESPONSES",
+    "AGENT_SESSIONS",
     "VERSION_TABLE",
     "NO_PARTITION",
     "create_current",
@@ -33,11 +41,16 @@ __all__ = [
     "read_version",
 ]
 
-CURRENT_VERSION: Final = 2
+CURRENT_VERSION: Final = 3
+READABLE_FROM: Final = 2
+"""The oldest version a read-only open can read histories from: 2 and 3 share the history tables
+(version 3 adds only the hosting tables, which a read-only store does not touch)."""
 VERSION_TABLE: Final = "af_history_schema_version"
 SESSIONS: Final = "af_history_sessions"
 TURNS: Final = "af_history_turns"
 ITEMS: Final = "af_history_items"
+RESPONSES: Final = "af_history_responses"
+AGENT_SESSIONS: Final = "af_history_agent_sessions"
 V0_TABLE: Final = "af_history"
 
 NO_PARTITION: Final = ""
@@ -101,6 +114,44 @@ CREATE INDEX af_history_items_by_id ON {ITEMS} (session, item_id, branch, seq)
 """
 
 
+# Version 3: the hosting SDK's stores. A response row points at the session and turn holding its items;
+# ``history`` is NULL when the history the host gave equals the end of the previous response's chain
+# (``history_len`` ids of it), so a long chain costs no O(history) row per response.
+_V3_TABLES: Final = f"""
+CREATE TABLE {RESPONSES} (
+    id INTEGER PRIMARY KEY,
+    user TEXT NOT NULL,
+    chat TEXT NOT NULL,
+    response_id TEXT NOT NULL,
+    session INTEGER REFERENCES {SESSIONS} (id) ON DELETE SET NULL,
+    head TEXT,
+    first_seq INTEGER,
+    parent INTEGER REFERENCES {RESPONSES} (id) ON DELETE SET NULL,
+    history TEXT,
+    history_len INTEGER NOT NULL,
+    input_ids TEXT NOT NULL,
+    output_ids TEXT NOT NULL,
+    envelope TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    conversation TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX af_history_responses_by_id ON {RESPONSES} (user, chat, response_id);
+CREATE INDEX af_history_responses_by_parent ON {RESPONSES} (parent) WHERE parent IS NOT NULL;
+CREATE INDEX af_history_responses_by_conversation ON {RESPONSES} (user, chat, conversation, id)
+    WHERE conversation IS NOT NULL;
+CREATE INDEX af_history_items_by_item ON {ITEMS} (item_id);
+CREATE TABLE {AGENT_SESSIONS} (
+    scope TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (scope, record_id)
+) WITHOUT ROWID
+"""
+
+
 def _tables(conn: sqlite3.Connection) -> set[str]:
     rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'af\\_history%' ESCAPE '\\'")
     return {name for (name,) in rows}
@@ -140,6 +191,7 @@ def create_current(conn: sqlite3.Connection) -> None:
     _execute_script(conn, _V2_TURNS)
     conn.execute(_v2_items_table(ITEMS))
     _execute_script(conn, _V2_ITEMS_INDEXES)
+    _execute_script(conn, _V3_TABLES)
     _record(conn, CURRENT_VERSION)
 
 
@@ -185,12 +237,21 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     _record(conn, 2)
 
 
+def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    _execute_script(conn, _V3_TABLES)
+    _record(conn, 3)
+
+
 def new_head() -> str:
     """A fresh chain head: random, so a head names one turn of one session and cannot be guessed."""
     return f"turn_{secrets.token_hex(16)}"
 
 
-MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 """``MIGRATIONS[n]`` turns a version ``n`` database into version ``n + 1``."""
 
 

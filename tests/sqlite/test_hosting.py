@@ -1,0 +1,174 @@
+"""The sqlite backend as the hosting SDK's stores: responses as turns of history sessions, agent sessions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from azure.ai.agentserver.responses import PlatformContext
+
+from agent_framework_history import ALL, SessionKey, open_response_store, open_session_records, open_store
+from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
+from agent_framework_history_sqlite import SQLiteHistoryStore
+from agent_framework_history_sqlite._hosting import SQLiteResponseStore, SQLiteSessionRecords
+
+
+class TestSQLiteResponseStore(ResponseStoreConformance):
+    @pytest.fixture
+    def response_store_factory(self, tmp_path: Path) -> Callable[[], AbstractAsyncContextManager[Any]]:
+        counter = iter(range(10**6))
+
+        @asynccontextmanager
+        async def fresh() -> AsyncIterator[Any]:
+            store = open_response_store(f"sqlite:///{tmp_path}/responses-{next(counter)}.db")
+            assert isinstance(store, SQLiteResponseStore)
+            yield store
+            await store.aclose()
+
+        return fresh
+
+
+class TestSQLiteSessionRecords(SessionRecordsConformance):
+    @pytest_asyncio.fixture
+    async def session_records(self, tmp_path: Path) -> AsyncIterator[SQLiteSessionRecords]:
+        records = open_session_records(f"sqlite:///{tmp_path}/sessions.db")
+        assert isinstance(records, SQLiteSessionRecords)
+        yield records
+        await records.aclose()
+
+
+def message(item_id: str, text: str, role: str = "user") -> dict[str, Any]:
+    part = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "id": item_id, "role": role, "content": [{"type": part, "text": text}]}
+
+
+def envelope(response_id: str, output: list[dict[str, Any]], previous: str | None = None) -> dict[str, Any]:
+    value: dict[str, Any] = {"id": response_id, "object": "response", "status": "completed", "output": output}
+    if previous is not None:
+        value["previous_response_id"] = previous
+    return value
+
+
+async def host_turn(store: Any, context: Any, n: int, previous: str | None) -> str:
+    """What the host does per turn: read the chain's ids, create the response (in progress), complete it."""
+    response_id = f"caresp_{n:04d}"
+    history = await store.get_history_item_ids(previous, None, -1, context=context)
+    started = envelope(response_id, [], previous)
+    await store.create_response(started, [message(f"msg_{n}u", f"question {n}")], history, context=context)
+    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], previous)
+    await store.update_response(done, context=context)
+    return response_id
+
+
+@pytest.mark.asyncio
+async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/host.db"
+    store = open_response_store(url)
+    alice = PlatformContext(user_id_key="alice")
+    previous = None
+    for n in range(3):
+        previous = await host_turn(store, alice, n, previous)
+    fork = await host_turn(store, alice, 9, "caresp_0000")  # a fork from the first response
+    assert await store.get_history_item_ids(fork, None, -1, context=alice) == [
+        "msg_0u",
+        "msg_0a",
+        "msg_9u",
+        "msg_9a",
+    ]
+    await store.aclose()
+    async with open_store(url) as history:
+        keys = [key async for key in history.list_sessions(user=ALL, chat=ALL)]
+        assert keys == [SessionKey("caresp_0000", user="alice")]
+        assert [i["id"] for i in await history.load(keys[0])] == ["msg_0u", "msg_0a", "msg_9u", "msg_9a"]
+
+
+@pytest.mark.asyncio
+async def test_two_store_objects_on_one_file_continue_each_others_chains(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    first, second = open_response_store(url), open_response_store(url)
+    user = PlatformContext(user_id_key="u")
+    r0 = await host_turn(first, user, 0, None)
+    r1 = await host_turn(second, user, 1, r0)
+    r2 = await host_turn(first, user, 2, r1)
+    ids = await second.get_history_item_ids(r2, None, -1, context=user)
+    assert ids == [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+    assert await second.get_history_item_ids(r2, None, -1, context=PlatformContext(user_id_key="other")) == []
+    await first.aclose()
+    await second.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_long_chain_keeps_no_history_list_per_response(tmp_path: Path) -> None:
+    path = tmp_path / "long.db"
+    store = open_response_store(f"sqlite:///{path}")
+    user = PlatformContext(user_id_key="u")
+    previous = None
+    for n in range(50):
+        previous = await host_turn(store, user, n, previous)
+    await store.aclose()
+    with sqlite3.connect(path) as conn:
+        explicit = conn.execute("SELECT COUNT(*) FROM af_history_responses WHERE history IS NOT NULL").fetchone()[0]
+        lengths = [row[0] for row in conn.execute("SELECT history_len FROM af_history_responses ORDER BY id")]
+    assert explicit == 0
+    assert lengths == [2 * n for n in range(50)]
+    fresh = open_response_store(f"sqlite:///{path}")  # a cold process reconstructs the chain from the rows
+    ids = await fresh.get_history_item_ids(previous, None, -1, context=user)
+    assert ids == [f"msg_{n}{r}" for n in range(50) for r in "ua"]
+    await fresh.aclose()
+
+
+@pytest.mark.asyncio
+async def test_changing_outputs_keeps_later_responses_history_as_it_was(tmp_path: Path) -> None:
+    store = open_response_store(f"sqlite:///{tmp_path}/pin.db")
+    user = PlatformContext(user_id_key="u")
+    r0 = await host_turn(store, user, 0, None)
+    r1 = await host_turn(store, user, 1, r0)
+    await store.update_response(envelope(r0, [message("msg_0b", "replaced", "assistant")]), context=user)
+    assert await store.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+    assert await store.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0b"]
+    await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_version_2_databases_upgrade_and_read_only_copies_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(SessionKey("s", user="u"), [message("msg_1", "kept")])
+    with sqlite3.connect(path) as conn:  # back to version 2: drop what version 3 added
+        for statement in (
+            "DROP TABLE af_history_responses",
+            "DROP TABLE af_history_agent_sessions",
+            "DROP INDEX af_history_items_by_item",
+            "DELETE FROM af_history_schema_version WHERE version = 3",
+            "INSERT INTO af_history_schema_version (version) VALUES (2)",
+        ):
+            conn.execute(statement)
+    async with SQLiteHistoryStore(path, mode="ro") as read_only:
+        assert [i["id"] for i in await read_only.load(SessionKey("s", user="u"))] == ["msg_1"]
+    store = open_response_store(f"sqlite:///{path}")  # opening for writing migrates to version 3
+    await store.create_response(envelope("caresp_1", []), [message("msg_2", "new")], [], context=None)
+    found = await store.get_items(["msg_1", "msg_2"], context=PlatformContext(user_id_key="u"))
+    assert [None if i is None else i["id"] for i in found] == ["msg_1", None]  # msg_2 is the anonymous caller's
+    await store.aclose()
+    with sqlite3.connect(path) as conn:
+        assert [v for (v,) in conn.execute("SELECT version FROM af_history_schema_version ORDER BY version")][-1] == 3
+
+
+@pytest.mark.asyncio
+async def test_a_deleted_and_recreated_previous_response_leaves_its_continuations_history(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/recreate.db"
+    user = PlatformContext(user_id_key="u")
+    writer = open_response_store(url)
+    r0 = await host_turn(writer, user, 0, None)
+    r1 = await host_turn(writer, user, 1, r0)
+    await writer.delete_response(r0, context=user)
+    await writer.create_response(envelope(r0, []), [message("msg_new", "another r0")], [], context=user)
+    await writer.aclose()
+    reader = open_response_store(url)  # a cold process: nothing cached
+    assert await reader.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+    await reader.aclose()
