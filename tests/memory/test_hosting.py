@@ -52,8 +52,8 @@ async def test_responses_are_turns_of_a_history_session() -> None:
         response("caresp_1", [message("msg_1a", "hi alice", "assistant")]), [message("msg_1u", "hi")], [], context=alice
     )
     history = await store.get_history_item_ids("caresp_1", None, -1, context=alice)
-    await store.create_response(
-        response("caresp_2", [message("msg_2a", "again", "assistant")], previous="caresp_1"),
+    await store.create_response(  # as the SDK's host does: no previous_response_id in the envelope
+        response("caresp_2", [message("msg_2a", "again", "assistant")]),
         [message("msg_2u", "and again")],
         history,
         context=alice,

@@ -54,26 +54,32 @@ def envelope(response_id: str, output: list[dict[str, Any]], previous: str | Non
     return value
 
 
-async def host_turn(store: Any, context: Any, n: int, previous: str | None) -> str:
-    """What the host does per turn: read the chain's ids, create the response (in progress), complete it."""
+async def host_turn(store: Any, context: Any, n: int, previous: str | None, *, name_previous: bool = False) -> str:
+    """What the host does per turn: read the chain's ids, create the response (in progress), complete it.
+
+    The SDK's host leaves ``previous_response_id`` out of the envelope it stores (``name_previous``
+    puts it in, as other writers may).
+    """
     response_id = f"caresp_{n:04d}"
     history = await store.get_history_item_ids(previous, None, -1, context=context)
-    started = envelope(response_id, [], previous)
+    named = previous if name_previous else None
+    started = envelope(response_id, [], named)
     await store.create_response(started, [message(f"msg_{n}u", f"question {n}")], history, context=context)
-    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], previous)
+    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], named)
     await store.update_response(done, context=context)
     return response_id
 
 
 @pytest.mark.asyncio
-async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name_previous", [False, True])
+async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(tmp_path: Path, name_previous: bool) -> None:
     url = f"sqlite:///{tmp_path}/host.db"
     store = open_response_store(url)
     alice = PlatformContext(user_id_key="alice")
     previous = None
     for n in range(3):
-        previous = await host_turn(store, alice, n, previous)
-    fork = await host_turn(store, alice, 9, "caresp_0000")  # a fork from the first response
+        previous = await host_turn(store, alice, n, previous, name_previous=name_previous)
+    fork = await host_turn(store, alice, 9, "caresp_0000", name_previous=name_previous)  # a fork of the first
     assert await store.get_history_item_ids(fork, None, -1, context=alice) == [
         "msg_0u",
         "msg_0a",
@@ -85,6 +91,16 @@ async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(tmp_pat
         keys = [key async for key in history.list_sessions(user=ALL, chat=ALL)]
         assert keys == [SessionKey("caresp_0000", user="alice")]
         assert [i["id"] for i in await history.load(keys[0])] == ["msg_0u", "msg_0a", "msg_9u", "msg_9a"]
+        chain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        assert [i["id"] for i in await history.load(keys[0], head=await tip_of(url, "caresp_0002"))] == chain
+
+
+async def tip_of(url: str, response_id: str) -> str:
+    """The chain head a response's latest items are in (read straight from the table)."""
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        (head,) = conn.execute("SELECT head FROM af_history_responses WHERE response_id = ?", (response_id,)).fetchone()
+    return str(head)
 
 
 @pytest.mark.asyncio

@@ -53,6 +53,8 @@ class _Responses:
     responses: dict[tuple[Partition, str], _Response] = field(default_factory=lambda: {})
     items: dict[tuple[Partition, str], Item] = field(default_factory=lambda: {})
     conversations: dict[tuple[Partition, str], list[str]] = field(default_factory=lambda: {})
+    owners: dict[tuple[Partition, str], str] = field(default_factory=lambda: {})
+    """The response that last stored each item id: whom a history ending with that id continues."""
 
 
 @dataclass
@@ -99,11 +101,10 @@ class MemoryResponseStore(ResponseStoreBase):
             existing = self._data.responses.get((partition, new.response_id))
             if existing is not None and not existing.deleted:
                 raise ResponseAlreadyExistsError(new.response_id)
-            previous = (
-                self._data.responses.get((partition, new.previous_response_id))
-                if new.previous_response_id is not None
-                else None
-            )
+            previous_id = new.previous_response_id
+            if previous_id is None and new.history_ids:  # the SDK's hosts leave it out of the envelope
+                previous_id = self._data.owners.get((partition, new.history_ids[-1]))
+            previous = None if previous_id is None else self._data.responses.get((partition, previous_id))
         if previous is not None and not previous.deleted:
             key, head = previous.key, previous.head
         elif new.conversation_id is not None:
@@ -115,6 +116,7 @@ class MemoryResponseStore(ResponseStoreBase):
         with self._data.lock:
             for item in turn:
                 self._data.items[(partition, item["id"])] = clone_item(item)
+                self._data.owners[(partition, item["id"])] = new.response_id
             self._data.responses[(partition, new.response_id)] = _Response(
                 key=key,
                 head=result.head if result is not None else head,
@@ -142,6 +144,7 @@ class MemoryResponseStore(ResponseStoreBase):
         with self._data.lock:
             for item in outputs:
                 self._data.items[(partition, item["id"])] = clone_item(item)
+                self._data.owners[(partition, item["id"])] = response_id
             found.envelope = envelope
             found.output_ids = [i["id"] for i in outputs]
             if result is not None and result.head is not None:

@@ -3,7 +3,10 @@
 A response a host stores (``create_response``) becomes a turn of an ordinary history session in
 the same database — the previous response's session, continuing at the previous response's
 turn; else the conversation's session (``session_id`` = the conversation id); else a new session
-named by the response id — holding the response's input items, then its output items. Outputs an
+named by the response id — holding the response's input items, then its output items. The
+previous response is the envelope's ``previous_response_id`` when it has one, else (the SDK's
+hosts leave it out of the stored envelope) the response whose latest turn holds the last id of
+the history the host passed: the response that history continues. Outputs an
 ``update_response`` adds become a turn after it; outputs it changes are rewritten in place. So
 ``af-history sessions / show / export / migrate`` see what the host stored, in the host's user
 partition, as one chain per conversation (forks included).
@@ -56,6 +59,12 @@ _ROW_BY_ID: Final = (
 )
 _SESSION_KEY: Final = f"SELECT user, chat, session_id FROM {SESSIONS} WHERE id = ?"
 _TURN_FIRST_SEQ: Final = f"SELECT last_seq FROM {TURNS} WHERE session = ? AND head = ?"
+_CONTINUED: Final = (
+    f"SELECT r.response_id FROM {ITEMS} AS i JOIN {SESSIONS} AS s ON s.id = i.session "
+    f"JOIN {TURNS} AS t ON t.session = i.session AND t.turn = i.turn "
+    f"JOIN {RESPONSES} AS r ON r.session = i.session AND r.head = t.head AND r.user = s.user AND r.chat = s.chat "
+    "WHERE i.item_id = ? AND s.user = ? AND s.chat = ? ORDER BY i.rowid DESC LIMIT 1"
+)
 
 
 def _columns(partition: Partition) -> tuple[str, str]:
@@ -179,7 +188,11 @@ class SQLiteResponseStore(ResponseStoreBase):
         existing = self._row(conn, partition, new.response_id)
         if existing is not None and not existing.deleted:
             raise ResponseAlreadyExistsError(new.response_id)
-        previous = None if new.previous_response_id is None else self._row(conn, partition, new.previous_response_id)
+        previous_id = new.previous_response_id
+        if previous_id is None and new.history_ids:
+            found = conn.execute(_CONTINUED, (new.history_ids[-1], user, chat)).fetchone()
+            previous_id = None if found is None else found[0]
+        previous = None if previous_id is None else self._row(conn, partition, previous_id)
         # Where the items go: after the previous response's turn, else in the conversation, else a new session.
         key_partition: tuple[str, str, str]
         head: str | None = None

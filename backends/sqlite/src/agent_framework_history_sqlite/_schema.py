@@ -138,6 +138,7 @@ CREATE TABLE {RESPONSES} (
 );
 CREATE UNIQUE INDEX af_history_responses_by_id ON {RESPONSES} (user, chat, response_id);
 CREATE INDEX af_history_responses_by_parent ON {RESPONSES} (parent) WHERE parent IS NOT NULL;
+CREATE INDEX af_history_responses_by_turn ON {RESPONSES} (session, head);
 CREATE INDEX af_history_responses_by_conversation ON {RESPONSES} (user, chat, conversation, id)
     WHERE conversation IS NOT NULL;
 CREATE INDEX af_history_items_by_item ON {ITEMS} (item_id);
