@@ -60,7 +60,6 @@ class _Session:
 
     location: SessionLocation
     path: Path = field(init=False)
-    path_str: str = field(init=False)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     fd: int | None = None
     index: FileIndex | None = None
@@ -73,7 +72,6 @@ class _Session:
 
     def __post_init__(self) -> None:
         self.path = self.location.path
-        self.path_str = str(self.path)
 
     def close(self) -> None:
         if self.fd is not None:
@@ -108,6 +106,11 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     Several tasks, and several processes on one machine, may append to one session at once:
     appends are serialised by an asyncio lock per file and an OS lock (``flock``) on the file.
+
+    A session is a chain of turns (``Capability.CHAIN_HEAD``): each append writes its new items
+    and a turn marker line (``{"af_turn":{"head":…,"parent":…}}``) in one write, and returns the
+    turn's head. Item lines after the last marker — files written before chain heads — form an
+    unnamed turn continuing the last marked one. No symbolic link below the root is followed.
     """
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
