@@ -24,6 +24,18 @@ def _factory(target: str, /, **options: Any) -> HistoryStore:
     return open_postgres_store(target, **options)
 
 
+def _response_store(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_postgres_response_store
+
+    return open_postgres_response_store(target, **options)
+
+
+def _session_records(target: str, /, **options: Any) -> Any:
+    from ._hosting import open_postgres_session_records
+
+    return open_postgres_session_records(target, **options)
+
+
 def missing_driver() -> str | None:
     """Why the backend cannot work here (asyncpg not installed), or ``None``; imports nothing."""
     try:
@@ -48,4 +60,6 @@ def history_store_backends() -> Iterator[BackendSpec]:
         _factory,
         schemes=("postgresql", "postgres"),
         description="PostgreSQL shared by many replicas (postgresql://user@host:5432/db?schema=...)",
+        response_store=_response_store,
+        session_records=_session_records,
     )

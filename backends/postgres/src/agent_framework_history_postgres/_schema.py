@@ -72,6 +72,24 @@ class Names:
         return self._q("turns")
 
     @property
+    def responses(self) -> str:
+        """The hosting SDK's responses (schema version 3)."""
+        return self._q("responses")
+
+    @property
+    def agent_sessions(self) -> str:
+        """Versioned agent-session records (schema version 3)."""
+        return self._q("agent_sessions")
+
+    @property
+    def create_response_routine(self) -> str:
+        return self._q("create_response")
+
+    @property
+    def update_response_routine(self) -> str:
+        return self._q("update_response")
+
+    @property
     def append_routine(self) -> str:
         """The qualified name of the append function."""
         return self._q("append")
@@ -201,6 +219,176 @@ class Names:
             "  VALUES (v_ref, v_last_turn + 1, p_new_head, v_turn, v_new_branch, v_new_fork,\n"
             "          v_last_seq + 1, v_last_seq + o_stored);\n"
             "  o_head := p_new_head;\n"
+            "END\n"
+            "$fn$"
+        )
+
+    @property
+    def create_response_function(self) -> str:
+        """The function that stores a new response and its items as one turn (schema version 3).
+
+        ``(user, chat, response_id, previous, conversation, parent_version, history[], history_len,
+        input_ids[], output_ids[], envelope, token, new_head, ids[], bodies[]) ->
+        (o_status, o_id, o_version, o_parent, o_parent_version)``. One statement, so one round
+        trip that commits whole or not at all:
+
+        1. The response's row is looked up (and locked): one that exists and is not deleted ends
+           the call with ``'exists'`` (``'done'`` when its ``token`` is this call's: the retry of a
+           call whose commit went through but whose reply was lost).
+        2. The previous response is locked ``FOR SHARE``, so it cannot change (nor pin its
+           continuations, see ``update_response``) until this commits. A history given as implied
+           (``history`` NULL, ``history_len`` > 0) needs the previous response alive at
+           ``parent_version``, the version the caller computed it from; else ``'stale'`` (nothing
+           written; the caller reads the previous response again and retries).
+        3. The items go to the previous response's session, continuing at its head; else to the
+           conversation's session (the latest turn); else to a session named by the response id
+           — through the append function, in this transaction.
+        4. The row is inserted (or, for a deleted id created again, rewritten). Two creates of one
+           id racing: the unique key fails the second, and everything of it rolls back.
+        """
+        return (
+            f"CREATE FUNCTION {self.create_response_routine}("
+            "p_user text, p_chat text, p_response_id text, p_previous text, p_conversation text,"
+            " p_parent_version bigint, p_history text[], p_history_len integer,"
+            " p_input_ids text[], p_output_ids text[], p_envelope text, p_token text,"
+            " p_new_head text, p_ids text[], p_bodies text[],"
+            " OUT o_status text, OUT o_id bigint, OUT o_version bigint, OUT o_parent bigint,"
+            " OUT o_parent_version bigint)"
+            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            "DECLARE\n"
+            "  v_deleted boolean; v_token text;\n"
+            "  v_prev_id bigint; v_prev_deleted boolean; v_prev_version bigint; v_prev_ref bigint; v_prev_head text;\n"
+            "  v_user text; v_chat text; v_session text; v_head text;\n"
+            "  v_ref bigint; v_first bigint; v_stored integer; v_new_head text;\n"
+            "BEGIN\n"
+            f"  SELECT r.id, r.deleted, r.token INTO o_id, v_deleted, v_token FROM {self.responses} r\n"
+            "  WHERE r.user_id = p_user AND r.chat_id = p_chat AND r.response_id = p_response_id FOR UPDATE;\n"
+            "  IF FOUND AND NOT v_deleted THEN\n"
+            "    o_status := CASE WHEN v_token = p_token THEN 'done' ELSE 'exists' END;\n"
+            "    RETURN;\n"
+            "  END IF;\n"
+            "  IF p_previous IS NOT NULL THEN\n"
+            "    SELECT r.id, r.deleted, r.version, r.session_ref, r.head\n"
+            "    INTO v_prev_id, v_prev_deleted, v_prev_version, v_prev_ref, v_prev_head\n"
+            f"    FROM {self.responses} r\n"
+            "    WHERE r.user_id = p_user AND r.chat_id = p_chat AND r.response_id = p_previous FOR SHARE;\n"
+            "  END IF;\n"
+            "  IF v_prev_id IS NOT NULL AND NOT v_prev_deleted THEN\n"
+            "    o_parent := v_prev_id; o_parent_version := v_prev_version;\n"
+            "  END IF;\n"
+            "  IF p_history IS NULL AND p_history_len > 0\n"
+            "     AND (o_parent IS NULL OR o_parent_version IS DISTINCT FROM p_parent_version) THEN\n"
+            "    o_status := 'stale'; RETURN;\n"
+            "  END IF;\n"
+            "  IF v_prev_ref IS NOT NULL THEN\n"
+            "    SELECT s.user_id, s.chat_id, s.session_id INTO v_user, v_chat, v_session\n"
+            f"    FROM {self.sessions} s WHERE s.id = v_prev_ref;\n"
+            "    v_head := v_prev_head;\n"
+            "  END IF;\n"
+            "  IF v_session IS NULL THEN\n"
+            "    v_user := p_user; v_chat := p_chat; v_session := coalesce(p_conversation, p_response_id);\n"
+            "    v_head := NULL;\n"
+            "  END IF;\n"
+            "  IF cardinality(p_ids) > 0 THEN\n"
+            "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
+            f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+            " p_ids, p_bodies) a;\n"
+            "  END IF;\n"
+            f"  SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+            "  WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+            "  IF v_stored > 0 THEN\n"
+            f"    SELECT t.first_seq INTO v_first FROM {self.turns} t\n"
+            "    WHERE t.session_ref = v_ref AND t.head = v_new_head;\n"
+            "  END IF;\n"
+            "  v_head := coalesce(v_new_head, v_head);\n"
+            "  IF o_id IS NULL THEN\n"
+            f"    INSERT INTO {self.responses} (user_id, chat_id, response_id, session_ref, head, first_seq, parent,"
+            " history, history_len, input_ids, output_ids, envelope, conversation, token)\n"
+            "    VALUES (p_user, p_chat, p_response_id, v_ref, v_head, v_first, o_parent, p_history, p_history_len,"
+            " p_input_ids, p_output_ids, p_envelope::json, p_conversation, p_token)\n"
+            "    RETURNING id, version INTO o_id, o_version;\n"
+            "  ELSE\n"
+            f"    UPDATE {self.responses} SET session_ref = v_ref, head = v_head, first_seq = v_first,"
+            " parent = o_parent, history = p_history, history_len = p_history_len, input_ids = p_input_ids,"
+            " output_ids = p_output_ids, envelope = p_envelope::json, conversation = p_conversation,"
+            " deleted = false, token = p_token, version = version + 1, updated_at = now()\n"
+            "    WHERE id = o_id RETURNING version INTO o_version;\n"
+            "  END IF;\n"
+            "  o_status := 'ok';\n"
+            "END\n"
+            "$fn$"
+        )
+
+    @property
+    def update_response_function(self) -> str:
+        """The function that replaces a response's envelope and outputs (schema version 3).
+
+        ``(user, chat, response_id, envelope, output_ids[], new_head, ids[], bodies[]) ->
+        (o_status, o_id, o_version)``. The row is locked; ``'missing'`` when it is absent or
+        deleted. Outputs that change while responses continuing this one keep their history
+        implied (``history`` NULL: the end of this response's chain) would change those
+        histories: the call returns ``'pin'`` and writes nothing, and the caller writes those
+        histories out (``pin``) and calls again in one transaction. Otherwise items already
+        stored for the response are rewritten in place, new ones are appended as a turn after
+        the response's head, and the row gets the envelope, the output ids and a new version.
+        """
+        return (
+            f"CREATE FUNCTION {self.update_response_routine}("
+            "p_user text, p_chat text, p_response_id text, p_envelope text, p_output_ids text[],"
+            " p_new_head text, p_ids text[], p_bodies text[],"
+            " OUT o_status text, OUT o_id bigint, OUT o_version bigint)"
+            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            "DECLARE\n"
+            "  v_deleted boolean; v_ref bigint; v_head text; v_first bigint;\n"
+            "  v_inputs text[]; v_outputs text[]; v_conversation text;\n"
+            "  v_user text; v_chat text; v_session text; v_ids text[]; v_bodies text[];\n"
+            "  v_stored integer; v_new_head text;\n"
+            "BEGIN\n"
+            "  SELECT r.id, r.deleted, r.session_ref, r.head, r.first_seq, r.input_ids, r.output_ids, r.conversation\n"
+            "  INTO o_id, v_deleted, v_ref, v_head, v_first, v_inputs, v_outputs, v_conversation\n"
+            f"  FROM {self.responses} r\n"
+            "  WHERE r.user_id = p_user AND r.chat_id = p_chat AND r.response_id = p_response_id FOR UPDATE;\n"
+            "  IF NOT FOUND OR v_deleted THEN\n"
+            "    o_status := 'missing'; o_id := NULL; RETURN;\n"
+            "  END IF;\n"
+            "  IF v_outputs IS DISTINCT FROM p_output_ids AND EXISTS (\n"
+            f"      SELECT 1 FROM {self.responses} c WHERE c.parent = o_id AND c.history IS NULL AND c.history_len > 0)"
+            " THEN\n"
+            "    o_status := 'pin'; RETURN;\n"
+            "  END IF;\n"
+            "  IF v_ref IS NOT NULL THEN\n"
+            f"    UPDATE {self.items} i SET body = u.body::json\n"
+            "    FROM unnest(p_ids, p_bodies) AS u(item_id, body)\n"
+            "    WHERE i.session_ref = v_ref AND i.item_id = u.item_id AND i.seq >= coalesce(v_first, 0)\n"
+            "      AND (u.item_id = ANY(v_inputs) OR u.item_id = ANY(v_outputs));\n"
+            "  END IF;\n"
+            "  SELECT array_agg(u.item_id ORDER BY u.ord), array_agg(u.body ORDER BY u.ord) INTO v_ids, v_bodies\n"
+            "  FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS u(item_id, body, ord)\n"
+            "  WHERE NOT (u.item_id = ANY(v_inputs) OR u.item_id = ANY(v_outputs));\n"
+            "  IF v_ids IS NOT NULL THEN\n"
+            "    IF v_ref IS NOT NULL THEN\n"
+            "      SELECT s.user_id, s.chat_id, s.session_id INTO v_user, v_chat, v_session\n"
+            f"      FROM {self.sessions} s WHERE s.id = v_ref;\n"
+            "    ELSE\n"
+            "      v_user := p_user; v_chat := p_chat; v_session := coalesce(v_conversation, p_response_id);\n"
+            "    END IF;\n"
+            "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
+            f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+            " v_ids, v_bodies) a;\n"
+            "    IF v_stored > 0 THEN\n"
+            "      v_head := v_new_head;\n"
+            "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
+            f"        SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+            "        WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+            f"        SELECT t.first_seq INTO v_first FROM {self.turns} t"
+            " WHERE t.session_ref = v_ref AND t.head = v_head;\n"
+            "      END IF;\n"
+            "    END IF;\n"
+            "  END IF;\n"
+            f"  UPDATE {self.responses} SET envelope = p_envelope::json, output_ids = p_output_ids,"
+            " session_ref = v_ref, head = v_head, first_seq = v_first, version = version + 1, updated_at = now()\n"
+            "  WHERE id = o_id RETURNING version INTO o_version;\n"
+            "  o_status := 'ok';\n"
             "END\n"
             "$fn$"
         )
@@ -391,7 +579,51 @@ def migrations(names: Names) -> list[Migration]:
                 n.append_function,
             ),
         ),
+        Migration(
+            3,
+            "the hosting SDK's stores: responses and agent sessions",
+            (
+                f"CREATE TABLE {n.responses} ("
+                " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " user_id text NOT NULL,"
+                " chat_id text NOT NULL,"
+                " response_id text NOT NULL,"
+                f" session_ref bigint REFERENCES {n.sessions} (id) ON DELETE SET NULL,"
+                " head text,"
+                " first_seq bigint,"
+                f" parent bigint REFERENCES {n.responses} (id) ON DELETE SET NULL,"
+                " history text[],"
+                " history_len integer NOT NULL,"
+                " input_ids text[] NOT NULL,"
+                " output_ids text[] NOT NULL,"
+                " envelope json,"
+                " deleted boolean NOT NULL DEFAULT false,"
+                " conversation text,"
+                " token text,"
+                " version bigint NOT NULL DEFAULT 1,"
+                " created_at timestamptz NOT NULL DEFAULT now(),"
+                " updated_at timestamptz NOT NULL DEFAULT now(),"
+                f" CONSTRAINT {n.index('responses_key')} UNIQUE (user_id, chat_id, response_id))",
+                f"CREATE INDEX {n.index('responses_parent')} ON {n.responses} (parent) WHERE parent IS NOT NULL",
+                f"CREATE INDEX {n.index('responses_conversation')} ON {n.responses}"
+                " (user_id, chat_id, conversation, id) WHERE conversation IS NOT NULL",
+                # Deleting a session (af-history delete) sets its responses' session_ref to NULL: no full scan.
+                f"CREATE INDEX {n.index('responses_session')} ON {n.responses} (session_ref)"
+                " WHERE session_ref IS NOT NULL",
+                f"CREATE INDEX {n.index('items_item')} ON {n.items} (item_id)",
+                f"CREATE TABLE {n.agent_sessions} ("
+                " scope text NOT NULL,"
+                " record_id text NOT NULL,"
+                " value json NOT NULL,"
+                " version bigint NOT NULL,"
+                " token text,"
+                " updated_at timestamptz NOT NULL DEFAULT now(),"
+                f" CONSTRAINT {n.index('agent_sessions_key')} PRIMARY KEY (scope, record_id))",
+                n.create_response_function,
+                n.update_response_function,
+            ),
+        ),
     ]
 
 
-LATEST_VERSION: Final = 2
+LATEST_VERSION: Final = 3
