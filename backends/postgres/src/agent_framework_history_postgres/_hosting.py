@@ -194,7 +194,7 @@ class PostgresResponseStore(ResponseStoreBase):
         )
         self._children_sql = (
             f"SELECT id, history_len FROM {n.responses}"
-            " WHERE parent = $1 AND history IS NULL AND history_len > 0 ORDER BY id FOR UPDATE"
+            " WHERE parent = $1 AND history IS NULL AND history_len > 0 AND NOT deleted ORDER BY id FOR UPDATE"
         )
         self._pin_sql = (
             f"UPDATE {n.responses} SET history = $2, version = version + 1, updated_at = now() WHERE id = $1"
@@ -247,6 +247,8 @@ class PostgresResponseStore(ResponseStoreBase):
 
     def _known_chain(self, row: _Row) -> Chain | None:
         """The chain of ``row`` without a query (cached, self-contained, or from its parent's cached chain)."""
+        if row.deleted:  # nothing reads a deleted response's chain (its continuations were pinned)
+            return ()
         cached = self._chains.get(row.key)
         if cached is not None:
             return cached
@@ -312,6 +314,8 @@ class PostgresResponseStore(ResponseStoreBase):
         return row, chain
 
     def _response_row(self, row: _Row, chain: Chain) -> ResponseRow:
+        if row.deleted:
+            return ResponseRow(row.response_id, None, True)
         inputs, outputs = len(row.input_ids), len(row.output_ids)
         history = list(chain[: len(chain) - inputs - outputs])
         envelope = None

@@ -19,6 +19,12 @@ Layout (``<p>`` is the table prefix, every name lives in the configured schema):
   ``(session_ref, item_id)`` an index for skipping ids already in a chain, ``body`` the
   item's JSON text.
 - ``<p>append(...)``: the function that appends one turn (see :attr:`Names.append_function`).
+- ``<p>responses`` (version 3): one row per response the hosting SDK stored (see ``_hosting``):
+  its session and head (the turn holding its latest items), its previous response's row
+  (``parent``), its history (``NULL`` when implied by the parent's chain), input and output ids,
+  envelope, ``deleted``, ``conversation`` and a ``version`` bumped by every write.
+  ``<p>create_response(...)`` / ``<p>update_response(...)`` write one each in one call.
+- ``<p>agent_sessions`` (version 3): versioned agent-session records under ``(scope, record_id)``.
 
 Branches. A branch is a linear run of turns: its id is the ``turn`` number of its first
 turn, and ``fork`` (the same on every turn of the branch) is the turn the branch grew from
@@ -352,7 +358,8 @@ class Names:
             "    o_status := 'missing'; o_id := NULL; RETURN;\n"
             "  END IF;\n"
             "  IF v_outputs IS DISTINCT FROM p_output_ids AND EXISTS (\n"
-            f"      SELECT 1 FROM {self.responses} c WHERE c.parent = o_id AND c.history IS NULL AND c.history_len > 0)"
+            f"      SELECT 1 FROM {self.responses} c WHERE c.parent = o_id AND c.history IS NULL AND c.history_len > 0"
+            " AND NOT c.deleted)"
             " THEN\n"
             "    o_status := 'pin'; RETURN;\n"
             "  END IF;\n"
