@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EMPTY_USER_CHAT",
+    "Chain",
     "NewResponse",
     "ResponseRow",
     "ResponseStoreBase",
@@ -74,6 +75,15 @@ def check_response_id(value: object, what: str = "response id") -> str:
     if not isinstance(value, str) or not value or "\x00" in value:
         raise ValueError(f"{what} must be a non-empty string without NUL characters, got {value!r}.")
     return value
+
+
+def _check_ids(ids: Iterable[object] | None, what: str) -> list[str]:
+    """``ids`` as a list of usable ids (checked in one pass: a host hands over whole chains per call)."""
+    checked = list(ids or ())
+    if not set(map(type, checked)) <= {str} or "" in checked or "\x00" in "\x01".join(checked):  # type: ignore[arg-type]
+        bad = next(i for i in checked if type(i) is not str or not i or "\x00" in i)  # type: ignore[operator]
+        raise ValueError(f"{what} must hold non-empty strings without NUL characters, got {bad!r}.")
+    return checked  # type: ignore[return-value]
 
 
 def _item_id(item: object) -> str | None:
@@ -146,6 +156,14 @@ def _unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A response's history, input and output ids, and whether they hold no id twice."""
+
+    ids: Sequence[str]
+    unique: bool = False
+
+
 class ResponseStoreBase(AsyncClosing, abc.ABC):
     """``ResponseProviderProtocol`` on a backend's primitives; the ``_do_*`` methods receive clean arguments.
 
@@ -175,7 +193,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         envelope = clone_json(dict(cast(Mapping[str, Any], response)), "response")
         response_id = check_response_id(envelope.get("id"), "response['id']")
         previous = envelope.get("previous_response_id")
-        history = [check_response_id(i, "history item id") for i in history_item_ids or ()]
+        history = _check_ids(history_item_ids, "history_item_ids")
         new = NewResponse(
             response_id=response_id,
             envelope=envelope,
@@ -236,7 +254,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
 
     async def get_items(self, item_ids: Iterable[str], *, context: PlatformContext | None = None) -> list[Any]:
         self._check_open("get_items")
-        ids = [check_response_id(i, "item id") for i in item_ids]
+        ids = _check_ids(item_ids, "item_ids")
         if not ids:
             return []
         found = await self._do_items(partition_of(context), ids)
@@ -254,7 +272,14 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         partition = partition_of(context)
         resolved: list[str] = []
         if previous_response_id is not None:
-            row = await self._do_row(partition, check_response_id(previous_response_id, "previous_response_id"))
+            check_response_id(previous_response_id, "previous_response_id")
+            if conversation_id is None:  # the host's every turn: one chain, often already free of repeats
+                chain = await self._do_chain(partition, previous_response_id)
+                if chain is None:
+                    return []
+                unique = list(chain.ids) if chain.unique else _unique(chain.ids)
+                return unique if limit == -1 else ([] if limit <= 0 else unique[-limit:])
+            row = await self._do_row(partition, previous_response_id)
             if row is not None and not row.deleted:
                 resolved.extend(row.chain_ids)
         if conversation_id is not None:
@@ -283,6 +308,11 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
     @abc.abstractmethod
     async def _do_row(self, partition: tuple[str | None, str | None], response_id: str) -> ResponseRow | None:
         """The stored response (deleted ones too), or ``None``."""
+
+    async def _do_chain(self, partition: tuple[str | None, str | None], response_id: str) -> Chain | None:
+        """The response's chain of ids (``None`` when missing or deleted); a backend may answer it faster."""
+        row = await self._do_row(partition, response_id)
+        return None if row is None or row.deleted else Chain(row.chain_ids)
 
     @abc.abstractmethod
     async def _do_update(

@@ -32,7 +32,7 @@ from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
 from agent_framework_history import CorruptDataError, Item, dumps_item, loads_item
-from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
+from agent_framework_history._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
 from ._chains import append_turn
@@ -53,6 +53,7 @@ _ROW: Final = (
     f"SELECT id, session, head, first_seq, parent, history, history_len, input_ids, output_ids, envelope, deleted, "
     f"version FROM {RESPONSES} WHERE user = ? AND chat = ? AND response_id = ?"
 )
+_VERSION: Final = f"SELECT id, version, deleted FROM {RESPONSES} WHERE user = ? AND chat = ? AND response_id = ?"
 _ROW_BY_ID: Final = (
     f"SELECT id, session, head, first_seq, parent, history, history_len, input_ids, output_ids, envelope, deleted, "
     f"version FROM {RESPONSES} WHERE id = ?"
@@ -204,15 +205,19 @@ class SQLiteResponseStore(ResponseStoreBase):
         else:
             key_partition = (user, chat, new.response_id)
         # The history: implied when it is the end of the previous response's chain, else kept as given.
-        history_text: str | None = json.dumps(new.history_ids)
+        implied = not new.history_ids
         parent_id = None
         if previous is not None and not previous.deleted:
             parent_id = previous.id
-            unique = tuple(dict.fromkeys(self._chain(conn, previous)))
-            if new.history_ids and tuple(new.history_ids) == unique[len(unique) - len(new.history_ids) :]:
-                history_text = None
-        elif not new.history_ids:
-            history_text = None
+            if not implied:
+                chain = self._chain(conn, previous)
+                wanted = len(new.history_ids)
+                # The usual case, cheaply: the host passed the previous response's whole chain.
+                implied = chain[-1] == new.history_ids[-1] and (
+                    (len(chain) == wanted and chain == tuple(new.history_ids))
+                    or _ends_with(tuple(dict.fromkeys(chain)), new.history_ids)
+                )
+        history_text = None if implied else json.dumps(new.history_ids)
         turn = _unique_rows([*new.inputs, *new.outputs])
         result = append_turn(conn, key_partition, turn, head) if turn else None
         session = conn.execute(
@@ -235,18 +240,26 @@ class SQLiteResponseStore(ResponseStoreBase):
             new.conversation_id,
         )
         if existing is None:
-            conn.execute(
+            row_id = conn.execute(
                 f"INSERT INTO {RESPONSES} (session, head, first_seq, parent, history, history_len, input_ids, "
                 "output_ids, envelope, conversation, user, chat, response_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, user, chat, new.response_id),
-            )
+            ).lastrowid
+            version = 1
         else:  # the SDK's stores let a deleted response's id be created again
             conn.execute(
                 f"UPDATE {RESPONSES} SET session = ?, head = ?, first_seq = ?, parent = ?, history = ?, "
                 "history_len = ?, input_ids = ?, output_ids = ?, envelope = ?, conversation = ?, deleted = 0, "
                 "version = version + 1 WHERE id = ?",
                 (*values, existing.id),
+            )
+            row_id, version = existing.id, existing.version + 1
+        if row_id is not None:  # what the host reads next: this response's chain
+            self._chains[(row_id, version)] = (
+                *new.history_ids,
+                *(i["id"] for i in new.inputs),
+                *(i["id"] for i in new.outputs),
             )
 
     def _update(
@@ -342,6 +355,21 @@ class SQLiteResponseStore(ResponseStoreBase):
 
         return await self._db.read(read)
 
+    async def _do_chain(self, partition: Partition, response_id: str) -> Chain | None:
+        def read(conn: sqlite3.Connection) -> Chain | None:
+            found = conn.execute(_VERSION, (*_columns(partition), response_id)).fetchone()
+            if found is None or found[2]:
+                return None
+            cached = self._chains.get((found[0], found[1]))
+            if cached is None:
+                row = self._row(conn, partition, response_id)
+                if row is None:
+                    return None
+                cached = self._chain(conn, row)
+            return Chain(cached)
+
+        return await self._db.read(read)
+
     async def _do_update(self, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]) -> bool:
         return await self._db.write(lambda conn: self._update(conn, partition, response_id, envelope, outputs))
 
@@ -368,6 +396,10 @@ class SQLiteResponseStore(ResponseStoreBase):
 
     async def _do_close(self) -> None:
         await self._db.close()
+
+
+def _ends_with(chain: tuple[str, ...], history: list[str]) -> bool:
+    return len(history) <= len(chain) and chain[len(chain) - len(history) :] == tuple(history)
 
 
 def _unique_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
