@@ -126,10 +126,16 @@ def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON value (only finite numbers are JSON)")
 
 
+_DECODER: Final = json.JSONDecoder(parse_constant=_no_constant)
+"""Built once: ``json.loads`` with any keyword builds a new decoder per call, which costs more than a small item."""
+
+
 def loads_json(text: str | bytes) -> Any:
     """Parse standard JSON; ``ValueError`` for bad JSON, ``NaN`` / ``Infinity`` and nesting too deep to parse."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        if isinstance(text, str):
+            return _DECODER.decode(text)
+        return json.loads(text, parse_constant=_no_constant)  # bytes: json.loads detects their encoding
     except RecursionError:
         raise ValueError(
             f"the JSON is nested too deeply to parse (thousands of levels); items nest at most {MAX_DEPTH} levels"
