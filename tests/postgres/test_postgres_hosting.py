@@ -15,7 +15,14 @@ import pytest_asyncio
 from azure.ai.agentserver.responses import PlatformContext
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 
-from agent_framework_history import ALL, ConfigurationError, SessionKey, open_response_store, open_session_records
+from agent_framework_history import (
+    ALL,
+    ConfigurationError,
+    SessionConflictError,
+    SessionKey,
+    open_response_store,
+    open_session_records,
+)
 from agent_framework_history import open_store as open_history_store
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
 from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
@@ -23,6 +30,7 @@ from agent_framework_history_postgres._hosting import PostgresResponseStore, Pos
 from agent_framework_history_postgres._types import Connection
 
 from .conftest import new_schema_name
+from .test_postgres_connection_loss import terminate
 
 T = TypeVar("T")
 SESSION_WRITER = Path(__file__).with_name("_session_writer.py")
@@ -52,6 +60,46 @@ class TestPostgresResponseStore(ResponseStoreConformance):
                 yield store
             finally:
                 await store.aclose()
+                await drop_schema(dsn, schema)
+
+        return fresh
+
+
+class Replicas:
+    """A response store spread over replicas: each call goes to the next store, round robin.
+
+    The last store forgets every cached chain before each call (a process that has read nothing),
+    the others keep caches that another replica's writes make stale.
+    """
+
+    def __init__(self, stores: list[PostgresResponseStore]) -> None:
+        self.stores = stores
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        store = self.stores[self.calls % len(self.stores)]
+        self.calls += 1
+        if store is self.stores[-1]:
+            store._chains.clear()
+            store._seen.clear()
+        return getattr(store, name)
+
+
+class TestPostgresResponseStoreAcrossReplicas(ResponseStoreConformance):
+    """The SDK's answers when every call may land on another replica, warm, stale or cold."""
+
+    @pytest.fixture
+    def response_store_factory(self, dsn: str) -> Callable[[], AbstractAsyncContextManager[Any]]:
+        @asynccontextmanager
+        async def fresh() -> AsyncIterator[Any]:
+            schema = new_schema_name()
+            stores = [open_response_store(url(dsn, schema), pool_max_size=1) for _ in range(3)]
+            assert all(isinstance(store, PostgresResponseStore) for store in stores)
+            try:
+                yield Replicas(stores)
+            finally:
+                for store in stores:
+                    await store.aclose()
                 await drop_schema(dsn, schema)
 
         return fresh
@@ -329,6 +377,67 @@ async def test_session_record_writers_in_separate_processes_exactly_one_wins(dsn
     assert sorted(outcomes) == ["lost"] * 3 + ["won 2"]
     winner = [n for n, outcome in enumerate(outcomes) if outcome.startswith("won")]
     assert await records.read("race", "hot") == ({"writer": winner[0]}, 2)
+    await records.aclose()
+
+
+def lose_the_first_reply(target: Any, admin: asyncpg.Connection[Any]) -> list[int]:
+    """Make the first operation of ``target`` commit, then lose its connection, as if the reply was lost."""
+    inner = target._store._with_connection
+    pids: list[int] = []
+
+    async def patched(what: str, operation: Callable[[Connection], Awaitable[T]], pool: Any = None) -> T:
+        async def once(conn: Connection) -> T:
+            result = await operation(conn)
+            pids.append(conn.get_server_pid())
+            if len(pids) == 1:
+                await terminate(admin, pids[0])
+                await conn.fetchval("SELECT 1")  # raises: the connection is gone
+            return result
+
+        return await inner(what, once, pool)
+
+    target._store._with_connection = patched
+    return pids
+
+
+@pytest.mark.asyncio
+async def test_retried_creates_and_deletes_whose_first_attempt_committed_succeed_once(
+    store_url: str, admin: asyncpg.Connection[Any]
+) -> None:
+    user = PlatformContext(user_id_key="u")
+    store = open_response_store(store_url)
+    await store.create_response(envelope("caresp_0", []), [message("msg_0u", "q")], [], context=user)
+    history = await store.get_history_item_ids("caresp_0", None, -1, context=user)
+    pids = lose_the_first_reply(store, admin)
+    await store.create_response(envelope("caresp_1", [], "caresp_0"), [message("msg_1u", "q")], history, context=user)
+    assert len(pids) == 2 and pids[0] != pids[1]  # the create that lost its reply, then its retry
+    assert await store.get_history_item_ids("caresp_1", None, -1, context=user) == ["msg_0u", "msg_1u"]
+    async with open_history_store(store_url) as history_store:
+        loaded = await history_store.load(SessionKey("caresp_0", user="u"))
+        assert [i["id"] for i in loaded] == ["msg_0u", "msg_1u"]
+    with pytest.raises(ResponseAlreadyExistsError):  # a create of an id that exists is still refused
+        await store.create_response(envelope("caresp_1", []), [], [], context=user)
+
+    pids = lose_the_first_reply(store, admin)
+    await store.delete_response("caresp_1", context=user)  # no KeyError: the retry finds its own delete
+    assert len(pids) == 2
+    with pytest.raises(KeyError):
+        await store.delete_response("caresp_1", context=user)
+    await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_retried_session_write_whose_first_attempt_committed_is_no_conflict(
+    store_url: str, admin: asyncpg.Connection[Any]
+) -> None:
+    records = open_session_records(store_url)
+    assert await records.write("-", "s", {"n": 1}, 0) == 1
+    pids = lose_the_first_reply(records, admin)
+    assert await records.write("-", "s", {"n": 2}, 1) == 2
+    assert len(pids) == 2
+    assert await records.read("-", "s") == ({"n": 2}, 2)
+    with pytest.raises(SessionConflictError):  # a write based on version 1 is stale now
+        await records.write("-", "s", {"n": 3}, 1)
     await records.aclose()
 
 
