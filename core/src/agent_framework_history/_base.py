@@ -12,7 +12,7 @@ from ._json import MAX_INT, clone_json
 from ._keys import AllPartitions, SessionKey, check_partition_value
 from ._store import AppendResult, Capability, Item
 
-__all__ = ["HistoryStoreBase", "check_items", "check_key", "check_limit", "unique_items"]
+__all__ = ["HistoryStoreBase", "check_head", "check_items", "check_key", "check_limit", "unique_items"]
 
 
 def check_key(key: object) -> SessionKey:
@@ -23,6 +23,16 @@ def check_key(key: object) -> SessionKey:
             "build one with SessionKey(session_id, user=..., chat=...)."
         )
     return key
+
+
+def check_head(head: object) -> str | None:
+    """Return a valid chain head (``None`` or a non-empty string), else raise ``ValueError``."""
+    if head is None or (isinstance(head, str) and head):
+        return head
+    raise ValueError(
+        f"head must be None or a chain head string returned by append() (AppendResult.head), "
+        f"got {type(head).__name__} {head!r:.80}."
+    )
 
 
 def check_limit(limit: object) -> int | None:
@@ -117,14 +127,16 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     async def append(self, key: SessionKey, items: Sequence[Item], *, head: str | None = None) -> AppendResult:
         self._check_open("append")
         key = check_key(key)
+        head = check_head(head)
         checked = check_items(items)
-        if not checked:
+        if not checked:  # nothing to record: the head the caller continues stays what it was
             return AppendResult(stored=0, head=head)
         return await self._do_append(key, unique_items(checked), head)
 
     async def load(self, key: SessionKey, *, limit: int | None = None, head: str | None = None) -> list[Item]:
         self._check_open("load")
         key = check_key(key)
+        head = check_head(head)
         checked_limit = check_limit(limit)
         if checked_limit == 0:
             return []

@@ -598,6 +598,18 @@ class HistoryStoreConformance:
         assert await store.load(key, head=old) == []
 
     @pytest.mark.asyncio
+    @pytest.mark.parametrize("head", [7, b"turn", "", ["turn"]])
+    async def test_a_head_that_is_not_a_string_is_refused(self, store: HistoryStore, head: Any) -> None:
+        key = SessionKey("s1")
+        with pytest.raises(ValueError, match="head"):
+            await store.load(key, head=head)
+        with pytest.raises(ValueError, match="head"):
+            await store.append(key, [make_item(1)], head=head)
+        with pytest.raises(ValueError, match="head"):
+            await store.append(key, [], head=head)
+        assert await store.load(key) == []
+
+    @pytest.mark.asyncio
     async def test_concurrent_appends_at_one_head_each_keep_their_own_chain(self, store: HistoryStore) -> None:
         self.require(store, Capability.CHAIN_HEAD)
         key = SessionKey("s1", user="u")
