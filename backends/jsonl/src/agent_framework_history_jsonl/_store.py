@@ -81,15 +81,6 @@ class _Session:
         self.identity = None
 
 
-def check_head(head: object) -> str | None:
-    """``head`` when it is ``None`` or a non-empty string, else ``ValueError``."""
-    if head is None or (isinstance(head, str) and head):
-        return head
-    raise ValueError(
-        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r}."
-    )
-
-
 class JsonlHistoryStore(HistoryStoreBase):
     """Histories as JSON-lines files: ``{root}/{user}/{chat}/{session}.jsonl``, one item per line.
 
@@ -203,7 +194,6 @@ class JsonlHistoryStore(HistoryStoreBase):
                 return
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        head = check_head(head)
         async with self._live_session(key) as session:
             return await self._append_locked(session, items, head)
 
@@ -384,7 +374,6 @@ class JsonlHistoryStore(HistoryStoreBase):
         return session.location if session is not None else locate(self.root, key)
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        head = check_head(head)
         location = self._location(key)
         path = location.path
         try:

@@ -35,15 +35,6 @@ class _Session:
     items: dict[str, list[Item]] = field(default_factory=lambda: {})
 
 
-def check_head(head: object) -> str | None:
-    """``head`` when it is ``None`` or a non-empty string, else ``ValueError``."""
-    if head is None or (isinstance(head, str) and head):
-        return head
-    raise ValueError(
-        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r}."
-    )
-
-
 @dataclass
 class _Data:
     sessions: dict[SessionKey, _Session] = field(default_factory=lambda: {})
@@ -71,7 +62,6 @@ class MemoryHistoryStore(HistoryStoreBase):
                 self._data = _NAMED.setdefault(name, _Data())
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        head = check_head(head)
         with self._data.lock:
             session = self._data.sessions.get(key)
             index = session.index if session is not None else None
@@ -86,7 +76,6 @@ class MemoryHistoryStore(HistoryStoreBase):
         return AppendResult(stored=len(fresh), head=turn.head)
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        head = check_head(head)
         with self._data.lock:
             session = self._data.sessions.get(key)
             tip = _tip(session.index if session is not None else None, head, key, warn=False)
