@@ -166,6 +166,13 @@ async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(store_u
         # The host's chain continues like any history: an append after the tip is a later turn.
         await history.append(keys[1], [message("msg_x", "appended by hand")])
         assert [i["id"] for i in await history.load(keys[1])][-1] == "msg_x"
+        assert await history.delete(keys[0]) is True  # the empty user's items go; the response stays
+    store = open_response_store(store_url)
+    assert (await store.get_response("caresp_0020", context=empty_user))["id"] == "caresp_0020"
+    assert await store.get_items(["msg_20u", "msg_0u"], context=empty_user) == [None, None]
+    assert await store.get_input_items("caresp_0020", context=empty_user) == []
+    assert await store.get_history_item_ids("caresp_0020", None, -1, context=empty_user) == turn_ids(20)
+    await store.aclose()
 
 
 @pytest.mark.asyncio

@@ -37,6 +37,7 @@ from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
 from agent_framework_history import CorruptDataError, Item, dumps_item, loads_item
+from agent_framework_history._response_store import Chain as IdChain
 from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
@@ -144,6 +145,15 @@ def _tail(chain: Chain, length: int) -> Chain:
     return unique[max(0, len(unique) - length) :] if length else ()
 
 
+def _ends(chain: Chain, history: Chain) -> bool:
+    """Whether ``history`` is the end of ``chain`` with repeats dropped (the history the host was given)."""
+    if not chain or chain[-1] != history[-1]:
+        return False
+    if len(chain) == len(history) and chain == history:  # the usual case: the whole chain, no repeats
+        return True
+    return _tail(chain, len(history)) == history
+
+
 def _unique_rows(items: Sequence[Item]) -> tuple[list[str], list[str]]:
     """Ids and texts for a turn, each id once (the last copy, as the SDK's item store keeps)."""
     rows: dict[str, str] = {}
@@ -176,6 +186,11 @@ class PostgresResponseStore(ResponseStoreBase):
             " WHERE r.user_id = $1 AND r.chat_id = $2 AND r.response_id = $3"
         )
         self._lock_sql = self._row_sql + " FOR UPDATE OF r"
+        chain_columns = _COLUMNS.format(parent_version="p.version", envelope="NULL::text")
+        self._chain_sql = (  # the row without its envelope: what get_history_item_ids needs
+            f"SELECT {chain_columns} FROM {n.responses} r LEFT JOIN {n.responses} p ON p.id = r.parent"
+            " WHERE r.user_id = $1 AND r.chat_id = $2 AND r.response_id = $3"
+        )
         self._conversation_sql = (
             f"SELECT {row_columns} FROM {n.responses} r LEFT JOIN {n.responses} p ON p.id = r.parent"
             " WHERE r.user_id = $1 AND r.chat_id = $2 AND r.conversation = $3 ORDER BY r.id"
@@ -305,8 +320,10 @@ class PostgresResponseStore(ResponseStoreBase):
             resolved.append((fresh, self._walk(fresh, fetched)))
         return resolved
 
-    async def _read(self, conn: Connection, user: str, chat: str, response_id: str) -> tuple[_Row, Chain] | None:
-        record = await conn.fetchrow(self._row_sql, user, chat, response_id)
+    async def _read(
+        self, conn: Connection, user: str, chat: str, response_id: str, *, envelope: bool = True
+    ) -> tuple[_Row, Chain] | None:
+        record = await conn.fetchrow(self._row_sql if envelope else self._chain_sql, user, chat, response_id)
         if record is None:
             return None
         [(row, chain)] = await self._resolve(conn, [_Row.of(record)])
@@ -363,11 +380,11 @@ class PostgresResponseStore(ResponseStoreBase):
             seen = None if refresh else self._seen.get(previous_key)
             chain = None if seen is None else self._chains.get(seen)
             if seen is None or chain is None:
-                found = await self._read(conn, *previous_key)
+                found = await self._read(conn, *previous_key, envelope=False)
                 if found is None or found[0].deleted:
                     return None
                 seen, chain = found[0].key, found[1]
-            return seen[1] if _tail(chain, len(history)) == history else None
+            return seen[1] if _ends(chain, history) else None
 
         async def create(conn: Connection) -> None:
             for attempt in range(_CREATE_ATTEMPTS):
@@ -427,6 +444,15 @@ class PostgresResponseStore(ResponseStoreBase):
             return None if found is None else self._response_row(*found)
 
         return await self._store._with_connection("reading a response", read)
+
+    async def _do_chain(self, partition: Partition, response_id: str) -> IdChain | None:
+        user, chat = _columns(partition)
+
+        async def read(conn: Connection) -> IdChain | None:
+            found = await self._read(conn, user, chat, response_id, envelope=False)
+            return None if found is None or found[0].deleted else IdChain(found[1])
+
+        return await self._store._with_connection("reading a response's chain", read)
 
     async def _do_update(self, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]) -> bool:
         user, chat = _columns(partition)
