@@ -434,8 +434,22 @@ def test_kept_whole_items_keep_their_place_among_converted_ones() -> None:
     assert to_items(messages)[1] == FIXTURES["compaction"]
 
 
-@pytest.mark.parametrize("broken", [{"type": "function_call", "id": "fc_x"}, {"id": "no-type"}, {"type": ""}, "text"])
-def test_a_malformed_item_is_kept_whole_when_asked(broken: Any) -> None:
+@pytest.mark.parametrize(
+    ("broken", "label", "reason", "message_id"),
+    [
+        ({"type": "function_call", "id": "fc_x"}, "function_call", "missing required field(s) arguments", "fc_x"),
+        ({"id": "no-type"}, "<missing>", "missing required field 'type'", "no-type"),
+        ({"type": "", "id": 5}, "<missing>", "missing required field 'type'", None),
+        ("text", "<missing>", "TypeError: an item must be a dict, got str", None),
+        (
+            {"type": "message", "id": "m", EXTENSION_KEY: {"message": {"role": 5}, "index": 0}},
+            "message",
+            f"ValueError: {EXTENSION_KEY}.message.role must be a string, got 5",
+            "m",
+        ),
+    ],
+)
+def test_a_malformed_item_is_kept_whole_when_asked(broken: Any, label: str, reason: str, message_id: Any) -> None:
     items = [FIXTURES["function_call"], broken, FIXTURES["function_call_output"]]
     result = read_items(items, keep_unconverted=True)
     assert [m.contents[0].type if m.contents else None for m in result.messages] == [
@@ -445,8 +459,10 @@ def test_a_malformed_item_is_kept_whole_when_asked(broken: Any) -> None:
     ]
     placeholder = result.messages[1]
     assert placeholder.additional_properties[UNCONVERTED_KEY] == broken
+    assert (placeholder.role, placeholder.message_id, placeholder.contents) == ("assistant", message_id, [])
     (skipped,) = result.skipped
-    assert (skipped.index, skipped.malformed) == (1, True)
+    assert (skipped.index, skipped.type, skipped.malformed) == (1, label, True)
+    assert skipped.reason.startswith(reason), skipped.reason
     if isinstance(broken, dict):  # a dict comes back unchanged where it was
         assert to_items(result.messages)[1] == broken
     assert len(read_items(items).messages) == 2  # without keep_unconverted it is left out
@@ -659,3 +675,30 @@ def test_written_items_are_valid_sdk_items(batch: list[Any]) -> None:
     items, parts = _sdk_models()
     for item in to_items(batch):
         assert sdk_errors(item, items, parts) == [], item
+
+
+def test_an_item_without_a_rule_is_kept_as_an_assistant_placeholder_with_its_id() -> None:
+    future = {"type": "hologram_call", "id": "hg_1"}
+    result = read_items([future], keep_unconverted=True)
+    (placeholder,) = result.messages
+    assert (placeholder.role, placeholder.message_id) == ("assistant", "hg_1")
+    (skipped,) = result.skipped
+    assert skipped == type(skipped)(0, "hologram_call", "no conversion rule for this item type", False)
+
+
+def test_an_extension_without_a_message_header_reads_the_item_by_its_type() -> None:
+    call = {**FIXTURES["function_call"], EXTENSION_KEY: {"index": 0}}
+    result = read_items([call])
+    assert result.skipped == []
+    assert [m.contents[0].type for m in result.messages] == ["function_call"]
+
+
+def test_an_item_without_an_index_starts_a_message_of_its_own() -> None:
+    header = {"role": "user", "message_id": "m"}
+    first = {"type": "message", "id": "m", "role": "user", "content": [{"type": "input_text", "text": "a"}]}
+    second = {**first, "id": "m.1", "content": [{"type": "input_text", "text": "b"}]}
+    first[EXTENSION_KEY] = {"message": header, "index": 0}
+    second[EXTENSION_KEY] = {"message": header}
+    assert [[c.text for c in m.contents] for m in to_messages([first, second])] == [["a"], ["b"]]
+    second[EXTENSION_KEY] = {"message": header, "index": 1}
+    assert [[c.text for c in m.contents] for m in to_messages([first, second])] == [["a", "b"]]
