@@ -6,8 +6,10 @@ nox -s bench -- --only sqlite     # one section (plus the anchors)
 nox -s bench -- --plot out.png    # where the per-turn-cost plot goes (default docs/img/bench-per-turn.png)
 nox -s bench -- --table-only      # only rewrite the docs table from docs/img/bench-per-turn.json
 
-A run that writes the default plot also writes its numbers (docs/img/bench-per-turn.json) and rewrites the
-per-turn table of docs/benchmarks.md from them, so the table and the plot always come from the same run.
+A full run (every section, the default number of turns) writes the docs' plot, its numbers
+(docs/img/bench-per-turn.json) and rewrites the per-turn table of docs/benchmarks.md from them, so the table
+and the plot always come from the same run. A partial run (--only, --turns) leaves the docs alone: its plot
+goes to ./bench-per-turn.png unless --plot says where.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ async def main(argv: list[str]) -> int:
     parser.add_argument(
         "--plot",
         type=Path,
-        default=DEFAULT_PLOT,
-        help="PNG of per-turn cost against history length (default docs/img/bench-per-turn.png)",
+        default=None,
+        help="PNG of per-turn cost against history length (default: docs/img/bench-per-turn.png for a full run, "
+        "./bench-per-turn.png for a partial one)",
     )
     parser.add_argument("--no-plot", action="store_true", help="do not write the plot")
     parser.add_argument(
@@ -76,6 +79,8 @@ async def main(argv: list[str]) -> int:
         console.print(f"{DOCS_PAGE}: {'table rewritten' if changed else 'table already up to date'}.")
         return 0
     turns: int = args.turns
+    full_run = not args.only and turns == parser.get_default("turns")
+    plot: Path = args.plot if args.plot is not None else DEFAULT_PLOT if full_run else Path("bench-per-turn.png")
     report = Report()
     installed = {info.name for info in available_backends() if info.ok}
     with tempfile.TemporaryDirectory(prefix="af-history-bench-") as tmpdir:
@@ -108,7 +113,7 @@ async def main(argv: list[str]) -> int:
     print_report(report, ANCHORS)
     if not args.no_plot:
         same_workload = [row for row in report.rows if row.turns == turns]  # every backend and anchor, one session
-        written = write_plot(same_workload, args.plot, turns=turns)
+        written = write_plot(same_workload, plot, turns=turns)
         if written is not None:
             console.print(f"Plot of per-turn cost against history length: {written}")
             if written.resolve() == DEFAULT_PLOT.resolve():  # the docs' plot: their table follows it
