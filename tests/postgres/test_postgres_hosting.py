@@ -126,13 +126,18 @@ def envelope(response_id: str, output: list[dict[str, Any]], previous: str | Non
     return value
 
 
-async def host_turn(store: Any, context: Any, n: int, previous: str | None) -> str:
-    """What the host does per turn: read the chain's ids, create the response (in progress), complete it."""
+async def host_turn(store: Any, context: Any, n: int, previous: str | None, *, name_previous: bool = False) -> str:
+    """What the host does per turn: read the chain's ids, create the response (in progress), complete it.
+
+    The SDK's host leaves ``previous_response_id`` out of the envelope it stores (``name_previous``
+    puts it in, as other writers may): the history it passes tells which response it continues.
+    """
     response_id = f"caresp_{n:04d}"
     history = await store.get_history_item_ids(previous, None, -1, context=context)
-    started = envelope(response_id, [], previous)
+    named = previous if name_previous else None
+    started = envelope(response_id, [], named)
     await store.create_response(started, [message(f"msg_{n}u", f"question {n}")], history, context=context)
-    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], previous)
+    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], named)
     await store.update_response(done, context=context)
     return response_id
 
@@ -147,13 +152,14 @@ async def store_url(dsn: str, schema: str) -> str:
 
 
 @pytest.mark.asyncio
-async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(store_url: str) -> None:
+@pytest.mark.parametrize("name_previous", [False, True])
+async def test_a_hosts_chain_is_a_history_session_in_the_users_partition(store_url: str, name_previous: bool) -> None:
     store = open_response_store(store_url)
     alice = PlatformContext(user_id_key="alice")
     previous = None
     for n in range(3):
-        previous = await host_turn(store, alice, n, previous)
-    fork = await host_turn(store, alice, 9, "caresp_0000")  # a fork from the first response
+        previous = await host_turn(store, alice, n, previous, name_previous=name_previous)
+    fork = await host_turn(store, alice, 9, "caresp_0000", name_previous=name_previous)  # a fork of the first
     assert await store.get_history_item_ids(fork, None, -1, context=alice) == turn_ids(0, 9)
     empty_user = PlatformContext(user_id_key="")
     await host_turn(store, empty_user, 20, None)
@@ -209,6 +215,36 @@ async def test_two_store_objects_continue_each_others_chains(store_url: str) -> 
 
 
 @pytest.mark.asyncio
+async def test_a_replica_that_read_nothing_finds_the_response_a_history_continues(
+    store_url: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    first, second = open_response_store(store_url), open_response_store(store_url)
+    user = PlatformContext(user_id_key="u")
+    r0 = await host_turn(first, user, 0, None)
+    history = await first.get_history_item_ids(r0, None, -1, context=user)
+    # No previous_response_id (as the SDK's host stores it), on a replica that never read r0.
+    await second.create_response(envelope("caresp_0001", []), [message("msg_1u", "q")], history, context=user)
+    row = await admin.fetchrow(
+        f'SELECT c.history, c.history_len, p.response_id AS parent FROM "{schema}".af_history_responses c'
+        f' LEFT JOIN "{schema}".af_history_responses p ON p.id = c.parent WHERE c.response_id = $1',
+        "caresp_0001",
+    )
+    assert (row["history"], row["history_len"], row["parent"]) == (None, 2, r0)
+    assert await first.get_history_item_ids("caresp_0001", None, -1, context=user) == [*turn_ids(0), "msg_1u"]
+    # A history that ends with no response's latest item continues nothing: a session of its own.
+    await second.create_response(envelope("caresp_0002", []), [message("msg_2u", "q")], ["msg_0u"], context=user)
+    await first.aclose()
+    await second.aclose()
+    async with open_history_store(store_url) as history_store:
+        assert [k async for k in history_store.list_sessions(user=ALL, chat=ALL)] == [
+            SessionKey("caresp_0000", user="u"),
+            SessionKey("caresp_0002", user="u"),
+        ]
+        loaded = await history_store.load(SessionKey("caresp_0000", user="u"))
+        assert [i["id"] for i in loaded] == [*turn_ids(0), "msg_1u"]
+
+
+@pytest.mark.asyncio
 async def test_a_long_chain_keeps_no_history_list_per_response(
     store_url: str, schema: str, admin: asyncpg.Connection[Any]
 ) -> None:
@@ -261,10 +297,10 @@ async def test_a_hosts_turn_costs_one_statement_per_call(store_url: str) -> None
     statements = count_statements(store)
     history = await store.get_history_item_ids(previous, None, -1, context=user)
     assert len(statements) == 1 and history == turn_ids(*range(5))
-    started = envelope("caresp_0005", [], previous)
+    started = envelope("caresp_0005", [])
     await store.create_response(started, [message("msg_5u", "q")], history, context=user)
     assert len(statements) == 2 and "create_response" in statements[1]
-    done = envelope("caresp_0005", [message("msg_5a", "a", "assistant")], previous)
+    done = envelope("caresp_0005", [message("msg_5a", "a", "assistant")])
     await store.update_response(done, context=user)
     assert len(statements) == 3 and "update_response" in statements[2]
     assert await store.get_history_item_ids("caresp_0005", None, -1, context=user) == turn_ids(*range(6))

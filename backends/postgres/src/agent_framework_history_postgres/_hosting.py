@@ -179,6 +179,8 @@ class PostgresResponseStore(ResponseStoreBase):
         self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(CHAIN_CACHE_SIZE)
         self._seen: LRUCache[tuple[str, str, str], tuple[int, int]] = LRUCache(CHAIN_CACHE_SIZE)
         """The ``(row id, version)`` last read or written of each ``(user, chat, response id)``."""
+        self._tips: LRUCache[tuple[str, str, str], str] = LRUCache(CHAIN_CACHE_SIZE)
+        """``(user, chat, last id of a chain)`` -> the response whose chain it ended, as last read or written."""
         n = self._names = self._store.names
         row_columns = _COLUMNS.format(parent_version="p.version", envelope="r.envelope::text")
         self._row_sql = (
@@ -220,9 +222,10 @@ class PostgresResponseStore(ResponseStoreBase):
         )
         self._create_sql = (
             "SELECT o_status, o_id, o_version, o_parent, o_parent_version FROM "
-            f"{n.create_response_routine}($1, $2, $3, $4, $5, $6, $7::text[], $8, $9::text[], $10::text[], $11, $12,"
-            " $13, $14::text[], $15::text[])"
+            f"{n.create_response_routine}($1, $2, $3, $4, $5, $6, $7, $8, $9::text[], $10, $11::text[], $12::text[],"
+            " $13, $14, $15, $16::text[], $17::text[])"
         )
+        self._continued_sql = n.continued_response("$1", "$2", "$3")
         self._update_sql = (
             "SELECT o_status, o_id, o_version FROM "
             f"{n.update_response_routine}($1, $2, $3, $4, $5::text[], $6, $7::text[], $8::text[])"
@@ -328,6 +331,8 @@ class PostgresResponseStore(ResponseStoreBase):
             return None
         [(row, chain)] = await self._resolve(conn, [_Row.of(record)])
         self._seen[(user, chat, response_id)] = row.key
+        if chain and not row.deleted:
+            self._tips[(user, chat, chain[-1])] = response_id
         return row, chain
 
     def _response_row(self, row: _Row, chain: Chain) -> ResponseRow:
@@ -368,29 +373,44 @@ class PostgresResponseStore(ResponseStoreBase):
         output_ids = [item["id"] for item in new.outputs]
         history = tuple(new.history_ids)
         previous = new.previous_response_id
-        previous_key = None if previous is None else (user, chat, previous)
+        # The SDK's hosts leave previous_response_id out of the envelope: the history's last id tells.
+        last_id = history[-1] if previous is None and history else None
         envelope = dumps_item(new.envelope)
         # Made here so that a retry after a lost reply is recognised (the same token, the same head).
         token, head = _new_token(), _new_head()
 
-        async def implied_by(conn: Connection, refresh: bool) -> int | None:
-            """The previous response's version when ``history`` is the end of its chain, else ``None``."""
-            if previous_key is None or not history:
+        async def previous_of(conn: Connection, refresh: bool) -> str | None:
+            """The previous response: named, else the one the history continues (as this process last saw it)."""
+            if previous is not None or last_id is None:
+                return previous
+            guess = None if refresh else self._tips.get((user, chat, last_id))
+            if guess is not None:
+                return guess
+            found: str | None = await conn.fetchval(self._continued_sql, last_id, user, chat)
+            return found
+
+        async def implied_by(conn: Connection, refresh: bool) -> tuple[int, int] | None:
+            """The previous response's row and version when ``history`` is the end of its chain, else ``None``."""
+            if not history:
                 return None
-            seen = None if refresh else self._seen.get(previous_key)
+            previous_id = await previous_of(conn, refresh)
+            if previous_id is None:
+                return None
+            key = (user, chat, previous_id)
+            seen = None if refresh else self._seen.get(key)
             chain = None if seen is None else self._chains.get(seen)
             if seen is None or chain is None:
-                found = await self._read(conn, *previous_key, envelope=False)
+                found = await self._read(conn, *key, envelope=False)
                 if found is None or found[0].deleted:
                     return None
                 seen, chain = found[0].key, found[1]
-            return seen[1] if _ends(chain, history) else None
+            return seen if _ends(chain, history) else None
 
         async def create(conn: Connection) -> None:
             for attempt in range(_CREATE_ATTEMPTS):
                 last = attempt == _CREATE_ATTEMPTS - 1
-                parent_version = None if last else await implied_by(conn, refresh=attempt > 0)
-                implied = parent_version is not None
+                parent = None if last else await implied_by(conn, refresh=attempt > 0)
+                implied = parent is not None
                 try:
                     record = await conn.fetchrow(
                         self._create_sql,
@@ -398,8 +418,10 @@ class PostgresResponseStore(ResponseStoreBase):
                         chat,
                         new.response_id,
                         previous,
+                        last_id,
                         new.conversation_id,
-                        parent_version,
+                        None if parent is None else parent[0],
+                        None if parent is None else parent[1],
                         None if implied or not history else list(history),
                         len(history),
                         input_ids,
@@ -426,10 +448,15 @@ class PostgresResponseStore(ResponseStoreBase):
                         None if record["o_parent"] is None else (record["o_parent"], record["o_parent_version"])
                     )
                     parent_chain = None if parent_key is None else self._chains.get(parent_key)
+                    chain: Chain | None = None
                     if not implied:
-                        self._chains[key] = (*history, *input_ids, *output_ids)
+                        chain = (*history, *input_ids, *output_ids)
                     elif parent_chain is not None:
-                        self._chains[key] = (*_tail(parent_chain, len(history)), *input_ids, *output_ids)
+                        chain = (*_tail(parent_chain, len(history)), *input_ids, *output_ids)
+                    if chain is not None:
+                        self._chains[key] = chain
+                        if chain:
+                            self._tips[(user, chat, chain[-1])] = new.response_id
                     self._seen[(user, chat, new.response_id)] = key
                 return  # "done": the retry of this very call, whose first attempt committed
             raise AssertionError("unreachable: the last attempt gives the history explicitly")  # pragma: no cover

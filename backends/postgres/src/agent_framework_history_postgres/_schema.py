@@ -229,23 +229,48 @@ class Names:
             "$fn$"
         )
 
+    def continued_response(self, last_id: str, user: str, chat: str, *, into: str = "") -> str:
+        """The query for the response a history ending with ``last_id`` continues (schema version 3).
+
+        The SDK's hosts leave ``previous_response_id`` out of the envelope they store; the history
+        they pass ends with the last id of the previous response's chain. That response is the one
+        whose latest turn (``head``) holds the item: the item's latest copy in the partition (one
+        probe of the item-id index per copy), the turn holding it (the latest turn of its branch
+        starting at or before its ``seq``: one backward probe), the response at that turn (one probe
+        of ``(session_ref, head)``); the latest such response when several share the turn.
+        """
+        return (
+            f"SELECT r.response_id{into} FROM {self.items} i\n"
+            f"JOIN {self.sessions} s ON s.id = i.session_ref\n"
+            "CROSS JOIN LATERAL (\n"
+            f"  SELECT t.head FROM {self.turns} t\n"
+            "  WHERE t.session_ref = i.session_ref AND t.branch = i.branch AND t.first_seq <= i.seq\n"
+            "  ORDER BY t.turn DESC LIMIT 1) t\n"
+            f"JOIN {self.responses} r ON r.session_ref = i.session_ref AND r.head = t.head\n"
+            f"WHERE i.item_id = {last_id} AND s.user_id = {user} AND s.chat_id = {chat}\n"
+            f"  AND r.user_id = {user} AND r.chat_id = {chat}\n"
+            "ORDER BY i.created_at DESC, i.session_ref DESC, i.seq DESC, r.id DESC LIMIT 1"
+        )
+
     @property
     def create_response_function(self) -> str:
         """The function that stores a new response and its items as one turn (schema version 3).
 
-        ``(user, chat, response_id, previous, conversation, parent_version, history[], history_len,
-        input_ids[], output_ids[], envelope, token, new_head, ids[], bodies[]) ->
+        ``(user, chat, response_id, previous, last_id, conversation, parent, parent_version, history[],
+        history_len, input_ids[], output_ids[], envelope, token, new_head, ids[], bodies[]) ->
         (o_status, o_id, o_version, o_parent, o_parent_version)``. One statement, so one round
         trip that commits whole or not at all:
 
         1. The response's row is looked up (and locked): one that exists and is not deleted ends
            the call with ``'exists'`` (``'done'`` when its ``token`` is this call's: the retry of a
            call whose commit went through but whose reply was lost).
-        2. The previous response is locked ``FOR SHARE``, so it cannot change (nor pin its
-           continuations, see ``update_response``) until this commits. A history given as implied
-           (``history`` NULL, ``history_len`` > 0) needs the previous response alive at
-           ``parent_version``, the version the caller computed it from; else ``'stale'`` (nothing
-           written; the caller reads the previous response again and retries).
+        2. The previous response — named by ``previous``, else the one the history continues
+           (``last_id``, its last id: see :meth:`continued_response`) — is locked ``FOR SHARE``, so
+           it cannot change (nor pin its continuations, see ``update_response``) until this
+           commits. A history given as implied (``history`` NULL, ``history_len`` > 0) needs that
+           response to be the row ``parent``, alive at ``parent_version``, the one the caller
+           computed it from; else ``'stale'`` (nothing written; the caller reads the previous
+           response again and retries).
         3. The items go to the previous response's session, continuing at its head; else to the
            conversation's session (the latest turn); else to a session named by the response id
            — through the append function, in this transaction.
@@ -254,15 +279,15 @@ class Names:
         """
         return (
             f"CREATE FUNCTION {self.create_response_routine}("
-            "p_user text, p_chat text, p_response_id text, p_previous text, p_conversation text,"
-            " p_parent_version bigint, p_history text[], p_history_len integer,"
+            "p_user text, p_chat text, p_response_id text, p_previous text, p_last_id text, p_conversation text,"
+            " p_parent bigint, p_parent_version bigint, p_history text[], p_history_len integer,"
             " p_input_ids text[], p_output_ids text[], p_envelope text, p_token text,"
             " p_new_head text, p_ids text[], p_bodies text[],"
             " OUT o_status text, OUT o_id bigint, OUT o_version bigint, OUT o_parent bigint,"
             " OUT o_parent_version bigint)"
             " LANGUAGE plpgsql VOLATILE AS $fn$\n"
             "DECLARE\n"
-            "  v_deleted boolean; v_token text;\n"
+            "  v_deleted boolean; v_token text; v_previous text;\n"
             "  v_prev_id bigint; v_prev_deleted boolean; v_prev_version bigint; v_prev_ref bigint; v_prev_head text;\n"
             "  v_user text; v_chat text; v_session text; v_head text;\n"
             "  v_ref bigint; v_first bigint; v_stored integer; v_new_head text;\n"
@@ -273,17 +298,22 @@ class Names:
             "    o_status := CASE WHEN v_token = p_token THEN 'done' ELSE 'exists' END;\n"
             "    RETURN;\n"
             "  END IF;\n"
-            "  IF p_previous IS NOT NULL THEN\n"
+            "  v_previous := p_previous;\n"
+            "  IF v_previous IS NULL AND p_last_id IS NOT NULL THEN\n"
+            f"    {self.continued_response('p_last_id', 'p_user', 'p_chat', into=' INTO v_previous')};\n"
+            "  END IF;\n"
+            "  IF v_previous IS NOT NULL THEN\n"
             "    SELECT r.id, r.deleted, r.version, r.session_ref, r.head\n"
             "    INTO v_prev_id, v_prev_deleted, v_prev_version, v_prev_ref, v_prev_head\n"
             f"    FROM {self.responses} r\n"
-            "    WHERE r.user_id = p_user AND r.chat_id = p_chat AND r.response_id = p_previous FOR SHARE;\n"
+            "    WHERE r.user_id = p_user AND r.chat_id = p_chat AND r.response_id = v_previous FOR SHARE;\n"
             "  END IF;\n"
             "  IF v_prev_id IS NOT NULL AND NOT v_prev_deleted THEN\n"
             "    o_parent := v_prev_id; o_parent_version := v_prev_version;\n"
             "  END IF;\n"
             "  IF p_history IS NULL AND p_history_len > 0\n"
-            "     AND (o_parent IS NULL OR o_parent_version IS DISTINCT FROM p_parent_version) THEN\n"
+            "     AND (o_parent IS NULL OR o_parent IS DISTINCT FROM p_parent\n"
+            "          OR o_parent_version IS DISTINCT FROM p_parent_version) THEN\n"
             "    o_status := 'stale'; RETURN;\n"
             "  END IF;\n"
             "  IF v_prev_ref IS NOT NULL THEN\n"
@@ -614,8 +644,9 @@ def migrations(names: Names) -> list[Migration]:
                 f"CREATE INDEX {n.index('responses_parent')} ON {n.responses} (parent) WHERE parent IS NOT NULL",
                 f"CREATE INDEX {n.index('responses_conversation')} ON {n.responses}"
                 " (user_id, chat_id, conversation, id) WHERE conversation IS NOT NULL",
-                # Deleting a session (af-history delete) sets its responses' session_ref to NULL: no full scan.
-                f"CREATE INDEX {n.index('responses_session')} ON {n.responses} (session_ref)"
+                # The response at a turn (finding the one a history continues); it also spares a full
+                # scan when deleting a session (af-history delete) sets its responses' session_ref to NULL.
+                f"CREATE INDEX {n.index('responses_turn')} ON {n.responses} (session_ref, head)"
                 " WHERE session_ref IS NOT NULL",
                 f"CREATE INDEX {n.index('items_item')} ON {n.items} (item_id)",
                 f"CREATE TABLE {n.agent_sessions} ("
