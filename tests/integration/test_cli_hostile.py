@@ -521,3 +521,14 @@ def test_export_refuses_what_is_not_a_regular_file_and_leaves_it_alone(tmp_path:
     assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
     assert precious.read_text(encoding="utf-8") == "keep me\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_a_refused_export_target_is_refused_before_the_store_is_opened(tmp_path: Path) -> None:
+    database = tmp_path / "never.db"
+    result = run(["export", f"sqlite:///{database}", "--all", "-o", "/dev/null"])
+    assert_clean(result, FAILED, "export to /dev/null")
+    assert not database.exists()  # opening would have created it
+    result = run(["export", f"sqlite:///{database}", "--all", "-o", str(tmp_path / "missing" / "out.jsonl")])
+    assert_clean(result, FAILED, "export into a missing folder")
+    assert "does not exist" in result.stderr
+    assert not database.exists()

@@ -252,6 +252,15 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def _check_output(path: str) -> int | None:
+    """Refuse an ``-o`` target that is not a new or regular file in an existing folder; its mode if it exists."""
+    final = Path(path)
+    mode = _existing_mode(final)
+    if not final.parent.is_dir():
+        raise CliError(f"Cannot write the export to {path!r}: the directory {str(final.parent)!r} does not exist.")
+    return mode
+
+
 @contextmanager
 def _output(path: str | None) -> Iterator[TextIO]:
     """stdout, or a regular file written next to its final place and renamed over it when complete.
@@ -263,12 +272,9 @@ def _output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     final = Path(path)
-    mode = _existing_mode(final)
-    folder = final.parent if str(final.parent) else Path(".")
-    if not folder.is_dir():
-        raise CliError(f"Cannot write the export to {path!r}: the directory {str(folder)!r} does not exist.")
+    mode = _check_output(path)
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place below
-        "w", encoding="utf-8", dir=folder, prefix=f".{final.name}.", delete=False
+        "w", encoding="utf-8", dir=final.parent, prefix=f".{final.name}.", delete=False
     )
     try:
         with handle:
@@ -302,6 +308,8 @@ def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str 
         if not args:
             raise click.UsageError("give a SESSION to export, or --all")
         store, session_id = _split(args, names=("SESSION",))
+    if output not in (None, "-"):
+        _check_output(output)  # before the store is opened (which may create it)
 
     async def run() -> tuple[int, int]:
         async with opened(store) as opened_store:
