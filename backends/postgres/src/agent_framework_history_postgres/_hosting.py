@@ -3,7 +3,10 @@
 A response a host stores (``create_response``) becomes a turn of an ordinary history session in
 the same schema — the previous response's session, continuing at the previous response's turn;
 else the conversation's session (``session_id`` = the conversation id); else a new session named
-by the response id — holding the response's input items, then its output items. Outputs an
+by the response id — holding the response's input items, then its output items. The previous
+response is the envelope's ``previous_response_id``, else (the SDK's hosts leave it out of the
+stored envelope) the response whose latest turn holds the last id of the history the host passed
+(``Names.continued_response``). Outputs an
 ``update_response`` adds become a turn after it; outputs it changes are rewritten in place. So
 ``af-history sessions / show / export`` see what the host stored, in the host's user partition
 (``user_id_key=""`` is the chat ``~empty-user``), as one chain per conversation, forks included.
