@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from azure.ai.agentserver.responses import PlatformContext
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
+from hypothesis import HealthCheck, given, settings
 
 from agent_framework_history import (
     ALL,
@@ -25,6 +26,7 @@ from agent_framework_history import (
 )
 from agent_framework_history import open_store as open_history_store
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
+from agent_framework_history.testing._response_kit import SCENARIOS, Op, _Driver, operations
 from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
 from agent_framework_history_postgres._hosting import PostgresResponseStore, PostgresSessionRecords
 from agent_framework_history_postgres._types import Connection
@@ -103,6 +105,48 @@ class TestPostgresResponseStoreAcrossReplicas(ResponseStoreConformance):
                 await drop_schema(dsn, schema)
 
         return fresh
+
+
+class HostDriver(_Driver):
+    """The kit's driver, storing envelopes as the SDK's host does: without ``previous_response_id``."""
+
+    def envelope(self, op: Op, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+        value = super().envelope(op, outputs)
+        value.pop("previous_response_id", None)
+        return value
+
+
+async def run_as_the_host(dsn: str, ops: list[Op]) -> None:
+    """``ops`` against the SDK's store and three replicas of this one, envelopes as the SDK's host stores them."""
+    from azure.ai.agentserver.responses import InMemoryResponseProvider
+
+    schema = new_schema_name()
+    stores = [open_response_store(url(dsn, schema), pool_max_size=1) for _ in range(3)]
+    try:
+        reference, driver, store = InMemoryResponseProvider(), HostDriver(), Replicas(stores)
+        for step, op in enumerate(ops):
+            expected, actual = await driver.run(op, reference, store)
+            assert actual == expected, f"step {step}: {op}\nSDK store: {expected}\nthis store: {actual}"
+    finally:
+        for one in stores:
+            await one.aclose()
+        await drop_schema(dsn, schema)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_kits_scenarios_when_envelopes_do_not_name_the_previous_response(dsn: str, name: str) -> None:
+    asyncio.run(run_as_the_host(dsn, SCENARIOS[name]))
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=operations())
+def test_the_sdks_answers_when_envelopes_do_not_name_the_previous_response(dsn: str, ops: list[Op]) -> None:
+    """Where the items go is found from the history alone; every answer stays the SDK's, on any replica."""
+    asyncio.run(run_as_the_host(dsn, ops))
 
 
 class TestPostgresSessionRecords(SessionRecordsConformance):
