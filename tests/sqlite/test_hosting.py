@@ -188,3 +188,22 @@ async def test_a_deleted_and_recreated_previous_response_leaves_its_continuation
     reader = open_response_store(url)  # a cold process: nothing cached
     assert await reader.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
     await reader.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("outputs", [["msg_0a", "msg_0b"], ["msg_0b"], []])
+async def test_outputs_changed_after_a_continuation_leave_its_history_for_a_cold_reader(
+    tmp_path: Path, outputs: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/grow.db"
+    user = PlatformContext(user_id_key="u")
+    writer = open_response_store(url)
+    r0 = await host_turn(writer, user, 0, None)
+    r1 = await host_turn(writer, user, 1, r0)
+    changed = envelope(r0, [message(item_id, item_id, "assistant") for item_id in outputs])
+    await writer.update_response(changed, context=user)
+    await writer.aclose()
+    reader = open_response_store(url)  # a cold process: nothing cached
+    assert await reader.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+    assert await reader.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", *outputs]
+    await reader.aclose()

@@ -14,7 +14,9 @@ partition, as one chain per conversation (forks included).
 ``af_history_responses`` keeps, per response, the envelope, the ids of its input and output items,
 and its history: ``NULL`` plus ``history_len`` when the history the host passed is the end of the
 previous response's own chain (what ``get_history_item_ids`` gave it), so no row grows with the
-conversation; the list itself otherwise. Chains of ids are cached per process, keyed by the
+conversation; the list itself otherwise. Before a response's outputs change or it is deleted, the
+implied histories of the responses continuing it are written out (pinned), since they end where
+its chain ends. Chains of ids are cached per process, keyed by the
 response row and its version, so the host's per-turn ``get_history_item_ids`` +
 ``create_response`` stay flat as a conversation grows; any process writing a response bumps its
 version, so the cache never answers for a changed row.
@@ -269,8 +271,8 @@ class SQLiteResponseStore(ResponseStoreBase):
         if row is None or row.deleted:
             return False
         new_ids = [item["id"] for item in outputs]
-        if new_ids[: len(row.output_ids)] != row.output_ids:
-            self._pin_children(conn, row)  # their implied history ends with this response's old outputs
+        if new_ids != row.output_ids:
+            self._pin_children(conn, row)  # their implied history is the end of this response's chain as it was
         head, first_seq = row.head, row.first_seq
         known = set(row.output_ids) | set(row.input_ids)
         if row.session is not None:
