@@ -34,6 +34,8 @@ class Op:
     limit: int = 20
     flag: bool = False
     cursor: int | None = None
+    named: bool = False
+    """Whether a created envelope names ``previous_response_id`` (the SDK's host leaves it out)."""
 
 
 def operations() -> st.SearchStrategy[list[Op]]:
@@ -52,6 +54,7 @@ def operations() -> st.SearchStrategy[list[Op]]:
         count=st.integers(0, 3),
         limit=st.sampled_from([-1, -1, 2]),
         flag=st.booleans(),
+        named=st.booleans(),
     )
     update = st.builds(Op, kind=st.just("update"), user=user, response=response, count=st.integers(0, 3))
     simple = st.builds(Op, kind=st.sampled_from(["get", "delete"]), user=user, response=response)
@@ -135,7 +138,7 @@ class _Driver:
             "parallel_tool_calls": False,
             "instructions": "",
         }
-        if op.other is not None:
+        if op.other is not None and op.named:
             envelope["previous_response_id"] = op.other
         if op.conversation is not None:
             envelope["conversation"] = {"id": op.conversation}
