@@ -23,8 +23,13 @@ MAX_INT: Final = 2**63 - 1
 """Largest integer an item may hold."""
 
 
-def _where(path: list[str]) -> str:
-    return "".join(path)
+class _Refused(Exception):
+    """A value no backend can keep; ``segments`` grow with the path (innermost first) as it unwinds."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.segments: list[str] = []
 
 
 def _segment(key: str) -> str:
@@ -32,71 +37,112 @@ def _segment(key: str) -> str:
     return f".{key}" if key.isidentifier() else f"[{key!r}]"
 
 
-def _check_text(text: str, path: list[str], what: str) -> None:
-    if text.isascii():
-        return
+def _surrogate(text: str, what: str) -> _Refused | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{_where(path)} {what} holds a lone surrogate {text[exc.start]!r} at character {exc.start} "
-            f"(in {text[:60]!r}); UTF-8 cannot store it. Fix the text at its source, or decode it with "
-            "errors='replace'."
-        ) from None
+        return _Refused(
+            f"{what} holds a lone surrogate {text[exc.start]!r} at character {exc.start} (in {text[:60]!r}); "
+            "UTF-8 cannot store it. Fix the text at its source, or decode it with errors='replace'."
+        )
+    return None
 
 
-def _refuse_number(value: float | int, path: list[str]) -> NoReturn:
+def _number(value: float | int) -> _Refused:
     if isinstance(value, float):
-        raise ValueError(
-            f"{_where(path)} is {value!r}, which JSON cannot store (only finite numbers are JSON); "
+        return _Refused(
+            f"is {value!r}, which JSON cannot store (only finite numbers are JSON); "
             "store it as a string or null instead."
         )
     digits = len(str(abs(value))) if abs(value) < 10**4000 else "over 4000"
-    raise ValueError(
-        f"{_where(path)} is an integer of {digits} digits, outside the range every backend keeps exactly "
+    return _Refused(
+        f"is an integer of {digits} digits, outside the range every backend keeps exactly "
         f"({MIN_INT} to {MAX_INT}); store it as a string instead."
     )
 
 
-def _clone(value: Any, path: list[str], depth: int) -> Any:
-    if isinstance(value, str):
-        _check_text(value, path, "is a string that")
+def _clone(value: Any, depth: int) -> Any:
+    """A checked copy; raises :class:`_Refused` (the location is added by the callers as it unwinds)."""
+    kind = type(value)
+    if kind is str:  # the common cases first, by exact type
+        if not value.isascii() and (refused := _surrogate(value, "is a string that")) is not None:
+            raise refused
         return value
-    if isinstance(value, bool) or value is None:
+    if kind is dict:
+        return _clone_dict(value, depth)
+    if kind is bool or value is None:
+        return value
+    if kind is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise _number(value)
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise _number(value)
+        return value
+    if kind is list or kind is tuple:
+        return _clone_list(value, depth)
+    return _clone_other(value, depth)
+
+
+def _clone_other(value: Any, depth: int) -> Any:
+    """Subclasses of the JSON types (an IntEnum, an OrderedDict, a str subclass) are JSON too, kept as they are."""
+    if isinstance(value, str):
+        if not value.isascii() and (refused := _surrogate(value, "is a string that")) is not None:
+            raise refused
+        return value
+    if isinstance(value, bool):
         return value
     if isinstance(value, int):
         if not MIN_INT <= value <= MAX_INT:
-            _refuse_number(value, path)
+            raise _number(value)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            _refuse_number(value, path)
+            raise _number(value)
         return value
-    if isinstance(value, (dict, list, tuple)):
-        if depth > MAX_DEPTH:
-            raise ValueError(
-                f"{_where(path)} is nested more than {MAX_DEPTH} levels deep; items may nest objects and arrays "
-                f"at most {MAX_DEPTH} levels. Store deeply nested data as a JSON string instead."
-            )
-        if isinstance(value, dict):
-            copied: dict[str, Any] = {}
-            for key, inner in value.items():  # pyright: ignore[reportUnknownVariableType]
-                if not isinstance(key, str):
-                    raise ValueError(
-                        f"{_where(path)} has a non-string key {key!r:.80}; item keys must be strings."  # pyright: ignore[reportUnknownArgumentType]
-                    )
-                path.append(_segment(key))
-                _check_text(key, path, "is a key that")
-                copied[key] = _clone(inner, path, depth + 1)
-                path.pop()
-            return copied
-        result: list[Any] = []
-        for index, inner in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-            path.append(f"[{index}]")
-            result.append(_clone(inner, path, depth + 1))
-            path.pop()
-        return result
-    raise ValueError(f"{_where(path)} holds a {type(value).__name__} ({value!r:.80}); items may hold JSON values only.")
+    if isinstance(value, dict):
+        return _clone_dict(value, depth)  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(value, (list, tuple)):
+        return _clone_list(value, depth)  # pyright: ignore[reportUnknownArgumentType]
+    raise _Refused(f"holds a {type(value).__name__} ({value!r:.80}); items may hold JSON values only.")
+
+
+def _too_deep() -> _Refused:
+    return _Refused(
+        f"is nested more than {MAX_DEPTH} levels deep; items may nest objects and arrays at most {MAX_DEPTH} "
+        "levels. Store deeply nested data as a JSON string instead."
+    )
+
+
+def _clone_dict(value: dict[Any, Any], depth: int) -> dict[str, Any]:
+    if depth > MAX_DEPTH:
+        raise _too_deep()
+    copied: dict[str, Any] = {}
+    for key, inner in value.items():
+        if not isinstance(key, str):
+            raise _Refused(f"has a non-string key {key!r:.80}; item keys must be strings.")
+        try:
+            if not key.isascii() and (refused := _surrogate(key, "is a key that")) is not None:
+                raise refused
+            copied[key] = _clone(inner, depth + 1)
+        except _Refused as exc:
+            exc.segments.append(_segment(key))
+            raise
+    return copied
+
+
+def _clone_list(value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+    if depth > MAX_DEPTH:
+        raise _too_deep()
+    result: list[Any] = []
+    for index, inner in enumerate(value):
+        try:
+            result.append(_clone(inner, depth + 1))
+        except _Refused as exc:
+            exc.segments.append(f"[{index}]")
+            raise
+    return result
 
 
 def clone_json(value: Any, path: str = "item") -> Any:
@@ -108,7 +154,11 @@ def clone_json(value: Any, path: str = "item") -> Any:
     ``MIN_INT``..``MAX_INT``, a string or key holding a lone surrogate (not valid Unicode, so not
     UTF-8), or nesting deeper than :data:`MAX_DEPTH`. So every backend accepts exactly the same items.
     """
-    return _clone(value, [path], 1)
+    try:
+        return _clone(value, 1)
+    except _Refused as exc:
+        where = path + "".join(reversed(exc.segments))
+        raise ValueError(f"{where} {exc.problem}") from None
 
 
 def clone_item(item: dict[str, Any]) -> dict[str, Any]:
