@@ -154,3 +154,20 @@ def test_loads_item_still_reads_items() -> None:
     assert loads_item(json.dumps(item)) == item
     with pytest.raises(ValueError, match="expected a JSON object"):
         loads_item("[1]")
+
+
+def test_loads_items_parses_many_and_names_the_first_bad_text() -> None:
+    from agent_framework_history._json import loads_items
+
+    texts = ['{"type":"message","id":"a"}', ' {"type":"message","id":"b"} ']
+    assert loads_items(texts) == [{"type": "message", "id": "a"}, {"type": "message", "id": "b"}]
+    for bad, why in (
+        ('{"a":1}{"b":2}', "Extra data"),
+        ("[1]", "JSON object"),
+        ('{"a":NaN}', "NaN"),
+        (b'{"a":1}', "found bytes"),
+        (7, "found int"),
+        ("", "Expecting value"),
+    ):
+        with pytest.raises(ValueError, match=f"text 1: .*{why}"):
+            loads_items(['{"ok":true}', bad])

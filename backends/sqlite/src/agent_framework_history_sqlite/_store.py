@@ -19,6 +19,7 @@ from agent_framework_history import (
     dumps_item,
     loads_item,
 )
+from agent_framework_history._json import loads_items
 
 from ._chains import Partition, append_turn, load_chain
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
@@ -115,7 +116,11 @@ class SQLiteHistoryStore(HistoryStoreBase):
         partition, head = _partition(key), _check_head(head)
 
         def load(conn: sqlite3.Connection) -> list[Item]:  # decoded on the worker too, off the event loop
-            return [self._decode(key, seq, text) for seq, text in load_chain(conn, partition, head, limit)]
+            rows = load_chain(conn, partition, head, limit)
+            try:
+                return loads_items([text for _, text in rows])
+            except ValueError:  # say which row, with its place in the file
+                return [self._decode(key, seq, text) for seq, text in rows]
 
         return await self._db.read(load)
 
