@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
 __all__ = [
@@ -218,7 +218,7 @@ def loads_items(texts: Sequence[object]) -> list[dict[str, Any]]:
     A store's ``load`` hands back thousands of items; this runs the JSON scanner on each text
     directly. ``ValueError`` names the first text (by index) that is not exactly one JSON object.
     """
-    scan = _DECODER.scan_once
+    scan: Callable[[object, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__
     items: list[dict[str, Any]] = []
     for index, text in enumerate(texts):
         try:
