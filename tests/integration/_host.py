@@ -115,3 +115,23 @@ def reply(client: OpenAI, text: str, previous: str | None = None, *, stream: boo
         response = client.responses.create(model="recall", input=text, previous_response_id=previous)
     assert response.status == "completed", f"response {response.id} {response.status}: {response.error}"
     return response.id, response.output_text
+
+
+def seen(text: str) -> int:
+    """How many earlier messages ``RecallChatClient`` says it was shown."""
+    assert text.startswith("Seen "), text
+    return int(text.split(" ", 2)[1])
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+"""The development and CI server the postgres variants use (one fresh schema each)."""
+
+
+async def drop_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()

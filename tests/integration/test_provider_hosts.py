@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from agent_framework import Agent, AgentContext, AgentSession, agent_middleware
@@ -131,3 +132,13 @@ def test_bind_host_response_publishes_the_hosts_response_id_for_the_rest_of_the_
     seen = contextvars.copy_context().run(handler)
     assert seen.host_response_id == "caresp_streamed"
     assert current_request_context().host_response_id is None  # nothing leaks outside the handler's context
+
+
+def test_a_backend_without_a_response_store_says_which_do(tmp_path: Path) -> None:
+
+    from agent_framework_history import ConfigurationError, open_response_store, open_session_store
+
+    with pytest.raises(ConfigurationError, match=r"'jsonl' backend does not offer a response store.*memory, postgres"):
+        open_response_store(f"jsonl:///{tmp_path}/j")
+    with pytest.raises(ConfigurationError, match=r"does not offer an agent session store.*sqlite"):
+        open_session_store(f"jsonl:///{tmp_path}/j")

@@ -14,29 +14,11 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from ._host import reply, serve
+from ._host import POSTGRES, drop_schema, reply, seen, serve
 
 pytestmark = pytest.mark.slow
-
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def seen(text: str) -> int:
-    """How many earlier messages the model says it was shown."""
-    prefix = "Seen "
-    assert text.startswith(prefix), text
-    return int(text[len(prefix) :].split(" ", 1)[0])
-
-
-async def _drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "jsonl", "postgres"])
@@ -48,7 +30,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         schema = f"af_host_{secrets.token_hex(4)}"
         yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(_drop_schema(schema))
+        asyncio.run(drop_schema(schema))
 
 
 @pytest.fixture

@@ -13,30 +13,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
-import asyncpg
 import openai
 import pytest
 
-from ._host import HostProcess, reply, serve
+from ._host import POSTGRES, HostProcess, drop_schema, reply, seen, serve
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "serving" / "database_host.py"
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def seen(text: str) -> int:
-    assert text.startswith("Seen "), text
-    return int(text.split(" ", 2)[1])
-
-
-async def _drop_schema(schema: str) -> None:
-    conn = await asyncpg.connect(POSTGRES)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -46,7 +31,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         schema = f"af_replicas_{secrets.token_hex(4)}"
         yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(_drop_schema(schema))
+        asyncio.run(drop_schema(schema))
 
 
 def replicas(store_url: str, tmp_path: Path, stack: ExitStack) -> tuple[HostProcess, HostProcess]:

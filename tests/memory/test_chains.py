@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from agent_framework_history import Capability, SessionKey
+from agent_framework_history._chains import ChainIndex
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_memory import MemoryHistoryStore
-from agent_framework_history_memory._chains import ChainIndex
 
 KEY = SessionKey("s1", user="alice")
 

@@ -11,6 +11,8 @@ from azure.ai.agentserver.responses import PlatformContext
 
 from agent_framework_history import ALL, SessionKey, open_response_store, open_session_store, open_store
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
+from agent_framework_history.testing import response_envelope as response
+from agent_framework_history.testing import response_message as message
 from agent_framework_history_memory._hosting import MemoryResponseStore, MemorySessionRecords
 
 
@@ -30,18 +32,6 @@ class TestMemorySessionRecords(SessionRecordsConformance):
     @pytest.fixture
     def session_records(self) -> MemorySessionRecords:
         return MemorySessionRecords()
-
-
-def message(item_id: str, text: str, role: str = "user") -> dict[str, Any]:
-    part = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "id": item_id, "role": role, "content": [{"type": part, "text": text}]}
-
-
-def response(response_id: str, output: list[dict[str, Any]], previous: str | None = None) -> dict[str, Any]:
-    envelope: dict[str, Any] = {"id": response_id, "object": "response", "status": "completed", "output": output}
-    if previous is not None:
-        envelope["previous_response_id"] = previous
-    return envelope
 
 
 @pytest.mark.asyncio

@@ -25,7 +25,9 @@ from agent_framework_history import (
     open_session_records,
 )
 from agent_framework_history import open_store as open_history_store
-from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
+from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
+from agent_framework_history.testing import response_envelope as envelope
+from agent_framework_history.testing import response_message as message
 from agent_framework_history.testing._response_kit import SCENARIOS, Op, _Driver, operations
 from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
 from agent_framework_history_postgres._hosting import PostgresResponseStore, PostgresSessionRecords
@@ -156,34 +158,6 @@ class TestPostgresSessionRecords(SessionRecordsConformance):
         assert isinstance(records, PostgresSessionRecords)
         yield records
         await records.aclose()
-
-
-def message(item_id: str, text: str, role: str = "user") -> dict[str, Any]:
-    part = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "id": item_id, "role": role, "content": [{"type": part, "text": text}]}
-
-
-def envelope(response_id: str, output: list[dict[str, Any]], previous: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"id": response_id, "object": "response", "status": "completed", "output": output}
-    if previous is not None:
-        value["previous_response_id"] = previous
-    return value
-
-
-async def host_turn(store: Any, context: Any, n: int, previous: str | None, *, name_previous: bool = False) -> str:
-    """What the host does per turn: read the chain's ids, create the response (in progress), complete it.
-
-    The SDK's host leaves ``previous_response_id`` out of the envelope it stores (``name_previous``
-    puts it in, as other writers may): the history it passes tells which response it continues.
-    """
-    response_id = f"caresp_{n:04d}"
-    history = await store.get_history_item_ids(previous, None, -1, context=context)
-    named = previous if name_previous else None
-    started = envelope(response_id, [], named)
-    await store.create_response(started, [message(f"msg_{n}u", f"question {n}")], history, context=context)
-    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], named)
-    await store.update_response(done, context=context)
-    return response_id
 
 
 def turn_ids(*turns: int) -> list[str]:

@@ -13,7 +13,9 @@ import pytest_asyncio
 from azure.ai.agentserver.responses import PlatformContext
 
 from agent_framework_history import ALL, SessionKey, open_response_store, open_session_records, open_store
-from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance
+from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
+from agent_framework_history.testing import response_envelope as envelope
+from agent_framework_history.testing import response_message as message
 from agent_framework_history_sqlite import SQLiteHistoryStore
 from agent_framework_history_sqlite._hosting import SQLiteResponseStore, SQLiteSessionRecords
 
@@ -40,34 +42,6 @@ class TestSQLiteSessionRecords(SessionRecordsConformance):
         assert isinstance(records, SQLiteSessionRecords)
         yield records
         await records.aclose()
-
-
-def message(item_id: str, text: str, role: str = "user") -> dict[str, Any]:
-    part = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "id": item_id, "role": role, "content": [{"type": part, "text": text}]}
-
-
-def envelope(response_id: str, output: list[dict[str, Any]], previous: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {"id": response_id, "object": "response", "status": "completed", "output": output}
-    if previous is not None:
-        value["previous_response_id"] = previous
-    return value
-
-
-async def host_turn(store: Any, context: Any, n: int, previous: str | None, *, name_previous: bool = False) -> str:
-    """What the host does per turn: read the chain's ids, create the response (in progress), complete it.
-
-    The SDK's host leaves ``previous_response_id`` out of the envelope it stores (``name_previous``
-    puts it in, as other writers may).
-    """
-    response_id = f"caresp_{n:04d}"
-    history = await store.get_history_item_ids(previous, None, -1, context=context)
-    named = previous if name_previous else None
-    started = envelope(response_id, [], named)
-    await store.create_response(started, [message(f"msg_{n}u", f"question {n}")], history, context=context)
-    done = envelope(response_id, [message(f"msg_{n}a", f"answer {n}", "assistant")], named)
-    await store.update_response(done, context=context)
-    return response_id
 
 
 @pytest.mark.asyncio

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigurationError
-from ._plugins import BackendRegistry, get_registry
+from ._plugins import BackendRegistry, BackendSpec, get_registry
 from ._selector import chosen_target, find_backend
 from ._session_store import SessionRecords, SessionStoreProvider
 
@@ -27,13 +27,8 @@ def open_response_store(
     is what ``af-history`` lists, shows and exports.
     """
     registry = registry or get_registry()
-    spec, url = find_backend(chosen_target(target, registry), registry)
-    if spec.response_store is None:
-        offering = sorted(i.name for i in registry.available() if i.ok and _offers(registry, i.name, "response_store"))
-        raise ConfigurationError(
-            f"The {spec.name!r} backend does not offer a response store (target {url!r}); "
-            f"use one that does: {', '.join(offering) or 'none is installed (install agent-framework-history-sqlite)'}."
-        )
+    spec, url = _offering(target, registry, "response_store", "a response store")
+    assert spec.response_store is not None  # _offering checked it
     store: ResponseProviderProtocol = spec.response_store(url, **options)
     return store
 
@@ -43,13 +38,8 @@ def open_session_records(
 ) -> SessionRecords:
     """Open a backend's versioned session records (what :func:`open_session_store` builds on)."""
     registry = registry or get_registry()
-    spec, url = find_backend(chosen_target(target, registry), registry)
-    if spec.session_records is None:
-        offering = sorted(i.name for i in registry.available() if i.ok and _offers(registry, i.name, "session_records"))
-        raise ConfigurationError(
-            f"The {spec.name!r} backend does not offer an agent session store (target {url!r}); "
-            f"use one that does: {', '.join(offering) or 'none is installed (install agent-framework-history-sqlite)'}."
-        )
+    spec, url = _offering(target, registry, "session_records", "an agent session store")
+    assert spec.session_records is not None  # _offering checked it
     records: SessionRecords = spec.session_records(url, **options)
     return records
 
@@ -66,6 +56,18 @@ def open_session_store(
     :class:`SessionConflictError`.
     """
     return SessionStoreProvider(open_session_records(target, registry=registry, **options))
+
+
+def _offering(target: str | None, registry: BackendRegistry, field: str, what: str) -> tuple[BackendSpec, str]:
+    """The chosen backend and URL, or a ``ConfigurationError`` naming the installed backends that offer ``field``."""
+    spec, url = find_backend(chosen_target(target, registry), registry)
+    if getattr(spec, field) is None:
+        offering = sorted(i.name for i in registry.available() if i.ok and _offers(registry, i.name, field))
+        raise ConfigurationError(
+            f"The {spec.name!r} backend does not offer {what} (target {url!r}); "
+            f"use one that does: {', '.join(offering) or 'none is installed (install agent-framework-history-sqlite)'}."
+        )
+    return spec, url
 
 
 def _offers(registry: BackendRegistry, name: str, field: str) -> bool:

@@ -24,9 +24,9 @@ from agent_framework_history import (
     check_key,
     dumps_item,
 )
+from agent_framework_history._chains import Turn, new_head
 
 from . import _io
-from ._chains import Turn, new_head
 from ._dirs import (
     O_BINARY,
     list_keys,

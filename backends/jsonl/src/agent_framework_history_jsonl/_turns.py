@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent_framework_history import Item
+from agent_framework_history._chains import ChainIndex, Turn
 
-from ._chains import ChainIndex, Turn
 from ._lines import Record, TurnMarker
 
 __all__ = ["BackwardChain", "FileIndex", "chain_items"]

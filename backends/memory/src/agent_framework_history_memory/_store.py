@@ -19,8 +19,7 @@ from agent_framework_history import (
     SessionKey,
     clone_item,
 )
-
-from ._chains import ChainIndex, Turn, new_head
+from agent_framework_history._chains import ChainIndex, Turn, new_head
 
 __all__ = ["MemoryHistoryStore", "open_memory_store"]
 

@@ -30,7 +30,13 @@ from ._clients import RecallChatClient
 
 if TYPE_CHECKING:
     from ._conformance import HistoryStoreConformance, SessionHandle, make_item, make_turn
-    from ._response_kit import ResponseStoreConformance, SessionRecordsConformance
+    from ._response_kit import (
+        ResponseStoreConformance,
+        SessionRecordsConformance,
+        host_turn,
+        response_envelope,
+        response_message,
+    )
 
 __all__ = [
     "HistoryStoreConformance",
@@ -38,15 +44,27 @@ __all__ = [
     "ResponseStoreConformance",
     "SessionHandle",
     "SessionRecordsConformance",
+    "host_turn",
     "make_item",
     "make_turn",
+    "response_envelope",
+    "response_message",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         **dict.fromkeys(["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"], "._conformance"),
-        **dict.fromkeys(["ResponseStoreConformance", "SessionRecordsConformance"], "._response_kit"),
+        **dict.fromkeys(
+            [
+                "ResponseStoreConformance",
+                "SessionRecordsConformance",
+                "host_turn",
+                "response_envelope",
+                "response_message",
+            ],
+            "._response_kit",
+        ),
     },
     __all__,
 )

@@ -12,13 +12,54 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-__all__ = ["SCENARIOS", "Op", "ResponseStoreConformance", "SessionRecordsConformance", "operations"]
+__all__ = [
+    "SCENARIOS",
+    "Op",
+    "ResponseStoreConformance",
+    "SessionRecordsConformance",
+    "host_turn",
+    "operations",
+    "response_envelope",
+    "response_message",
+]
 
 USERS: tuple[str | None, ...] = (None, "", "alice", "bob")
 LAST: str = "@last"
 """An ``Op.other`` that stands for the response this user created last (a host continuing its chain)."""
 RESPONSES = tuple(f"caresp_{n:02d}" for n in range(6))
 CONVERSATIONS = ("conv_a", "conv_b")
+
+
+def response_message(item_id: str, text: str, role: str = "user") -> dict[str, Any]:
+    """A ``message`` item as a host stores it (``input_text`` from users, ``output_text`` from the assistant)."""
+    part = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "id": item_id, "role": role, "content": [{"type": part, "text": text}]}
+
+
+def response_envelope(response_id: str, output: list[dict[str, Any]], previous: str | None = None) -> dict[str, Any]:
+    """A completed response envelope; ``previous`` names ``previous_response_id`` (the SDK's host leaves it out)."""
+    value: dict[str, Any] = {"id": response_id, "object": "response", "status": "completed", "output": output}
+    if previous is not None:
+        value["previous_response_id"] = previous
+    return value
+
+
+async def host_turn(store: Any, context: Any, n: int, previous: str | None, *, name_previous: bool = False) -> str:
+    """What ``ResponsesHostServer`` does per turn: read the chain's ids, create the response, complete it.
+
+    Item ids are ``msg_<n>u`` (the input) and ``msg_<n>a`` (the output); the response id is
+    ``caresp_<n:04d>``. The SDK's host leaves ``previous_response_id`` out of the envelope it stores
+    (``name_previous`` puts it in, as other writers may): the history it passes tells which
+    response it continues.
+    """
+    response_id = f"caresp_{n:04d}"
+    history = await store.get_history_item_ids(previous, None, -1, context=context)
+    named = previous if name_previous else None
+    started = response_envelope(response_id, [], named)
+    await store.create_response(started, [response_message(f"msg_{n}u", f"question {n}")], history, context=context)
+    done = response_envelope(response_id, [response_message(f"msg_{n}a", f"answer {n}", "assistant")], named)
+    await store.update_response(done, context=context)
+    return response_id
 
 
 @dataclass(frozen=True)

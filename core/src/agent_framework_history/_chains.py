@@ -1,5 +1,7 @@
 """The turns of one session as a tree, with "is this id in the chain ending at H?" answered cheaply.
 
+For backends that keep a session's turns in this process (memory, and jsonl's index of a file).
+
 Turns are grouped into *branches*: a turn whose parent is the newest turn of its parent's branch
 extends that branch; any other turn (a fork, or a root) starts a new branch whose ``base`` is its
 parent. A turn ``T`` lies on the chain ending at ``H`` when, walking from ``H`` to the base of its
