@@ -102,31 +102,70 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
+#: ``nox -s mutants -- TARGET``: the package copied to ``src/``, the tests copied to ``tests/`` and the modules mutated.
+MUTANT_TARGETS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "core": (
+        "core/src/agent_framework_history",
+        "core",
+        ("_keys.py", "_base.py", "conversion/_writer.py", "conversion/_reader.py"),
+    ),
+    "sqlite": ("backends/sqlite/src/agent_framework_history_sqlite", "sqlite", ("_store.py", "_chains.py")),
+    "jsonl": ("backends/jsonl/src/agent_framework_history_jsonl", "jsonl", ("_store.py", "_turns.py")),
+}
+
+
 @nox.session(python=PYTHON, default=False)
 def mutants(session: nox.Session) -> None:
-    """Mutation testing (mutmut) of the core's keys, base class and conversion writer and reader, by tests/core.
+    """Mutation testing (mutmut): ``nox -s mutants -- [core|sqlite|jsonl] [mutmut run arguments]``.
 
-    Slow, so in neither the default sessions nor CI. Extra arguments go to ``mutmut run`` (mutant names or
-    globs, ``--max-children N``). mutmut wants the code under ``src/`` and the tests under ``tests/`` of the
-    directory it runs in, so the session copies the core package, tests/core and pyproject.toml (which holds
-    the ``[tool.mutmut]`` settings) into ``.nox/mutants/tmp/mutmut`` and runs there; ``mutmut results`` and
-    ``mutmut show NAME`` work from that directory afterwards.
+    Slow, so in neither the default sessions nor CI. The first argument picks the target (``core`` when
+    omitted; see ``MUTANT_TARGETS``): core mutates its keys, base class and conversion writer and reader, by
+    tests/core; ``sqlite`` the store and its chains (``_store.py``, ``_chains.py``), by tests/sqlite;
+    ``jsonl`` the store and its turns (``_store.py``, ``_turns.py``), by tests/jsonl. The other arguments
+    go to ``mutmut run`` (mutant names or globs, ``--max-children N``). On two cores the writer takes about
+    10 minutes, sqlite 4, jsonl well over half an hour (each hanging mutant waits out mutmut's timeout).
+
+    mutmut wants the code under ``src/`` and the tests under ``tests/`` of the directory it runs in, so the
+    session copies the target's package, its tests and the root pyproject.toml (the pytest settings) into
+    ``.nox/mutmut/TARGET``, adds the ``[tool.mutmut]`` table there, and runs there; ``mutmut results`` and
+    ``mutmut show NAME`` (``.nox/mutants/bin/mutmut``) work from that directory afterwards, and so does
+    ``mutmut run NAME...`` after copying new tests in (each session run starts the directory afresh). A backend is
+    installed from backends/ but not editable: its entry point (``open_store("sqlite://...")``) names the
+    module, and mutmut puts ``mutants/src`` first on ``sys.path``, so the import finds the mutated copy.
     """
-    install(session)
-    session.install("azure-ai-agentserver-responses>=2.3", "mutmut>=3.8,<4")
-    work = Path(session.create_tmp()).resolve() / "mutmut"
+    target = session.posargs[0] if session.posargs and session.posargs[0] in MUTANT_TARGETS else "core"
+    args = session.posargs[1:] if session.posargs[:1] == [target] else session.posargs
+    package, tests_of, modules = MUTANT_TARGETS[target]
+    if target == "core":
+        install(session)
+        session.install("azure-ai-agentserver-responses>=2.3")
+    else:
+        session.install("-e", "core[testing]", backend_requirement(target))
+    session.install("mutmut>=3.8,<4")
+    work = ROOT / ".nox" / "mutmut" / target  # not in the session's tmp/: nox wipes that with the environment
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(ROOT / "core" / "src" / "agent_framework_history", work / "src" / "agent_framework_history")
+    source = Path("src") / Path(package).name
+    shutil.copytree(ROOT / package, work / source, ignore=shutil.ignore_patterns("__pycache__"))
     tests = work / "tests"
     shutil.copytree(
-        ROOT / "tests" / "core",
-        tests / "core",
+        ROOT / "tests" / tests_of,
+        tests / tests_of,
         ignore=shutil.ignore_patterns("__pycache__", "test_benchmark_docs.py"),  # that one reads docs/
     )
     shutil.copy2(ROOT / "tests" / "conftest.py", tests / "conftest.py")
-    shutil.copy2(ROOT / "pyproject.toml", work / "pyproject.toml")
+    settings: dict[str, object] = {
+        "source_paths": [source.as_posix()],
+        "only_mutate": [(source / module).as_posix() for module in modules],
+        "pytest_add_cli_args_test_selection": [f"tests/{tests_of}"],
+        "pytest_add_cli_args": ["-p", "no:cacheprovider"],
+    }
+    if target == "jsonl":  # its lock waiters' thread pool, once started, does not survive a fork of the test process
+        settings["process_isolation"] = "forkserver"
+    table = "".join(f"{name} = {json.dumps(value)}\n" for name, value in settings.items())  # JSON lists are TOML
+    (work / "pyproject.toml").write_text(f"{(ROOT / 'pyproject.toml').read_text()}\n[tool.mutmut]\n{table}")
     with session.chdir(work):
-        session.run("mutmut", "run", *session.posargs, env={"PYTHONHASHSEED": "0"})
+        session.run("mutmut", "run", *args, env={"PYTHONHASHSEED": "0"})
         session.run("mutmut", "export-cicd-stats")
-        stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text(encoding="utf-8"))
-        session.log(f"mutmut: {json.dumps(stats)}")
+    stats = work / "mutants" / "mutmut-cicd-stats.json"
+    if stats.exists():  # (not with --install-only)
+        session.log(f"mutmut {target}: {json.dumps(json.loads(stats.read_text(encoding='utf-8')))}")

@@ -1,0 +1,160 @@
+"""What ``check`` and ``repair`` report, which OS lock each operation takes, and torn tails met by a store.
+
+Found by mutation testing: the other tests looked at a report's ``ok`` / ``action`` only, and no test held
+a lock from outside to see who waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from agent_framework_history import SessionKey, dumps_item
+from agent_framework_history.testing import make_item
+from agent_framework_history_jsonl import FileReport, JsonlHistoryStore, RepairResult
+
+KEY = SessionKey("s1", user="alice")
+T = TypeVar("T")
+
+
+def item_line(n: int | str) -> str:
+    return dumps_item(make_item(n))
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode())
+
+
+def ids(items: list[dict[str, Any]]) -> list[str]:
+    return [item["id"] for item in items]
+
+
+@contextmanager
+def shared_lock(path: Path) -> Iterator[None]:
+    """Hold a shared ``flock`` on ``path`` through a descriptor of our own, as a reader in another process."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+async def finishes_while_locked(path: Path, call: Awaitable[T], wait: float) -> tuple[bool, T]:
+    """Run ``call`` while a shared lock is held on ``path``: whether it finished within ``wait``, and its result."""
+    with shared_lock(path):
+        task = asyncio.ensure_future(call)
+        await asyncio.wait({task}, timeout=wait)
+        finished = task.done()
+    return finished, await task
+
+
+@pytest.mark.asyncio
+async def test_check_reports_the_key_path_size_and_items(tmp_path: Path) -> None:
+    store = JsonlHistoryStore(tmp_path)
+    path = store.path_for(KEY)
+    text = item_line(0) + "\n" + "{oops\n" + item_line(2) + "\n"
+    write(path, text + item_line(3))  # the last item lacks its newline
+    report = await store.check(KEY)
+    problems = report.problems
+    assert report == FileReport(KEY, path, exists=True, size=len(text + item_line(3)), items=3, problems=problems)
+    assert [(p.line, p.offset, p.kind, p.recoverable) for p in problems] == [
+        (2, len(item_line(0)) + 1, "corrupt", False),
+        (4, len(text), "torn", True),
+    ]
+    missing = SessionKey("none", user="alice")
+    assert await store.check(missing) == FileReport(missing, store.path_for(missing), exists=False, size=0, items=0)
+
+
+@pytest.mark.asyncio
+async def test_repair_reports_the_key_and_path_and_keeps_the_whole_lines(tmp_path: Path) -> None:
+    store = JsonlHistoryStore(tmp_path)
+    keys = {name: SessionKey(name, user="u") for name in ("cut", "whole", "fine", "missing")}
+    whole_lines = item_line(0) + "\n" + item_line(1) + "\n"
+    write(store.path_for(keys["cut"]), whole_lines + '{"type":"mess')
+    write(store.path_for(keys["whole"]), whole_lines + item_line(2))
+    write(store.path_for(keys["fine"]), whole_lines)
+    results = {name: await store.repair(key) for name, key in keys.items()}
+    assert results == {
+        "cut": RepairResult(keys["cut"], store.path_for(keys["cut"]), "truncated", removed_bytes=13),
+        "whole": RepairResult(keys["whole"], store.path_for(keys["whole"]), "terminated"),
+        "fine": RepairResult(keys["fine"], store.path_for(keys["fine"]), "none"),
+        "missing": RepairResult(keys["missing"], store.path_for(keys["missing"]), "missing"),
+    }
+    # Only the cut-short line went; every complete line is still there.
+    assert store.path_for(keys["cut"]).read_text() == whole_lines
+    assert store.path_for(keys["whole"]).read_text() == whole_lines + item_line(2) + "\n"
+    assert ids(await store.load(keys["cut"])) == ["msg_0", "msg_1"]
+
+
+@pytest.mark.asyncio
+async def test_delete_and_repair_wait_for_a_reader_check_and_load_do_not(tmp_path: Path) -> None:
+    async with JsonlHistoryStore(tmp_path) as store:
+        await store.append(KEY, [make_item(0)])
+        path = store.path_for(KEY)
+        finished, report = await finishes_while_locked(path, store.check(KEY), wait=5)
+        assert finished and report.items == 1
+        finished, items = await finishes_while_locked(path, store.load(KEY), wait=5)
+        assert finished and ids(items) == ["msg_0"]
+        finished, repaired = await finishes_while_locked(path, store.repair(KEY), wait=0.3)
+        assert not finished and repaired.action == "none"
+        finished, deleted = await finishes_while_locked(path, store.delete(KEY), wait=0.3)
+        assert not finished and deleted is True
+        assert not path.exists()
+
+
+@pytest.mark.asyncio
+async def test_deleting_a_session_whose_directories_do_not_exist_is_false(tmp_path: Path) -> None:
+    async with JsonlHistoryStore(tmp_path / "history") as store:
+        assert await store.delete(SessionKey("s", user="nobody", chat="none")) is False
+        await store.append(SessionKey("other", user="u"), [make_item(0)])
+        assert await store.delete(SessionKey("s", user="u", chat="none")) is False
+        assert await store.delete(SessionKey("s", user="u")) is False
+
+
+@pytest.mark.asyncio
+async def test_appends_after_a_newline_repair_keep_the_index_right(tmp_path: Path) -> None:
+    # The repair adds the missing newline; the store's index must then end where the file does.
+    store = JsonlHistoryStore(tmp_path)
+    path = store.path_for(KEY)
+    write(path, item_line(0) + "\n" + item_line(1))
+    first = await store.append(KEY, [make_item(1), make_item(2)])
+    second = await store.append(KEY, [make_item(2), make_item(3)])
+    assert (first.stored, second.stored) == (1, 1)
+    assert ids(await store.load(KEY)) == ["msg_0", "msg_1", "msg_2", "msg_3"]
+    assert ids(await store.load(KEY, limit=2)) == ["msg_2", "msg_3"]
+    assert ids(await store.load(KEY, head=first.head)) == ["msg_0", "msg_1", "msg_2"]
+    assert ids(await store.load(KEY, head=first.head, limit=1)) == ["msg_2"]
+    await store.aclose()
+    assert (await JsonlHistoryStore(tmp_path).check(KEY)).ok
+
+
+@pytest.mark.asyncio
+async def test_a_tail_read_warns_of_a_torn_line_not_of_a_whole_item_without_newline(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = JsonlHistoryStore(tmp_path)
+    whole, cut = SessionKey("whole"), SessionKey("cut")
+    write(store.path_for(whole), item_line(0) + "\n" + item_line(1))
+    write(store.path_for(cut), item_line(0) + "\n" + '{"type":"mess')
+    with caplog.at_level(logging.INFO, logger="agent_framework_history.jsonl"):
+        assert ids(await store.load(whole, limit=5)) == ["msg_0", "msg_1"]
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="agent_framework_history.jsonl"):
+        assert ids(await store.load(cut, limit=5)) == ["msg_0"]
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+
+
+def test_repr_names_the_root_and_the_settings(tmp_path: Path) -> None:
+    store = JsonlHistoryStore(tmp_path / "h", durability="fsync", on_corrupt="skip")
+    assert repr(store) == f"JsonlHistoryStore({str(tmp_path / 'h')!r}, durability='fsync', on_corrupt='skip')"
