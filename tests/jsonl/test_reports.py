@@ -1,4 +1,4 @@
-"""What ``check`` and ``repair`` report, which OS lock each operation takes, and torn tails met by a store.
+"""What ``check`` and ``repair`` report, which OS lock each operation takes, torn tails and odd files met by a store.
 
 Found by mutation testing: the other tests looked at a report's ``ok`` / ``action`` only, and no test held
 a lock from outside to see who waits for it.
@@ -158,3 +158,17 @@ async def test_a_tail_read_warns_of_a_torn_line_not_of_a_whole_item_without_newl
 def test_repr_names_the_root_and_the_settings(tmp_path: Path) -> None:
     store = JsonlHistoryStore(tmp_path / "h", durability="fsync", on_corrupt="skip")
     assert repr(store) == f"JsonlHistoryStore({str(tmp_path / 'h')!r}, durability='fsync', on_corrupt='skip')"
+
+
+@pytest.mark.asyncio
+async def test_a_tail_read_ends_the_chain_at_a_parent_missing_from_the_file(tmp_path: Path) -> None:
+    # A hand-edited file: the latest turn names a parent no marker has; its chain is that turn alone.
+    store = JsonlHistoryStore(tmp_path)
+    other = '{"af_turn":{"head":"turn_other","parent":null}}'
+    latest = '{"af_turn":{"head":"turn_latest","parent":"turn_gone"}}'
+    write(store.path_for(KEY), "\n".join([item_line("a"), other, item_line("b"), latest]) + "\n")
+    assert (await store.append(KEY, [make_item("b")])).stored == 0  # the store now indexes the whole file
+    assert ids(await store.load(KEY)) == ["msg_b"]
+    assert ids(await store.load(KEY, limit=5)) == ["msg_b"]
+    assert ids(await store.load(KEY, head="turn_latest", limit=5)) == ["msg_b"]
+    await store.aclose()
