@@ -38,7 +38,7 @@ from agent_framework_history import AppendResult
 
 from ._schema import ITEMS, SESSIONS, TURNS, new_head
 
-__all__ = ["Partition", "append_turn", "load_chain"]
+__all__ = ["Partition", "append_turn", "load_chain", "load_texts"]
 
 logger = logging.getLogger("agent_framework_history_sqlite")
 
@@ -88,6 +88,7 @@ _CHAIN_AT_HEAD: Final = _CHAIN.format(
 _CHAIN_AT_TURN: Final = _CHAIN.format(start="SELECT :session, :turn")
 
 _SEGMENT_ROWS: Final = f"SELECT seq, item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq"
+_SEGMENT_TEXTS: Final = f"SELECT item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq"
 _SEGMENT_LATEST_ROWS: Final = (
     f"SELECT seq, item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq DESC LIMIT ?"
 )
@@ -105,6 +106,21 @@ _INSERT_TURN: Final = f"INSERT INTO {TURNS} (session, turn, head, parent, branch
 
 
 # -- load ---------------------------------------------------------------------------------
+
+
+def load_texts(conn: sqlite3.Connection, partition: Partition, head: str | None) -> list[object]:
+    """The item texts of the whole chain ending at ``head`` (the latest turn when ``None``), oldest first."""
+    user, chat, session_id = partition
+    params = {"user": user, "chat": chat, "session_id": session_id, "head": head}
+    found: list[tuple[int, int, int]] = conn.execute(
+        _CHAIN_AT_LATEST if head is None else _CHAIN_AT_HEAD, params
+    ).fetchall()
+    if not found and head is not None:
+        logger.warning("load: %r has no turn with head %r; it names an empty chain.", partition, head)
+    texts: list[object] = []
+    for session, branch, upto in sorted(found, key=lambda segment: segment[2]):
+        texts += [text for (text,) in conn.execute(_SEGMENT_TEXTS, (session, branch, upto))]
+    return texts
 
 
 def load_chain(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from agent_framework_history import (
 )
 from agent_framework_history._json import loads_items
 
-from ._chains import Partition, append_turn, load_chain
+from ._chains import Partition, append_turn, load_chain, load_texts
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
 from ._schema import ITEMS, NO_PARTITION, SESSIONS
@@ -116,6 +117,9 @@ class SQLiteHistoryStore(HistoryStoreBase):
         partition, head = _partition(key), _check_head(head)
 
         def load(conn: sqlite3.Connection) -> list[Item]:  # decoded on the worker too, off the event loop
+            if limit is None:  # the whole chain: texts only, the fewest objects made per item
+                with contextlib.suppress(ValueError):  # a bad row: read again below, to say which
+                    return loads_items(load_texts(conn, partition, head))
             rows = load_chain(conn, partition, head, limit)
             try:
                 return loads_items([text for _, text in rows])
