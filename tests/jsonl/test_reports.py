@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent_framework_history import SessionKey, dumps_item
+from agent_framework_history import CorruptDataError, SessionKey, dumps_item
 from agent_framework_history.testing import make_item
 from agent_framework_history_jsonl import FileReport, JsonlHistoryStore, RepairResult
 
@@ -172,3 +172,27 @@ async def test_a_tail_read_ends_the_chain_at_a_parent_missing_from_the_file(tmp_
     assert ids(await store.load(KEY, limit=5)) == ["msg_b"]
     assert ids(await store.load(KEY, head="turn_latest", limit=5)) == ["msg_b"]
     await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_tail_read_crosses_lines_longer_than_its_blocks(tmp_path: Path) -> None:
+    # The backward read starts with a 16 KiB block and doubles it: a 50,000-byte line spans several blocks.
+    long = dumps_item(make_item("long", "x" * 50_000))
+    lines = [item_line(0), long, item_line(1), "{oops", item_line(2)]
+    skipping = JsonlHistoryStore(tmp_path / "skip", on_corrupt="skip")
+    write(skipping.path_for(KEY), "\n".join(lines) + "\n")
+    everything = ["msg_0", "msg_long", "msg_1", "msg_2"]
+    assert ids(await skipping.load(KEY)) == everything
+    for limit in range(1, 6):
+        assert ids(await skipping.load(KEY, limit=limit)) == everything[-limit:]
+    raising = JsonlHistoryStore(tmp_path / "raise")
+    write(raising.path_for(KEY), "\n".join(lines) + "\n")
+    assert ids(await raising.load(KEY, limit=1)) == ["msg_2"]
+    with pytest.raises(CorruptDataError) as raised:  # the corrupt line is found in a block that starts mid-file
+        await raising.load(KEY, limit=2)
+    assert raised.value.location == f"{raising.path_for(KEY)}:4"
+    # A torn last line longer than the first block: that block holds no line start at all.
+    torn = JsonlHistoryStore(tmp_path / "torn")
+    write(torn.path_for(KEY), item_line(0) + "\n" + item_line(1) + "\n" + long[:-10])
+    assert ids(await torn.load(KEY, limit=2)) == ["msg_0", "msg_1"]
+    assert ids(await torn.load(KEY)) == ["msg_0", "msg_1"]
