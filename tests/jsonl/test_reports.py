@@ -196,3 +196,24 @@ async def test_a_tail_read_crosses_lines_longer_than_its_blocks(tmp_path: Path) 
     write(torn.path_for(KEY), item_line(0) + "\n" + item_line(1) + "\n" + long[:-10])
     assert ids(await torn.load(KEY, limit=2)) == ["msg_0", "msg_1"]
     assert ids(await torn.load(KEY)) == ["msg_0", "msg_1"]
+
+
+@pytest.mark.asyncio
+async def test_the_index_an_append_keeps_points_at_whole_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = JsonlHistoryStore(tmp_path)
+    path = store.path_for(KEY)
+    first = await store.append(KEY, [make_item(0)])
+    await store.append(KEY, [make_item(1)])
+    # A tail read at an earlier head starts at its marker, where the index says it is: at a line start.
+    with caplog.at_level(logging.INFO, logger="agent_framework_history.jsonl"):
+        assert ids(await store.load(KEY, head=first.head, limit=5)) == ["msg_0"]
+    assert caplog.records == []
+    # Line numbers count on from the lines this store wrote.
+    with path.open("a", encoding="utf-8") as file:
+        file.write("{oops\n")
+    with pytest.raises(CorruptDataError) as raised:
+        await store.append(KEY, [make_item(2)])
+    assert raised.value.location == f"{path}:5"
+    await store.aclose()
