@@ -83,14 +83,6 @@ _MAX_BIGINT: Final = 2**63 - 1
 """A ``load`` limit above this (PostgreSQL's ``bigint``) is longer than any chain: it means all."""
 
 
-def _check_head(head: object) -> str | None:
-    if head is None or isinstance(head, str):
-        return head
-    raise ValueError(
-        f"head must be None or a chain head string returned by append(), got {type(head).__name__} {head!r:.80}."
-    )
-
-
 def _new_head() -> str:
     return f"turn_{uuid.uuid4().hex}"
 
@@ -338,7 +330,6 @@ class PostgresHistoryStore(HistoryStoreBase):
     # -- operations -------------------------------------------------------------------------
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        head = _check_head(head)
         user, chat, session = _key_columns(key)
         ids = [item["id"] for item in items]
         _check_storable(key, ids)
@@ -372,7 +363,6 @@ class PostgresHistoryStore(HistoryStoreBase):
         return AppendResult(stored=int(row["o_stored"]), head=row["o_head"])
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        head = _check_head(head)
         if head is not None and not _HEAD_FORM.fullmatch(head):
             logger.debug("load(head=%r) of %r: not a head this store makes; the chain is empty.", head[:80], key)
             return []

@@ -39,15 +39,6 @@ def _partition(key: SessionKey) -> Partition:
     return (key.user or NO_PARTITION, key.chat or NO_PARTITION, key.session_id)
 
 
-def _check_head(head: object) -> str | None:
-    if head is None or isinstance(head, str):
-        return head
-    raise ValueError(
-        f"head must be None or a chain head string returned by append() (AppendResult.head), "
-        f"got {type(head).__name__} {head!r:.80}."
-    )
-
-
 class SQLiteHistoryStore(HistoryStoreBase):
     """Keeps histories in a SQLite database, safe for many tasks, threads and processes at once.
 
@@ -109,12 +100,12 @@ class SQLiteHistoryStore(HistoryStoreBase):
     # -- operations -------------------------------------------------------------------------
 
     async def _do_append(self, key: SessionKey, items: list[Item], head: str | None) -> AppendResult:
-        partition, head = _partition(key), _check_head(head)
+        partition = _partition(key)
         rows = [(item["id"], dumps_item(item)) for item in items]
         return await self._db.write(lambda conn: append_turn(conn, partition, rows, head))
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        partition, head = _partition(key), _check_head(head)
+        partition = _partition(key)
 
         def load(conn: sqlite3.Connection) -> list[Item]:  # decoded on the worker too, off the event loop
             if limit is None:  # the whole chain: texts only, the fewest objects made per item
