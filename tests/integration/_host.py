@@ -65,8 +65,12 @@ def serve(
     log: Path,
     env: Mapping[str, str] | None = None,
     script: Path = SERVER,
+    kill: bool = False,
 ) -> Iterator[HostProcess]:
-    """Start ``script`` with ``args`` (plus ``--port``); stop it on exit. Fails with its log if it never gets ready."""
+    """Start ``script`` with ``args`` (plus ``--port``); stop it on exit (``kill``: SIGKILL, no shutdown).
+
+    Fails with the process's log if it never gets ready.
+    """
     port = free_port()
     child_env = {
         **os.environ,
@@ -93,7 +97,10 @@ def serve(
             time.sleep(0.1)
         yield HostProcess(port, log)
     finally:
-        process.terminate()
+        if kill:  # as a crash or an OOM kill would: no shutdown, nothing flushed
+            process.kill()
+        else:
+            process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -130,3 +130,19 @@ def test_stored_transcript_is_the_users(store_url: str, state_root: Path) -> Non
     assert set(found) == {"carol", None}
     assert [t for t in found["carol"] if not t.startswith("Seen")] == ["carol one", "carol two"]
     assert [t for t in found[None] if not t.startswith("Seen")] == ["nobody"]
+
+
+def test_a_killed_server_loses_no_finished_turn(store_url: str, state_root: Path) -> None:
+    """SIGKILL after two turns (no shutdown): a new process continues the chain and its forks."""
+    log = state_root / "host.log"
+    with serve(["--store", store_url], state_root=state_root, log=log, kill=True) as server:
+        r1, _ = reply(server.client("dana"), "one")
+        r2, text = reply(server.client("dana"), "two", r1, stream=True)
+        assert seen(text) == 2
+    with serve(["--store", store_url], state_root=state_root, log=log) as server:
+        _, text = reply(server.client("dana"), "three", r2)
+        assert seen(text) == 4
+        _, text = reply(server.client("dana"), "again from one", r1, stream=True)
+        assert seen(text) == 2
+        _, text = reply(server.client("erin"), "erin with dana's id", r2)
+        assert seen(text) == 0
