@@ -35,7 +35,7 @@ from ._dirs import (
     open_session_file,
     session_identity,
 )
-from ._lines import LineProblem, Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
+from ._lines import Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
 from ._turns import BackwardChain, FileIndex, chain_items
@@ -282,7 +282,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             session.index = None
         data = await _io.read_range(fd, start, size)
         parsed = parse_region(data, start, lines + 1)
-        self._handle_corrupt(session.path, parsed.corrupt)
+        self._handle_corrupt(session.path, [(p.line, p.reason) for p in parsed.corrupt])
         for offset, record in parsed.records:
             index.add(offset, record)
         end = parsed.end
@@ -351,21 +351,22 @@ class JsonlHistoryStore(HistoryStoreBase):
         session.size = end
         session.lines += len(records)
 
-    def _handle_corrupt(self, path: Path, corrupt: list[LineProblem]) -> None:
+    def _handle_corrupt(self, path: Path, corrupt: list[tuple[int, str]]) -> None:
+        """Raise or skip (by ``on_corrupt``) the corrupt lines met, given as ``(line number, reason)``."""
         if not corrupt:
             return
         if self.on_corrupt == "raise":
-            first = corrupt[0]
+            line, reason = corrupt[0]
             raise CorruptDataError(
-                f"{path}: line {first.line} is not a stored item ({first.reason})"
+                f"{path}: line {line} is not a stored item ({reason})"
                 f"{f'; {len(corrupt) - 1} more such lines follow' if len(corrupt) > 1 else ''}. "
                 "Fix or remove the line (JsonlHistoryStore.check() lists them), or open the store with "
                 "on_corrupt='skip' to pass over such lines.",
-                location=f"{path}:{first.line}",
+                location=f"{path}:{line}",
             )
         self._skipped += len(corrupt)
-        for problem in corrupt:
-            logger.warning("%s: skipped corrupt line %d (%s).", path, problem.line, problem.reason)
+        for line, reason in corrupt:
+            logger.warning("%s: skipped corrupt line %d (%s).", path, line, reason)
 
     # -- load ---------------------------------------------------------------------------------
 
@@ -405,9 +406,9 @@ class JsonlHistoryStore(HistoryStoreBase):
 
     async def _load_all(self, fd: int, path: Path, size: int, head: str | None) -> list[Item]:
         parsed = parse_region(await _io.read_range(fd, 0, size))
-        self._handle_corrupt(path, parsed.corrupt)
+        self._handle_corrupt(path, [(p.line, p.reason) for p in parsed.corrupt])
         if parsed.torn is not None:
-            self._warn_torn(path, parsed.torn)
+            self._warn_torn(path, parsed.torn.offset, parsed.torn.length, parsed.torn.recoverable)
         return chain_items(parsed.all_records(), head)
 
     async def _load_tail(
@@ -427,7 +428,7 @@ class JsonlHistoryStore(HistoryStoreBase):
         are read and passed over.
         """
         chain = BackwardChain(head, limit)
-        corrupt: list[tuple[int, int, str]] = []  # (offset, length, reason), newest first
+        corrupt: list[tuple[int, str]] = []  # (offset, reason), newest first
         start: int | None = size
         if markers is not None and head is not None:
             start, parent = markers[head]
@@ -448,15 +449,12 @@ class JsonlHistoryStore(HistoryStoreBase):
                             chain.enter(parent)
                             break
         if corrupt:
-            numbered = [
-                LineProblem(await _io.line_number(fd, offset), offset, length, "corrupt", reason)
-                for offset, length, reason in reversed(corrupt)
-            ]
+            numbered = [(await _io.line_number(fd, offset), reason) for offset, reason in reversed(corrupt)]
             self._handle_corrupt(path, numbered)
         return chain.items()
 
     async def _records_backward(
-        self, fd: int, path: Path, end: int, corrupt: list[tuple[int, int, str]]
+        self, fd: int, path: Path, end: int, corrupt: list[tuple[int, str]]
     ) -> AsyncGenerator[Record, None]:
         """The records of the lines before ``end``, newest first, read in growing blocks.
 
@@ -495,8 +493,8 @@ class JsonlHistoryStore(HistoryStoreBase):
                 except ValueError as exc:
                     if self.on_corrupt == "raise":
                         line = await _io.line_number(fd, offset)
-                        self._handle_corrupt(path, [LineProblem(line, offset, len(raw), "corrupt", str(exc))])
-                    corrupt.append((offset, len(raw), str(exc)))
+                        self._handle_corrupt(path, [(line, str(exc))])
+                    corrupt.append((offset, str(exc)))
                     continue
                 yield record
 
@@ -505,21 +503,21 @@ class JsonlHistoryStore(HistoryStoreBase):
             record: Record | None = parse_line(tail)
         except ValueError:
             record = None
-        problem = LineProblem(0, offset, len(tail), "torn", "", recoverable=record is not None)
-        self._warn_torn(path, problem)
+        self._warn_torn(path, offset, len(tail), record is not None)
         return record
 
     @staticmethod
-    def _warn_torn(path: Path, torn: LineProblem) -> None:
-        if torn.recoverable:
+    def _warn_torn(path: Path, offset: int, length: int, recoverable: bool) -> None:
+        """Tell of a torn last line met by a load (which never repairs: the next append does)."""
+        if recoverable:
             logger.info("%s: the last item lacks its newline; the next append adds it.", path)
         else:
             logger.warning(
                 "%s: skipped a torn last line (%d bytes at offset %d) left by an interrupted write; "
                 "the next append removes it.",
                 path,
-                torn.length,
-                torn.offset,
+                length,
+                offset,
             )
 
     # -- delete and list ----------------------------------------------------------------------
