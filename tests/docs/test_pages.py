@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
+from pytest_markdown_docs.plugin import parse_superfences_block_info
 
 from agent_framework_history.cli import app
 
@@ -17,13 +18,13 @@ from .conftest import PAGES, ROOT
 
 
 def fences(*languages: str) -> list[tuple[str, str, str]]:
-    """``(page:line, info string, code)`` of every fence in ``PAGES`` whose language is one of ``languages``."""
+    """``(page:line, options, code)`` of every fence in ``PAGES`` whose language is one of ``languages``."""
     found = []
     for page in PAGES:
         for token in MarkdownIt("commonmark").parse(page.read_text(encoding="utf-8")):
-            info = token.info.split()
+            info = parse_superfences_block_info(token.info)
             if token.type == "fence" and info and info[0] in languages and token.map:
-                found.append((f"{page.relative_to(ROOT)}:{token.map[0] + 1}", token.info, token.content))
+                found.append((f"{page.relative_to(ROOT)}:{token.map[0] + 1}", " ".join(info[1:]), token.content))
     return found
 
 
