@@ -1,4 +1,4 @@
-"""Sessions: tests (per distribution, the cross-package tests, the docs' code), lint, bench, demo, docs, build, mutants."""
+"""Sessions: tests (each distribution, cross-package, the docs' code), lint, bench, demo, docs, build, mutants."""
 
 from __future__ import annotations
 
@@ -124,7 +124,8 @@ def _wheel_requirements(wheel: Path) -> tuple[str, list[Requirement]]:
         metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = email.parser.Parser().parsestr(archive.read(metadata_name).decode("utf-8"))
     requires = [Requirement(r) for r in metadata.get_all("Requires-Dist") or []]
-    return canonicalize_name(metadata["Name"]), [r for r in requires if r.marker is None or "extra" not in str(r.marker)]
+    unconditional = [r for r in requires if r.marker is None or "extra" not in str(r.marker)]
+    return canonicalize_name(metadata["Name"]), unconditional
 
 
 @nox.session(python=PYTHON)

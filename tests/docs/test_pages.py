@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import shlex
 import tomllib
-from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
@@ -77,7 +77,7 @@ def test_nox_sessions_exist() -> None:
     shown = [(where, words) for where, words in COMMANDS if words[0] == "nox"]
     assert shown
     for where, words in shown:
-        for flag, session in zip(words, words[1:], strict=False):
+        for flag, session in itertools.pairwise(words):
             if flag in ("-s", "--session", "-e"):
                 name = session.split("(")[0].split("-")[0]
                 assert name in NOX_SESSIONS, f"{where}: `nox -s {session}`: noxfile.py has {sorted(NOX_SESSIONS)}"
