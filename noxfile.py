@@ -1,14 +1,18 @@
-"""Sessions: tests (per distribution, then the cross-package tests), lint, bench, demo, docs, mutants."""
+"""Sessions: tests (each distribution, cross-package, the docs' code), lint, bench, demo, docs, build, mutants."""
 
 from __future__ import annotations
 
+import email.parser
 import json
 import os
 import shutil
 import tomllib
+import zipfile
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["tests"]
@@ -39,10 +43,18 @@ def install(session: nox.Session, *backends: str) -> None:
 
 
 @nox.session(python=PYTHON)
-@nox.parametrize("package", ["core", *BACKENDS, "integration"])
+@nox.parametrize("package", ["core", *BACKENDS, "integration", "docs"])
 def tests(session: nox.Session, package: str) -> None:
-    """Run one distribution's tests in an environment holding only the core and it."""
-    if package == "integration":
+    """Run one distribution's tests in an environment holding only the core and it.
+
+    ``integration``: the cross-package tests, with every backend and the real hosts. ``docs``: every Python block
+    of the READMEs and of docs/ run as written (pytest-markdown-docs, see tests/docs/conftest.py).
+    """
+    if package == "docs":
+        install(session, *BACKENDS)
+        session.install("-e", "core[testing,hosting]", "-r", "tests/integration/requirements.txt")
+        session.install("-r", "tests/docs/requirements.txt")
+    elif package == "integration":
         install(session, *BACKENDS)
         session.install("pip")  # the plugin test installs a throwaway wheel with pip
         session.install("uv")  # the backend example is installed into a fresh virtualenv with uv
@@ -100,6 +112,63 @@ def bench(session: nox.Session) -> None:
     install(session, *BACKENDS)
     session.install("-r", "benchmarks/requirements.txt")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+#: Every distribution: the core, then the backends.
+DISTRIBUTIONS = ["core", *(f"backends/{name}" for name in BACKENDS)]
+
+
+def _wheel_requirements(wheel: Path) -> tuple[str, list[Requirement]]:
+    """The distribution name of ``wheel`` and its ``Requires-Dist`` entries outside any extra."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata_name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = email.parser.Parser().parsestr(archive.read(metadata_name).decode("utf-8"))
+    requires = [Requirement(r) for r in metadata.get_all("Requires-Dist") or []]
+    unconditional = [r for r in requires if r.marker is None or "extra" not in str(r.marker)]
+    return canonicalize_name(metadata["Name"]), unconditional
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """Wheels and sdists of every distribution into dist/, checked with twine, each wheel installed from dist/.
+
+    Each distribution is built with ``uv build`` (the sdist first, the wheel from the sdist, so a file missing from
+    the sdist fails here), all artefacts pass ``twine check --strict``, and then each wheel is installed into a fresh
+    virtual environment of its own: its third-party dependencies from the package index, then the wheel itself with
+    ``--no-index --find-links dist`` (so it and the distributions of ours it needs come from dist/ alone), and its
+    module is imported there, a backend also found by ``available_backends()``.
+    """
+    session.install("uv", "twine")
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for path in DISTRIBUTIONS:
+        session.run("uv", "build", "--quiet", "--out-dir", str(dist), path)
+    wheels = sorted(dist.glob("*.whl"))
+    sdists = sorted(dist.glob("*.tar.gz"))
+    if len(wheels) != len(DISTRIBUTIONS) or len(sdists) != len(DISTRIBUTIONS):
+        session.error(f"expected a wheel and an sdist of each of {DISTRIBUTIONS}, dist/ holds {wheels + sdists}")
+    session.run("twine", "check", "--strict", *map(str, wheels + sdists))
+    ours = dict(map(_wheel_requirements, wheels))
+    for name, requires in ours.items():
+        # Third-party requirements of this distribution and of the distributions of ours it needs.
+        needed = [name, *(canonicalize_name(r.name) for r in requires if canonicalize_name(r.name) in ours)]
+        third_party = sorted({str(r) for n in needed for r in ours[n] if canonicalize_name(r.name) not in ours})
+        venv = Path(session.create_tmp()) / f"install-{name}"
+        shutil.rmtree(venv, ignore_errors=True)
+        session.run("uv", "venv", "--quiet", "--python", PYTHON, str(venv))
+        python = str(venv / "bin" / "python")
+        session.run("uv", "pip", "install", "--quiet", "--python", python, *third_party)
+        session.run("uv", "pip", "install", "--python", python, "--no-index", "--find-links", str(dist), name)
+        module = name.replace("-", "_")
+        check = f"import {module}"
+        if name != "agent-framework-history":
+            backend = name.removeprefix("agent-framework-history-")
+            check += (
+                "; from agent_framework_history import available_backends"
+                f"; found = {{b.name: b for b in available_backends()}}; assert found[{backend!r}].ok, found"
+            )
+        session.run(python, "-c", check, external=True)
+        session.log(f"{name}: installed from dist/ into a fresh environment and imported")
 
 
 #: ``nox -s mutants -- TARGET``: the package copied to ``src/``, the tests copied to ``tests/`` and the modules mutated.
