@@ -514,7 +514,76 @@ def test_file_history_relative_url_and_unrecoverable_names(tmp_path: Path, monke
     asyncio.run(FileHistoryProvider(directory).save_messages("LONG " * 80, [Message("user", ["long id"])]))
     asyncio.run(FileHistoryProvider(directory).save_messages("short", [Message("user", ["short id"])]))
     result = invoke("migrate", "--from", "file-history://./fh", "--to", "memory://cli-relative", "--no-progress")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr  # the readable session is copied, the skip is not silent
     assert "skipped" in result.stderr and "cannot be recovered" in result.stderr
     assert "Migrated 1 session, 1 item: 1 newly stored" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "af-history: error: 1 file of file-history://./fh skipped (listed above); copy them by hand, "
+        "or pass --allow-skipped to leave them behind on purpose."
+    )
+    deliberate = invoke(
+        "migrate", "--from", "file-history://./fh", "--to", "memory://cli-relative", "--no-progress", "--allow-skipped"
+    )
+    assert deliberate.exit_code == 0, deliberate.stderr
+    assert "skipped" in deliberate.stderr and "1 item: 0 newly stored, 1 already there" in deliberate.stderr
     assert_one_line_error(invoke("migrate", "--from", "file-history://data/fh", "--to", "memory://"), "host")
+
+
+# -- a command that would do nothing says so ---------------------------------------------------------
+
+
+MISSING = {
+    "jsonl": lambda tmp: (f"jsonl://{tmp}/no-such-dir", tmp / "no-such-dir"),
+    "sqlite": lambda tmp: (f"sqlite:///{tmp}/no-such.db", tmp / "no-such.db"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MISSING))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate", "--from", "{url}", "--to", "memory://cli-nowhere"],
+        ["check", "{url}"],
+        ["sessions", "{url}", "--all-partitions"],
+        ["show", "{url}", "s"],
+        ["export", "{url}", "--all"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_reading_a_missing_store_is_an_error_and_creates_nothing(tmp_path: Path, kind: str, command: list[str]) -> None:
+    url, path = MISSING[kind](tmp_path)
+    result = invoke(*(part.replace("{url}", url) for part in command))
+    assert_one_line_error(result, f"The store {url} does not exist", "never create one")
+    assert not path.exists()
+
+
+def test_migrating_from_a_store_without_sessions_is_an_error(tmp_path: Path, store_url: str) -> None:
+    (tmp_path / "empty").mkdir()
+    empty = invoke("migrate", "--from", f"jsonl://{tmp_path}/empty", "--to", "memory://cli-empty-copy")
+    assert_one_line_error(empty, f"The source jsonl://{tmp_path}/empty holds no sessions; nothing to migrate")
+    nobody = invoke("migrate", "--from", store_url, "--to", "memory://cli-empty-copy", "--user", "nobody")
+    assert_one_line_error(nobody, "holds no sessions for user='nobody'")
+    listed = json.loads(invoke("sessions", "memory://cli-empty-copy", "--all-partitions", "--json").stdout)
+    assert listed["sessions"] == []
+
+
+@pytest.mark.filterwarnings("ignore::agent_framework._feature_stage.ExperimentalWarning")
+def test_migrating_an_empty_file_history_directory_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "fh").mkdir()
+    (tmp_path / "fh" / "notes.txt").write_text("not a session")
+    result = invoke("migrate", "--from", f"file-history://{tmp_path}/fh", "--to", "memory://cli-fh-empty")
+    assert_one_line_error(result, "holds no FileHistoryProvider session files")
+
+
+def test_a_typo_in_the_config_file_is_an_error_not_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AF_HISTORY_STORE", raising=False)
+    monkeypatch.delenv("AF_HISTORY_CONFIG", raising=False)
+    for text, fragment in (
+        ('[stores]\nlocal = "memory://x"\n', "['stores'] (did you mean [store]?)"),
+        ('local = "memory://x"\n', "['local'] (put 'local' and 'hosted' under [store])"),
+    ):
+        (tmp_path / "af-history.toml").write_text(text)
+        for command in (["which"], ["sessions"]):
+            assert_one_line_error(invoke(*command), "unknown top-level key(s)", fragment)
+    assert not (tmp_path / ".af-history").exists()

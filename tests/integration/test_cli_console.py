@@ -218,3 +218,11 @@ def test_quickstart_resumes_in_a_second_process_and_show_prints_it(tmp_path: Pat
         "user: What is my name?",
         "assistant: Seen 4 earlier messages. You said: What is my name?",
     ]
+
+
+@pytest.mark.parametrize("destination", ["memory://", "memory://named", "sqlite:///:memory:"])
+def test_writing_to_a_store_that_ends_with_the_process_is_refused(store: str, tmp_path: Path, destination: str) -> None:
+    message = f"The store {destination} keeps its data only inside this process"
+    assert message in one_line_error(af("migrate", "--from", store, "--to", destination, cwd=tmp_path))
+    sample = tmp_path / "sample.jsonl"
+    assert message in one_line_error(af("import", destination, str(sample), cwd=tmp_path))

@@ -25,6 +25,7 @@ __all__ = [
     "BackendSpec",
     "ExtraStoreFactory",
     "StoreFactory",
+    "StoreProbe",
     "available_backends",
     "get_registry",
     "hookimpl",
@@ -62,6 +63,12 @@ class StoreFactory(Protocol):
     def __call__(self, target: str, /, **options: Any) -> HistoryStore: ...
 
 
+class StoreProbe(Protocol):
+    """Tells whether the store a target names is there, without creating or changing anything."""
+
+    def __call__(self, target: str, /) -> bool: ...
+
+
 class ExtraStoreFactory(Protocol):
     """Builds a backend's response store or session records from a target and keyword options."""
 
@@ -93,6 +100,9 @@ class BackendSpec:
     Optional: ``response_store(target, **options)`` builds the hosting SDK's response store
     (``ResponseProviderProtocol``, see :func:`open_response_store`) and ``session_records(target,
     **options)`` the versioned records behind :func:`open_session_store`, on the same URLs.
+    ``exists(target)`` says whether the store a target names is there (its file, directory, …)
+    without creating it: commands that only read (``af-history check``, ``migrate --from``, …)
+    refuse a missing store instead of opening, and so creating, an empty one.
     """
 
     name: str
@@ -101,6 +111,7 @@ class BackendSpec:
     description: str = ""
     response_store: ExtraStoreFactory | None = None
     session_records: ExtraStoreFactory | None = None
+    exists: StoreProbe | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _normalise("name", self.name, _NAME_RE))
@@ -113,7 +124,7 @@ class BackendSpec:
         object.__setattr__(self, "schemes", schemes or (self.name,))
         if not isinstance(self.description, str):
             raise ValueError(f"BackendSpec {self.name!r}: description must be a string.")
-        for field_name in ("response_store", "session_records"):
+        for field_name in ("response_store", "session_records", "exists"):
             value = getattr(self, field_name)
             if value is not None and not callable(value):
                 raise ValueError(f"BackendSpec {self.name!r}: {field_name} must be callable or None, got {value!r}.")
