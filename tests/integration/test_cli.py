@@ -117,7 +117,7 @@ def sample_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def store_url(request: pytest.FixtureRequest, sample_file: Path) -> str:
     """A named memory store (unique per test) holding SAMPLE."""
-    url = f"memory://cli-{request.node.name}"
+    url = "memory://cli-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in request.node.name)
     assert invoke("import", url, str(sample_file)).exit_code == 0
     return url
 
@@ -587,3 +587,118 @@ def test_a_typo_in_the_config_file_is_an_error_not_the_default(tmp_path: Path, m
         for command in (["which"], ["sessions"]):
             assert_one_line_error(invoke(*command), "unknown top-level key(s)", fragment)
     assert not (tmp_path / ".af-history").exists()
+
+
+# -- delete and prune ---------------------------------------------------------------------------
+
+
+def exported_keys(url: str) -> set[tuple[str, str | None, str | None]]:
+    listed = json.loads(invoke("sessions", url, "--all-partitions", "--json").stdout)["sessions"]
+    return {(s["session_id"], s["user"], s["chat"]) for s in listed}
+
+
+def test_delete_one_session_of_one_partition(store_url: str) -> None:
+    result = invoke("delete", store_url, "trip", "--user", "alice", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip().endswith(f"Deleted 1 session from {store_url}.")
+    assert exported_keys(store_url) == {("trip", None, None), ("budget", "alice", "work"), ("notes", "bob", None)}
+    again = invoke("delete", store_url, "trip", "--user", "alice", "--yes")
+    assert_one_line_error(again, "No session 'trip' in partition user='alice'")
+
+
+def test_delete_all_of_a_user_takes_every_chat_and_leaves_the_others(store_url: str) -> None:
+    planned = invoke("delete", store_url, "--all", "--user", "alice", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["sessions"] == [
+        {"session_id": "trip", "user": "alice", "chat": None},
+        {"session_id": "budget", "user": "alice", "chat": "work"},
+    ]
+    assert len(exported_keys(store_url)) == 4  # the dry run removed nothing
+    done = invoke("delete", store_url, "--all", "--user", "alice", "--yes", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert len(json.loads(done.stdout)["sessions"]) == 2
+    assert exported_keys(store_url) == {("trip", None, None), ("notes", "bob", None)}
+    assert_one_line_error(
+        invoke("delete", store_url, "--all", "--user", "alice", "--yes"), "No sessions of user='alice'", "nothing"
+    )
+
+
+def test_delete_asks_first_and_refuses_without_a_terminal(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_framework_history.cli import _remove
+
+    refused = invoke("delete", store_url, "--all", "--user", "alice")
+    assert_one_line_error(refused, "Refusing to delete 2 sessions", "standard input is not a terminal", "--yes")
+    monkeypatch.setattr(_remove, "interactive", lambda: True)
+    declined = invoke("delete", store_url, "--all", "--user", "alice", input="n\n")
+    assert declined.exit_code == 1 and "Delete 2 sessions from" in declined.stderr
+    assert "Nothing was removed: not confirmed." in declined.stderr
+    assert len(exported_keys(store_url)) == 4
+    accepted = invoke("delete", store_url, "--all", "--user", "alice", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert len(exported_keys(store_url)) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["{url}", "--all"], "--all needs --user and/or --chat"),
+        (["{url}", "trip", "--all", "--user", "a"], "with --all, give at most a STORE"),
+        ([], "give a SESSION to delete"),
+    ],
+    ids=["all-alone", "all-and-session", "nothing"],
+)
+def test_delete_usage_mistakes(store_url: str, args: list[str], fragment: str) -> None:
+    result = CliRunner().invoke(app, ["delete", *(a.replace("{url}", store_url) for a in args)])
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert len(exported_keys(store_url)) == 4
+
+
+def test_prune_removes_idle_sessions_after_a_dry_run(store_url: str) -> None:
+    import time
+
+    assert invoke("prune", store_url, "--older-than", "1h", "--yes", "--json").stdout.count('"session_id"') == 0
+    time.sleep(1.1)
+    fresh = SessionKey("fresh", user="carol")
+    assert invoke("import", store_url, "-", input=interchange({fresh: conversation("f")[:1]})).exit_code == 0
+    planned = invoke("prune", store_url, "--older-than", "1s", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.stderr
+    report = json.loads(planned.stdout)
+    assert report["dry_run"] is True
+    assert {(s["session_id"], s["user"]) for s in report["sessions"]} == {
+        ("trip", None),
+        ("trip", "alice"),
+        ("budget", "alice"),
+        ("notes", "bob"),
+    }
+    assert all(s["last_active"] < report["before"] for s in report["sessions"])
+    assert len(exported_keys(store_url)) == 5
+    only_bob = invoke("prune", store_url, "--older-than", "1s", "--user", "bob", "--yes")
+    assert only_bob.exit_code == 0 and "Removed 1 session idle since" in only_bob.stderr
+    everyone = invoke("prune", store_url, "--older-than", "1s", "--yes")
+    assert everyone.exit_code == 0 and "Removed 3 sessions" in everyone.stderr
+    assert exported_keys(store_url) == {("fresh", "carol", None)}
+    nothing = invoke("prune", store_url, "--older-than", "1s", "--dry-run")
+    assert nothing.exit_code == 0 and "No session of" in nothing.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["0s", "ten days", "5", "-3d", "d", "99999999999w"], ids=["zero", "words", "bare", "minus", "unit", "huge"]
+)
+def test_prune_refuses_a_bad_duration(store_url: str, value: str) -> None:
+    result = CliRunner().invoke(app, ["prune", store_url, "--older-than", value])
+    assert result.exit_code == 2 and "--older-than" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.usefixtures("faulty")
+def test_delete_and_prune_on_a_store_that_cannot_do_them_are_one_line_errors() -> None:
+    FaultyStore.DATA["kept"] = {SessionKey("s", user="u"): conversation("k")}
+    assert_one_line_error(
+        invoke("prune", "faulty://kept", "--older-than", "1d", "--yes"),
+        "The store faulty://kept cannot tell when its sessions were last used (its backend lacks the activity",
+    )
+    for argv in (["s", "--user", "u"], ["--all", "--user", "u"]):
+        assert_one_line_error(
+            invoke("delete", "faulty://kept", *argv, "--yes"),
+            "The store faulty://kept cannot delete sessions (its backend lacks the delete capability)",
+        )
+    assert list(FaultyStore.DATA["kept"]) == [SessionKey("s", user="u")]
