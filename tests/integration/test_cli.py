@@ -702,3 +702,33 @@ def test_delete_and_prune_on_a_store_that_cannot_do_them_are_one_line_errors() -
             "The store faulty://kept cannot delete sessions (its backend lacks the delete capability)",
         )
     assert list(FaultyStore.DATA["kept"]) == [SessionKey("s", user="u")]
+
+
+# -- small mismatches ---------------------------------------------------------------------------------
+
+
+def test_show_names_an_agent_framework_approval_request_as_its_answer_does() -> None:
+    import asyncio
+
+    from agent_framework import Content
+
+    from agent_framework_history import open_store
+    from agent_framework_history.conversion import to_items
+
+    call = Content.from_function_call(call_id="call-7", name="delete_file", arguments={"path": "notes.txt"})
+    request = Content.from_function_approval_request(id="approval-7", function_call=call)
+    answer = request.to_function_approval_response(approved=False)
+    items = to_items([Message("assistant", [request]), Message("user", [answer])])
+    assert items[0]["id"] != "approval-7"  # the item's own id is derived; the answer names agent-framework's id
+
+    async def store_them() -> None:
+        store = open_store("memory://cli-af-approval")
+        await store.append(SessionKey("s"), items)
+
+    asyncio.run(store_them())
+    lines = invoke("show", "memory://cli-af-approval", "s").stdout.splitlines()[1:]
+    assert lines == [
+        'assistant (approval request): may I call agent_framework.delete_file({"path":"notes.txt"})?  '
+        "[request approval-7]",
+        "user (approval): denied  [request approval-7]",
+    ]

@@ -288,3 +288,26 @@ def test_prune_in_a_later_process_removes_what_has_been_idle(store: str, tmp_pat
     done = ok(af("prune", store, "--older-than", "90d", "--yes", cwd=tmp_path))
     assert "Removed 2 sessions idle since" in done.stderr
     assert listed_keys(store, tmp_path) == [SessionKey("fresh")]
+
+
+@pytest.mark.parametrize("torn", ["cut short", "whole item"])
+def test_the_repair_warning_numbers_the_line_as_check_does(tmp_path: Path, torn: str) -> None:
+    import re
+
+    url = f"jsonl://{tmp_path}/store"
+    items = SAMPLE[SessionKey("trip")]
+    for n in range(3):  # three imports: three turns, so the torn line is far from line 1
+        sample = tmp_path / f"part{n}.jsonl"
+        sample.write_text(interchange({SessionKey("s"): items[2 * n : 2 * n + 2]}))
+        ok(af("import", url, str(sample), cwd=tmp_path))
+    path = next((tmp_path / "store").rglob("s.jsonl"))
+    line = len(path.read_bytes().splitlines()) + 1
+    with path.open("ab") as handle:
+        whole = json.dumps({**items[0], "id": "a-new-id"}).encode()
+        handle.write(b'{"type": "message", "id": "cut' if torn == "cut short" else whole)
+    reported = af("check", url, cwd=tmp_path)
+    assert f"{path}:{line}: torn line" in reported.stdout
+    repaired = ok(af("check", url, "--repair", cwd=tmp_path))
+    assert f"repaired {path}: torn last line {line} (" in repaired.stdout
+    warned = [int(n) for n in re.findall(r"\bline (\d+)", repaired.stderr)]
+    assert warned == [line], repaired.stderr

@@ -659,9 +659,12 @@ class JsonlHistoryStore(HistoryStoreBase):
             try:
                 size = os.fstat(fd).st_size
                 start = await _io.last_line_start(fd, size)
-                parsed = parse_region(await _io.read_range(fd, start, size), start)
-                if parsed.torn is None:
+                tail = await _io.read_range(fd, start, size)
+                if parse_region(tail, start).torn is None:
                     return RepairResult(key, path, "none")
+                # numbered as a scan of the whole file numbers it, so the warning and `af-history check` agree
+                parsed = parse_region(tail, start, await _io.count_newlines(fd, start) + 1)
+                assert parsed.torn is not None
                 await self._repair_torn(fd, path, parsed)
                 if parsed.torn_record is not None:
                     return RepairResult(key, path, "terminated")
