@@ -205,7 +205,15 @@ class BackendRegistry:
         self._load_entry_points = load_entry_points
         self._loaded = False
         self._snapshot: _Snapshot | None = None
+        self._warned: set[str] = set()
         self._lock = threading.RLock()
+
+    def _warn_once(self, message: str, *args: object) -> None:
+        """Log a plugin failure once per registry, however often the backends are looked up again."""
+        text = message % args
+        if text not in self._warned:
+            self._warned.add(text)
+            logger.warning("%s", text)
 
     @property
     def plugin_manager(self) -> pluggy.PluginManager:
@@ -242,7 +250,7 @@ class BackendRegistry:
                 self._pm.register(plugin, name=f"{dist_name or '?'}:{ep.name}")
                 self._pm.check_pending()
             except Exception as exc:  # one broken plugin must not stop the others
-                logger.warning(
+                self._warn_once(
                     "History backend plugin %r (entry point %r from %s) failed to load: %s: %s",
                     ep.name,
                     ep_label,
@@ -269,6 +277,7 @@ class BackendRegistry:
             self._load()
             disabled = _disabled_names()
             snapshot = _Snapshot()
+            hook_failures: list[BackendInfo] = []  # found again by every build (a register() starts a new one)
             infos: dict[str, BackendInfo] = {}
             for impl in self._pm.hook.history_store_backends.get_hookimpls():
                 origin = self._origins.get(id(impl.plugin), _Origin())
@@ -279,9 +288,9 @@ class BackendRegistry:
                         if not isinstance(spec, BackendSpec):
                             raise TypeError(f"history_store_backends yielded {spec!r}, not a BackendSpec")
                 except Exception as exc:
-                    label = origin.entry_point or impl.plugin_name
-                    logger.warning("History backend plugin %s failed: %s: %s", label, type(exc).__name__, exc)
-                    self._failures.append(
+                    label = origin.entry_point or origin.distribution or impl.plugin_name
+                    self._warn_once("History backend plugin %s failed: %s: %s", label, type(exc).__name__, exc)
+                    hook_failures.append(
                         BackendInfo(
                             name=impl.plugin_name.rsplit(":", 1)[-1],
                             distribution=origin.distribution,
@@ -295,7 +304,7 @@ class BackendRegistry:
                     if spec.name in disabled:
                         continue
                     self._add(snapshot, _Entry(spec, origin), infos)
-            snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + list(self._failures)
+            snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + self._failures + hook_failures
             self._snapshot = snapshot
             return snapshot
 
