@@ -732,3 +732,17 @@ def test_show_names_an_agent_framework_approval_request_as_its_answer_does() -> 
         "[request approval-7]",
         "user (approval): denied  [request approval-7]",
     ]
+
+
+def test_delete_and_prune_on_foundry_say_what_it_cannot_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", "https://acct.services.ai.azure.com/api/projects/p")
+    url = "foundry://"
+    assert_one_line_error(
+        invoke("delete", url, "s1", "--yes"),
+        "The store foundry:// cannot delete sessions (its backend lacks the delete",
+    )
+    assert_one_line_error(invoke("delete", url, "--all", "--user", "alice", "--yes"), "cannot delete sessions")
+    assert_one_line_error(
+        invoke("prune", url, "--older-than", "30d", "--dry-run"),
+        "The store foundry:// cannot tell when its sessions were last used",
+    )
