@@ -11,21 +11,25 @@ pytest_plugins = ["pytester"]
 BROKEN_STORES = textwrap.dedent(
     """
     from collections.abc import AsyncIterator
+    from datetime import UTC, datetime
     from typing import ClassVar
 
     import pytest_asyncio
 
-    from agent_framework_history import AppendResult, Capability, HistoryStoreBase, SessionKey, clone_item
+    from agent_framework_history import (
+        AppendResult, Capability, HistoryStoreBase, SessionActivity, SessionKey, clone_item,
+    )
     from agent_framework_history.testing import HistoryStoreConformance
 
 
     class DictStore(HistoryStoreBase):
-        CAPABILITIES: ClassVar = frozenset({Capability.LIST_SESSIONS, Capability.DELETE})
+        CAPABILITIES: ClassVar = frozenset({Capability.LIST_SESSIONS, Capability.DELETE, Capability.ACTIVITY})
         FLAW = ""
 
         def __init__(self):
             super().__init__()
             self.data = {}
+            self.times = {}
 
         def _key(self, key):
             return SessionKey(key.session_id) if self.FLAW == "no-partitions" else key
@@ -35,6 +39,8 @@ BROKEN_STORES = textwrap.dedent(
             known = set() if self.FLAW == "no-idempotency" else {i["id"] for i in stored}
             fresh = [i for i in items if i["id"] not in known]
             stored.extend(fresh)
+            if self.FLAW != "first-append-time" or self._key(key) not in self.times:
+                self.times[self._key(key)] = datetime.now(UTC)
             return AppendResult(len(fresh))
 
         async def _do_load(self, key, limit, head):
@@ -52,6 +58,17 @@ BROKEN_STORES = textwrap.dedent(
             for key in list(self.data):
                 if key.matches(user, chat):
                     yield key
+
+        async def _do_list_activity(self, user, chat):
+            for key in list(self.data):
+                if key.matches(user, chat):
+                    yield SessionActivity(key, self.times[key])
+
+        async def _do_delete_idle(self, key, before):
+            if self.FLAW != "prune-ignores-time" and self.times.get(self._key(key), before) >= before:
+                return False
+            self.times.pop(self._key(key), None)
+            return self.data.pop(self._key(key), None) is not None
 
 
     class Kit(HistoryStoreConformance):
@@ -79,6 +96,14 @@ BROKEN_STORES = textwrap.dedent(
 
     class TestLimitFromStart(Kit):
         FLAW = "limit-from-start"
+
+
+    class TestFirstAppendTime(Kit):
+        FLAW = "first-append-time"
+
+
+    class TestPruneIgnoresTime(Kit):
+        FLAW = "prune-ignores-time"
     """
 )
 
@@ -105,3 +130,5 @@ def test_kit_passes_a_sound_store_and_fails_broken_ones(pytester: pytest.Pyteste
         "test_anonymous_partition_is_its_own",
     } <= failed["TestNoPartitions"]
     assert "test_load_limit_returns_latest_in_order" in failed["TestLimitFromStart"]
+    assert "test_list_activity_gives_each_session_the_time_of_its_latest_append" in failed["TestFirstAppendTime"]
+    assert failed["TestPruneIgnoresTime"] == {"test_a_session_appended_to_after_listing_is_not_pruned"}

@@ -141,3 +141,22 @@ def test_disable_env_blocks_a_backend_by_name(registry: BackendRegistry, monkeyp
     assert registry.names() == ["kept"]
     with pytest.raises(UnknownBackendError):
         open_store("toy://")
+
+
+def test_a_broken_hook_is_reported_once_however_often_the_backends_are_looked_up(
+    registry: BackendRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def history_store_backends(self) -> list[BackendSpec]:
+            raise RuntimeError("driver missing")
+
+    registry.register(Broken(), distribution="broken-dist")
+    with caplog.at_level(logging.WARNING, logger="agent_framework_history"):
+        assert len([i for i in available_backends() if i.error]) == 1
+        registry.register(plugin_for("toy", "toy"))  # the backends are looked up again
+        assert opened(open_store("toy://")).target == "toy://"
+        failed = [i for i in available_backends() if i.error]
+    assert [(i.distribution, i.error) for i in failed] == [("broken-dist", "RuntimeError: driver missing")]
+    warnings = [r.getMessage() for r in caplog.records if "driver missing" in r.getMessage()]
+    assert warnings == ["History backend plugin broken-dist failed: RuntimeError: driver missing"]

@@ -95,6 +95,9 @@ def test_missing_config_file_named_by_env_is_an_error(
         ('store = "x"\n', "must be a table"),
         ("[store]\nlocal = 3\n", "local must be a non-empty string"),
         ('[store]\nlcoal = "memory://"\n', "unknown keys"),
+        ('[stores]\nlocal = "memory://"\n', r"unknown top-level key\(s\) \['stores'\] \(did you mean \[store\]\?\)"),
+        ('local = "memory://"\n', r"key\(s\) \['local'\] \(put 'local' and 'hosted' under \[store\]\)"),
+        ('hosted = "foundry://"\n[store]\nlocal = "memory://"\n', r"\['hosted'\] \(put 'local'"),
     ],
 )
 def test_bad_config_file_is_a_clear_error(backends: BackendRegistry, tmp_path: Path, text: str, message: str) -> None:

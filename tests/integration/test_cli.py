@@ -117,7 +117,7 @@ def sample_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def store_url(request: pytest.FixtureRequest, sample_file: Path) -> str:
     """A named memory store (unique per test) holding SAMPLE."""
-    url = f"memory://cli-{request.node.name}"
+    url = "memory://cli-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in request.node.name)
     assert invoke("import", url, str(sample_file)).exit_code == 0
     return url
 
@@ -514,7 +514,235 @@ def test_file_history_relative_url_and_unrecoverable_names(tmp_path: Path, monke
     asyncio.run(FileHistoryProvider(directory).save_messages("LONG " * 80, [Message("user", ["long id"])]))
     asyncio.run(FileHistoryProvider(directory).save_messages("short", [Message("user", ["short id"])]))
     result = invoke("migrate", "--from", "file-history://./fh", "--to", "memory://cli-relative", "--no-progress")
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 3, result.stderr  # the readable session is copied, the skip is not silent
     assert "skipped" in result.stderr and "cannot be recovered" in result.stderr
     assert "Migrated 1 session, 1 item: 1 newly stored" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "af-history: error: 1 file of file-history://./fh skipped (listed above); copy them by hand, "
+        "or pass --allow-skipped to leave them behind on purpose."
+    )
+    deliberate = invoke(
+        "migrate", "--from", "file-history://./fh", "--to", "memory://cli-relative", "--no-progress", "--allow-skipped"
+    )
+    assert deliberate.exit_code == 0, deliberate.stderr
+    assert "skipped" in deliberate.stderr and "1 item: 0 newly stored, 1 already there" in deliberate.stderr
     assert_one_line_error(invoke("migrate", "--from", "file-history://data/fh", "--to", "memory://"), "host")
+
+
+# -- a command that would do nothing says so ---------------------------------------------------------
+
+
+MISSING = {
+    "jsonl": lambda tmp: (f"jsonl://{tmp}/no-such-dir", tmp / "no-such-dir"),
+    "sqlite": lambda tmp: (f"sqlite:///{tmp}/no-such.db", tmp / "no-such.db"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MISSING))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate", "--from", "{url}", "--to", "memory://cli-nowhere"],
+        ["check", "{url}"],
+        ["sessions", "{url}", "--all-partitions"],
+        ["show", "{url}", "s"],
+        ["export", "{url}", "--all"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_reading_a_missing_store_is_an_error_and_creates_nothing(tmp_path: Path, kind: str, command: list[str]) -> None:
+    url, path = MISSING[kind](tmp_path)
+    result = invoke(*(part.replace("{url}", url) for part in command))
+    assert_one_line_error(result, f"The store {url} does not exist", "never create one")
+    assert not path.exists()
+
+
+def test_migrating_from_a_store_without_sessions_is_an_error(tmp_path: Path, store_url: str) -> None:
+    (tmp_path / "empty").mkdir()
+    empty = invoke("migrate", "--from", f"jsonl://{tmp_path}/empty", "--to", "memory://cli-empty-copy")
+    assert_one_line_error(empty, f"The source jsonl://{tmp_path}/empty holds no sessions; nothing to migrate")
+    nobody = invoke("migrate", "--from", store_url, "--to", "memory://cli-empty-copy", "--user", "nobody")
+    assert_one_line_error(nobody, "holds no sessions for user='nobody'")
+    listed = json.loads(invoke("sessions", "memory://cli-empty-copy", "--all-partitions", "--json").stdout)
+    assert listed["sessions"] == []
+
+
+@pytest.mark.filterwarnings("ignore::agent_framework._feature_stage.ExperimentalWarning")
+def test_migrating_an_empty_file_history_directory_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "fh").mkdir()
+    (tmp_path / "fh" / "notes.txt").write_text("not a session")
+    result = invoke("migrate", "--from", f"file-history://{tmp_path}/fh", "--to", "memory://cli-fh-empty")
+    assert_one_line_error(result, "holds no FileHistoryProvider session files")
+
+
+def test_a_typo_in_the_config_file_is_an_error_not_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AF_HISTORY_STORE", raising=False)
+    monkeypatch.delenv("AF_HISTORY_CONFIG", raising=False)
+    for text, fragment in (
+        ('[stores]\nlocal = "memory://x"\n', "['stores'] (did you mean [store]?)"),
+        ('local = "memory://x"\n', "['local'] (put 'local' and 'hosted' under [store])"),
+    ):
+        (tmp_path / "af-history.toml").write_text(text)
+        for command in (["which"], ["sessions"]):
+            assert_one_line_error(invoke(*command), "unknown top-level key(s)", fragment)
+    assert not (tmp_path / ".af-history").exists()
+
+
+# -- delete and prune ---------------------------------------------------------------------------
+
+
+def exported_keys(url: str) -> set[tuple[str, str | None, str | None]]:
+    listed = json.loads(invoke("sessions", url, "--all-partitions", "--json").stdout)["sessions"]
+    return {(s["session_id"], s["user"], s["chat"]) for s in listed}
+
+
+def test_delete_one_session_of_one_partition(store_url: str) -> None:
+    result = invoke("delete", store_url, "trip", "--user", "alice", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip().endswith(f"Deleted 1 session from {store_url}.")
+    assert exported_keys(store_url) == {("trip", None, None), ("budget", "alice", "work"), ("notes", "bob", None)}
+    again = invoke("delete", store_url, "trip", "--user", "alice", "--yes")
+    assert_one_line_error(again, "No session 'trip' in partition user='alice'")
+
+
+def test_delete_all_of_a_user_takes_every_chat_and_leaves_the_others(store_url: str) -> None:
+    planned = invoke("delete", store_url, "--all", "--user", "alice", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.stderr
+    assert json.loads(planned.stdout)["sessions"] == [
+        {"session_id": "trip", "user": "alice", "chat": None},
+        {"session_id": "budget", "user": "alice", "chat": "work"},
+    ]
+    assert len(exported_keys(store_url)) == 4  # the dry run removed nothing
+    done = invoke("delete", store_url, "--all", "--user", "alice", "--yes", "--json")
+    assert done.exit_code == 0, done.stderr
+    assert len(json.loads(done.stdout)["sessions"]) == 2
+    assert exported_keys(store_url) == {("trip", None, None), ("notes", "bob", None)}
+    assert_one_line_error(
+        invoke("delete", store_url, "--all", "--user", "alice", "--yes"), "No sessions of user='alice'", "nothing"
+    )
+
+
+def test_delete_asks_first_and_refuses_without_a_terminal(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_framework_history.cli import _remove
+
+    refused = invoke("delete", store_url, "--all", "--user", "alice")
+    assert_one_line_error(refused, "Refusing to delete 2 sessions", "standard input is not a terminal", "--yes")
+    monkeypatch.setattr(_remove, "interactive", lambda: True)
+    declined = invoke("delete", store_url, "--all", "--user", "alice", input="n\n")
+    assert declined.exit_code == 1 and "Delete 2 sessions from" in declined.stderr
+    assert "Nothing was removed: not confirmed." in declined.stderr
+    assert len(exported_keys(store_url)) == 4
+    accepted = invoke("delete", store_url, "--all", "--user", "alice", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert len(exported_keys(store_url)) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["{url}", "--all"], "--all needs --user and/or --chat"),
+        (["{url}", "trip", "--all", "--user", "a"], "with --all, give at most a STORE"),
+        ([], "give a SESSION to delete"),
+    ],
+    ids=["all-alone", "all-and-session", "nothing"],
+)
+def test_delete_usage_mistakes(store_url: str, args: list[str], fragment: str) -> None:
+    result = CliRunner().invoke(app, ["delete", *(a.replace("{url}", store_url) for a in args)])
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert len(exported_keys(store_url)) == 4
+
+
+def test_prune_removes_idle_sessions_after_a_dry_run(store_url: str) -> None:
+    import time
+
+    assert invoke("prune", store_url, "--older-than", "1h", "--yes", "--json").stdout.count('"session_id"') == 0
+    time.sleep(1.1)
+    fresh = SessionKey("fresh", user="carol")
+    assert invoke("import", store_url, "-", input=interchange({fresh: conversation("f")[:1]})).exit_code == 0
+    planned = invoke("prune", store_url, "--older-than", "1s", "--dry-run", "--json")
+    assert planned.exit_code == 0, planned.stderr
+    report = json.loads(planned.stdout)
+    assert report["dry_run"] is True
+    assert {(s["session_id"], s["user"]) for s in report["sessions"]} == {
+        ("trip", None),
+        ("trip", "alice"),
+        ("budget", "alice"),
+        ("notes", "bob"),
+    }
+    assert all(s["last_active"] < report["before"] for s in report["sessions"])
+    assert len(exported_keys(store_url)) == 5
+    only_bob = invoke("prune", store_url, "--older-than", "1s", "--user", "bob", "--yes")
+    assert only_bob.exit_code == 0 and "Removed 1 session idle since" in only_bob.stderr
+    everyone = invoke("prune", store_url, "--older-than", "1s", "--yes")
+    assert everyone.exit_code == 0 and "Removed 3 sessions" in everyone.stderr
+    assert exported_keys(store_url) == {("fresh", "carol", None)}
+    nothing = invoke("prune", store_url, "--older-than", "1s", "--dry-run")
+    assert nothing.exit_code == 0 and "No session of" in nothing.stderr
+
+
+@pytest.mark.parametrize(
+    "value", ["0s", "ten days", "5", "-3d", "d", "99999999999w"], ids=["zero", "words", "bare", "minus", "unit", "huge"]
+)
+def test_prune_refuses_a_bad_duration(store_url: str, value: str) -> None:
+    result = CliRunner().invoke(app, ["prune", store_url, "--older-than", value])
+    assert result.exit_code == 2 and "--older-than" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.usefixtures("faulty")
+def test_delete_and_prune_on_a_store_that_cannot_do_them_are_one_line_errors() -> None:
+    FaultyStore.DATA["kept"] = {SessionKey("s", user="u"): conversation("k")}
+    assert_one_line_error(
+        invoke("prune", "faulty://kept", "--older-than", "1d", "--yes"),
+        "The store faulty://kept cannot tell when its sessions were last used (its backend lacks the activity",
+    )
+    for argv in (["s", "--user", "u"], ["--all", "--user", "u"]):
+        assert_one_line_error(
+            invoke("delete", "faulty://kept", *argv, "--yes"),
+            "The store faulty://kept cannot delete sessions (its backend lacks the delete capability)",
+        )
+    assert list(FaultyStore.DATA["kept"]) == [SessionKey("s", user="u")]
+
+
+# -- small mismatches ---------------------------------------------------------------------------------
+
+
+def test_show_names_an_agent_framework_approval_request_as_its_answer_does() -> None:
+    import asyncio
+
+    from agent_framework import Content
+
+    from agent_framework_history import open_store
+    from agent_framework_history.conversion import to_items
+
+    call = Content.from_function_call(call_id="call-7", name="delete_file", arguments={"path": "notes.txt"})
+    request = Content.from_function_approval_request(id="approval-7", function_call=call)
+    answer = request.to_function_approval_response(approved=False)
+    items = to_items([Message("assistant", [request]), Message("user", [answer])])
+    assert items[0]["id"] != "approval-7"  # the item's own id is derived; the answer names agent-framework's id
+
+    async def store_them() -> None:
+        store = open_store("memory://cli-af-approval")
+        await store.append(SessionKey("s"), items)
+
+    asyncio.run(store_them())
+    lines = invoke("show", "memory://cli-af-approval", "s").stdout.splitlines()[1:]
+    assert lines == [
+        'assistant (approval request): may I call agent_framework.delete_file({"path":"notes.txt"})?  '
+        "[request approval-7]",
+        "user (approval): denied  [request approval-7]",
+    ]
+
+
+def test_delete_and_prune_on_foundry_say_what_it_cannot_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOUNDRY_PROJECT_ENDPOINT", "https://acct.services.ai.azure.com/api/projects/p")
+    url = "foundry://"
+    assert_one_line_error(
+        invoke("delete", url, "s1", "--yes"),
+        "The store foundry:// cannot delete sessions (its backend lacks the delete",
+    )
+    assert_one_line_error(invoke("delete", url, "--all", "--user", "alice", "--yes"), "cannot delete sessions")
+    assert_one_line_error(
+        invoke("prune", url, "--older-than", "30d", "--dry-run"),
+        "The store foundry:// cannot tell when its sessions were last used",
+    )

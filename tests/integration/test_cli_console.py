@@ -218,3 +218,96 @@ def test_quickstart_resumes_in_a_second_process_and_show_prints_it(tmp_path: Pat
         "user: What is my name?",
         "assistant: Seen 4 earlier messages. You said: What is my name?",
     ]
+
+
+@pytest.mark.parametrize("destination", ["memory://", "memory://named", "sqlite:///:memory:"])
+def test_writing_to_a_store_that_ends_with_the_process_is_refused(store: str, tmp_path: Path, destination: str) -> None:
+    message = f"The store {destination} keeps its data only inside this process"
+    assert message in one_line_error(af("migrate", "--from", store, "--to", destination, cwd=tmp_path))
+    sample = tmp_path / "sample.jsonl"
+    assert message in one_line_error(af("import", destination, str(sample), cwd=tmp_path))
+
+
+def listed_keys(store: str, cwd: Path) -> list[SessionKey]:
+    listed = json.loads(ok(af("sessions", store, "--all-partitions", "--json", cwd=cwd)).stdout)
+    return [SessionKey(**s) for s in listed["sessions"]]
+
+
+def test_delete_a_users_sessions_for_good(store: str, tmp_path: Path) -> None:
+    refused = one_line_error(af("delete", store, "--all", "--user", "alice", cwd=tmp_path, input=""))
+    assert "Refusing to delete 2 sessions" in refused and "--yes" in refused
+    assert len(listed_keys(store, tmp_path)) == 4
+    dry = ok(af("delete", store, "--all", "--user", "alice", "--dry-run", cwd=tmp_path))
+    assert "Would delete" in dry.stdout and "budget" in dry.stdout and "work" in dry.stdout
+    done = ok(af("delete", store, "--all", "--user", "alice", "--yes", cwd=tmp_path))
+    assert "Deleted 2 sessions" in done.stderr
+    assert listed_keys(store, tmp_path) == [SessionKey("trip"), SessionKey("notes", user="bob")]
+    assert ok(af("delete", store, "notes", "--user", "bob", "--yes", cwd=tmp_path))
+    assert listed_keys(store, tmp_path) == [SessionKey("trip")]
+    gone = af("show", store, "notes", "--user", "bob", cwd=tmp_path)
+    assert "No session 'notes'" in one_line_error(gone)
+
+
+def age(store: str, days: int) -> None:
+    """Make every session of ``store`` look last used ``days`` ago, in the backend's own records."""
+    import os
+    import sqlite3
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    if store.startswith("sqlite:///"):
+        then = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        conn = sqlite3.connect(store.removeprefix("sqlite:///"))
+        try:
+            conn.execute("UPDATE af_history_sessions SET updated_at = ?", (then,))
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    then_s = time.time() - days * 86_400
+    for path in Path(store.removeprefix("jsonl://")).rglob("*.jsonl"):
+        os.utime(path, (then_s, then_s))
+
+
+def test_prune_in_a_later_process_removes_what_has_been_idle(store: str, tmp_path: Path) -> None:
+    nothing = ok(af("prune", store, "--older-than", "1h", "--dry-run", cwd=tmp_path))
+    assert "No session of" in nothing.stderr and "is idle since" in nothing.stderr
+    age(store, days=100)
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text(interchange({SessionKey("fresh"): SAMPLE[SessionKey("trip")][:1]}))
+    ok(af("import", store, str(fresh), cwd=tmp_path))
+    planned = json.loads(ok(af("prune", store, "--older-than", "90d", "--dry-run", "--json", cwd=tmp_path)).stdout)
+    assert [SessionKey(**{k: s[k] for k in ("session_id", "user", "chat")}) for s in planned["sessions"]] == list(
+        SAMPLE
+    )
+    assert len(listed_keys(store, tmp_path)) == 5
+    refused = one_line_error(af("prune", store, "--older-than", "90d", cwd=tmp_path, input=""))
+    assert "Refusing to remove 4 sessions" in refused
+    narrowed = ok(af("prune", store, "--older-than", "90d", "--user", "alice", "--yes", cwd=tmp_path))
+    assert "Removed 2 sessions idle since" in narrowed.stderr
+    done = ok(af("prune", store, "--older-than", "90d", "--yes", cwd=tmp_path))
+    assert "Removed 2 sessions idle since" in done.stderr
+    assert listed_keys(store, tmp_path) == [SessionKey("fresh")]
+
+
+@pytest.mark.parametrize("torn", ["cut short", "whole item"])
+def test_the_repair_warning_numbers_the_line_as_check_does(tmp_path: Path, torn: str) -> None:
+    import re
+
+    url = f"jsonl://{tmp_path}/store"
+    items = SAMPLE[SessionKey("trip")]
+    for n in range(3):  # three imports: three turns, so the torn line is far from line 1
+        sample = tmp_path / f"part{n}.jsonl"
+        sample.write_text(interchange({SessionKey("s"): items[2 * n : 2 * n + 2]}))
+        ok(af("import", url, str(sample), cwd=tmp_path))
+    path = next((tmp_path / "store").rglob("s.jsonl"))
+    line = len(path.read_bytes().splitlines()) + 1
+    with path.open("ab") as handle:
+        whole = json.dumps({**items[0], "id": "a-new-id"}).encode()
+        handle.write(b'{"type": "message", "id": "cut' if torn == "cut short" else whole)
+    reported = af("check", url, cwd=tmp_path)
+    assert f"{path}:{line}: torn line" in reported.stdout
+    repaired = ok(af("check", url, "--repair", cwd=tmp_path))
+    assert f"repaired {path}: torn last line {line} (" in repaired.stdout
+    warned = [int(n) for n in re.findall(r"\bline (\d+)", repaired.stderr)]
+    assert warned == [line], repaired.stderr

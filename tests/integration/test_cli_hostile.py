@@ -180,6 +180,18 @@ STORE_CASES = [
     case("migrate to an unknown backend", "migrate", "--from", "{url}", "--to", "nope://x"),
     case("migrate to file-history", "migrate", "--from", "{url}", "--to", "file-history:///{dir}/fh"),
     case("check", "check", "{url}", exit_code=OK),
+    case("delete without --yes or a terminal", "delete", "{url}", "s"),
+    case("delete everything without --yes", "delete", "{url}", "--all", "--chat", "c", "--user", "u"),
+    case("delete a dry run", "delete", "{url}", "s", "--dry-run", exit_code=OK),
+    case("delete a missing session", "delete", "{url}", "no-such-session", "--yes"),
+    case("delete a NUL id", "delete", "{url}", "a\x00b", "--yes"),
+    case("delete a lone surrogate user", "delete", "{url}", "--all", "--user", "\udfff", "--yes"),
+    case("delete an empty user", "delete", "{url}", "--all", "--user", "", "--yes"),
+    case("delete all with no user or chat", "delete", "{url}", "--all", "--yes", exit_code=USAGE),
+    case("prune a dry run", "prune", "{url}", "--older-than", "1s", "--dry-run", exit_code=OK),
+    case("prune nothing that old", "prune", "{url}", "--older-than", "3650d", "--yes", exit_code=OK),
+    case("prune a duration of garbage", "prune", "{url}", "--older-than", "\x00", exit_code=USAGE),
+    case("prune back before year 1", "prune", "{url}", "--older-than", "9999999w", "--yes"),
 ]
 
 #: Commands whose store is broken in itself: bad URLs, bad settings, files that are not stores.

@@ -129,8 +129,11 @@ async def test_version_2_databases_upgrade_and_read_only_copies_still_read(tmp_p
     path = tmp_path / "v2.db"
     async with SQLiteHistoryStore(path) as store:
         await store.append(SessionKey("s", user="u"), [message("msg_1", "kept")])
-    with sqlite3.connect(path) as conn:  # back to version 2: drop what version 3 added
+    with sqlite3.connect(path) as conn:  # back to version 2: drop what versions 3 and 4 added
         for statement in (
+            "DROP TRIGGER af_history_turns_touch_session",
+            "ALTER TABLE af_history_sessions DROP COLUMN updated_at",
+            "DELETE FROM af_history_schema_version WHERE version = 4",
             "DROP TABLE af_history_responses",
             "DROP TABLE af_history_agent_sessions",
             "DROP INDEX af_history_items_by_item",
@@ -140,13 +143,17 @@ async def test_version_2_databases_upgrade_and_read_only_copies_still_read(tmp_p
             conn.execute(statement)
     async with SQLiteHistoryStore(path, mode="ro") as read_only:
         assert [i["id"] for i in await read_only.load(SessionKey("s", user="u"))] == ["msg_1"]
-    store = open_response_store(f"sqlite:///{path}")  # opening for writing migrates to version 3
+    store = open_response_store(f"sqlite:///{path}")  # opening for writing migrates to the current version
     await store.create_response(envelope("caresp_1", []), [message("msg_2", "new")], [], context=None)
     found = await store.get_items(["msg_1", "msg_2"], context=PlatformContext(user_id_key="u"))
     assert [None if i is None else i["id"] for i in found] == ["msg_1", None]  # msg_2 is the anonymous caller's
     await store.aclose()
     with sqlite3.connect(path) as conn:
-        assert [v for (v,) in conn.execute("SELECT version FROM af_history_schema_version ORDER BY version")][-1] == 3
+        assert [v for (v,) in conn.execute("SELECT version FROM af_history_schema_version ORDER BY version")] == [
+            2,
+            3,
+            4,
+        ]
 
 
 @pytest.mark.asyncio

@@ -28,7 +28,7 @@ from agent_framework_history_sqlite import (
     _database,
 )
 
-from .test_schema import schema_rows, write_v1_database
+from .test_schema import schema_rows, write_v1_database, write_v3_database
 
 KEY = SessionKey("s", user="alice")
 TURNS = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -96,7 +96,7 @@ async def test_mode_ro_does_not_migrate_an_older_schema(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     write_v1_database(path)
     before = path.read_bytes()
-    with pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1 and cannot be brought to version 3.*read-only"):
+    with pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1 and cannot be brought to version 4.*read-only"):
         SQLiteHistoryStore(path, mode="ro")
     assert path.read_bytes() == before
     assert schema_rows(path)[1] == [1]
@@ -212,3 +212,21 @@ def test_a_new_database_in_an_immutable_directory_is_a_configuration_error(tmp_p
     folder.mkdir()
     with immutable(folder), pytest.raises(ConfigurationError, match=r"Cannot create .*directory .* is not writable"):
         SQLiteHistoryStore(folder / "h.db")
+
+
+@pytest.mark.asyncio
+async def test_a_version_3_database_read_only_says_it_cannot_tell_last_activity(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from agent_framework_history import UnsupportedOperationError
+
+    path = tmp_path / "v3.db"
+    write_v3_database(path)
+    before = path.read_bytes()
+    async with SQLiteHistoryStore(path, mode="ro") as store:
+        assert _ids(await store.load(SessionKey("s1", user="alice", chat="c1"))) == TURNS
+        with pytest.raises(UnsupportedOperationError, match=r"schema version 3, which does not record.*write access"):
+            [a async for a in store.list_activity()]
+        with pytest.raises(UnsupportedOperationError, match="schema version 3"):
+            await store.prune(datetime.now(UTC), dry_run=True)
+    assert path.read_bytes() == before

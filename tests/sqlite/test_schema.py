@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from agent_framework_history import CorruptDataError, SessionKey
+from agent_framework_history import ALL, CorruptDataError, SessionKey
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_sqlite import SCHEMA_VERSION, SchemaVersionError, SQLiteHistoryStore
 
@@ -74,7 +75,7 @@ async def test_version_0_database_is_migrated_and_its_data_kept(tmp_path: Path) 
         assert _ids(await store.load(named, limit=3)) == ["msg_2a", "msg_3u", "msg_3a"]
     tables, versions = schema_rows(path)
     assert "af_history" not in tables
-    assert versions == [1, 2, 3] and SCHEMA_VERSION == 3
+    assert versions == [1, 2, 3, 4] and SCHEMA_VERSION == 4
 
 
 V1_LAYOUT = """
@@ -144,7 +145,7 @@ async def test_version_1_database_becomes_one_chain_per_session_and_its_data_kep
         assert {k async for k in store.list_sessions(user="alice", chat="c1")} == {named}
     tables, versions = schema_rows(path)
     assert "af_history_turns" in tables and "af_history_items_v2" not in tables
-    assert versions == [1, 2, 3] == [1, 2, SCHEMA_VERSION]
+    assert versions == [1, 2, 3, 4] == [1, 2, 3, SCHEMA_VERSION]
     conn = sqlite3.connect(path)
     try:
         first_turns = conn.execute(
@@ -316,3 +317,74 @@ async def test_row_that_is_not_an_item_raises_corrupt_data_naming_the_row(
         with pytest.raises(CorruptDataError, match="seq 2"):
             await store.load(key, limit=1)
     assert raised.value.location is not None and str(path) in raised.value.location
+
+
+def write_v3_database(path: Path) -> None:
+    """A version 1 database brought to version 3 by the migrations version 3 shipped: no ``updated_at``."""
+    from agent_framework_history_sqlite import _schema
+
+    write_v1_database(path)
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            _schema.MIGRATIONS[1](conn)
+            _schema.MIGRATIONS[2](conn)
+    finally:
+        conn.close()
+
+
+@pytest.mark.asyncio
+async def test_version_3_database_gains_last_activity_as_of_the_migration(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "v3.db"
+    write_v3_database(path)
+    assert schema_rows(path)[1] == [1, 2, 3]
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE af_history_sessions SET created_at = '2001-01-01T00:00:00.000Z'")  # long ago
+        conn.commit()
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(af_history_sessions)")]
+    finally:
+        conn.close()
+    assert "updated_at" not in columns
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    named = SessionKey("s1", user="alice", chat="c1")
+    async with SQLiteHistoryStore(path) as store:
+        times = {a.key: a.last_active async for a in store.list_activity(user=ALL, chat=ALL)}
+        # every session holding items, timed at the migration: created long ago, but not known to be idle
+        assert set(times) == {named, SessionKey("s1")}
+        assert all(before <= when <= datetime.now(UTC) for when in times.values())
+        assert await store.prune(before) == []
+        assert _ids(await store.load(named)) == [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        await asyncio.sleep(0.01)
+        await store.append(named, make_turn(7))  # the trigger moves the time of the session appended to
+        again = {a.key: a.last_active async for a in store.list_activity(user=ALL, chat=ALL)}
+        assert again[named] > times[named] and again[SessionKey("s1")] == times[SessionKey("s1")]
+        removed = await store.prune(again[SessionKey("s1")] + timedelta(microseconds=1))
+        assert [a.key for a in removed] == [SessionKey("s1")]
+    assert schema_rows(path)[1] == [1, 2, 3, 4]
+
+
+@pytest.mark.asyncio
+async def test_turns_recorded_by_the_hosting_store_count_as_activity(tmp_path: Path) -> None:
+    """The trigger times every turn, whichever code path records it."""
+    from datetime import UTC, datetime, timedelta
+
+    path = tmp_path / "h.db"
+    async with SQLiteHistoryStore(path) as store:
+        await store.append(SessionKey("s"), [make_item(1)])
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE af_history_sessions SET updated_at = '2001-01-01T00:00:00.000Z'")
+        (session,) = conn.execute("SELECT id FROM af_history_sessions").fetchone()
+        conn.execute(
+            "INSERT INTO af_history_turns (session, turn, head, parent, branch, last_seq) VALUES (?, 2, 'h2', 1, 1, 1)",
+            (session,),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        (activity,) = [a async for a in store.list_activity()]
+        assert abs(activity.last_active - datetime.now(UTC)) < timedelta(minutes=1)

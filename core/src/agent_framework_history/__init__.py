@@ -7,7 +7,7 @@ from configuration, and :class:`HistoryStoreProvider` plugs it into an agent.
 
 from __future__ import annotations
 
-from ._base import HistoryStoreBase, check_items, check_key, check_limit, unique_items
+from ._base import HistoryStoreBase, check_before, check_items, check_key, check_limit, unique_items
 from ._context import RequestContext, bind_host_response, bind_request_context, current_request_context
 from ._errors import (
     BackendConflictError,
@@ -29,6 +29,7 @@ from ._plugins import (
     BackendRegistry,
     BackendSpec,
     StoreFactory,
+    StoreProbe,
     available_backends,
     get_registry,
     hookimpl,
@@ -38,7 +39,7 @@ from ._plugins import (
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
 from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
 from ._session_store import DurableSessionStore, SessionConflictError, SessionRecords, SessionStoreProvider
-from ._store import AppendResult, Capability, HistoryStore, Item
+from ._store import AppendResult, Capability, HistoryStore, Item, SessionActivity
 from ._urls import url_query_options
 from ._version import __version__
 
@@ -67,18 +68,21 @@ __all__ = [
     "Item",
     "RequestContext",
     "Selection",
+    "SessionActivity",
     "SessionConflictError",
     "SessionKey",
     "SessionRecords",
     "SessionStoreProvider",
     "StoreClosedError",
     "StoreFactory",
+    "StoreProbe",
     "UnknownBackendError",
     "UnsupportedOperationError",
     "__version__",
     "available_backends",
     "bind_host_response",
     "bind_request_context",
+    "check_before",
     "check_items",
     "clone_item",
     "clone_json",

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
 from ._json import MAX_INT, clone_json
-from ._keys import AllPartitions, SessionKey, check_partition_value
-from ._store import AppendResult, Capability, Item
+from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
+from ._store import AppendResult, Capability, Item, SessionActivity
 
-__all__ = ["HistoryStoreBase", "check_head", "check_items", "check_key", "check_limit", "unique_items"]
+__all__ = [
+    "HistoryStoreBase",
+    "check_before",
+    "check_head",
+    "check_items",
+    "check_key",
+    "check_limit",
+    "unique_items",
+]
 
 
 def check_key(key: object) -> SessionKey:
@@ -33,6 +42,21 @@ def check_head(head: object) -> str | None:
         f"head must be None or a chain head string returned by append() (AppendResult.head), "
         f"got {type(head).__name__} {head!r:.80}."
     )
+
+
+def check_before(before: object) -> datetime:
+    """Return ``before`` when it is a timezone-aware ``datetime``, else raise ``ValueError``."""
+    if not isinstance(before, datetime):
+        raise ValueError(
+            f"before must be a datetime, got {type(before).__name__} {before!r:.80}; "
+            "for example datetime.now(UTC) - timedelta(days=90)."
+        )
+    if before.tzinfo is None or before.utcoffset() is None:
+        raise ValueError(
+            f"before must be timezone-aware (a naive datetime is ambiguous), got {before!r}; "
+            "use datetime.now(UTC) - timedelta(...) or give it a tzinfo."
+        )
+    return before
 
 
 def check_limit(limit: object) -> int | None:
@@ -158,6 +182,35 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         async for key in self._do_list_sessions(user, chat):
             yield key
 
+    async def list_activity(
+        self,
+        *,
+        user: str | AllPartitions | None = None,
+        chat: str | AllPartitions | None = None,
+    ) -> AsyncIterator[SessionActivity]:
+        self._check_open("list_activity")
+        check_partition_value("user", user)
+        check_partition_value("chat", chat)
+        async for activity in self._do_list_activity(user, chat):
+            yield activity
+
+    async def prune(
+        self,
+        before: datetime,
+        *,
+        user: str | AllPartitions | None = ALL,
+        chat: str | AllPartitions | None = ALL,
+        dry_run: bool = False,
+    ) -> list[SessionActivity]:
+        self._check_open("prune")
+        before = check_before(before)
+        check_partition_value("user", user)
+        check_partition_value("chat", chat)
+        stale = [a async for a in self._do_list_activity(user, chat) if a.last_active < before]
+        if dry_run:
+            return stale
+        return [activity for activity in stale if await self._do_delete_idle(activity.key, before)]
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -185,6 +238,16 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
         raise UnsupportedOperationError(f"{type(self).__name__} cannot list sessions.")
+
+    def _do_list_activity(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionActivity]:
+        """Yield the sessions holding items with the time of their latest append (:attr:`Capability.ACTIVITY`)."""
+        raise UnsupportedOperationError(f"{type(self).__name__} does not know when its sessions were last used.")
+
+    async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
+        """Remove the session only if its latest append is older than ``before``, in one step (no append between)."""
+        raise UnsupportedOperationError(f"{type(self).__name__} does not know when its sessions were last used.")
 
     async def _do_close(self) -> None:
         """Release resources; called once."""

@@ -25,6 +25,7 @@ __all__ = [
     "BackendSpec",
     "ExtraStoreFactory",
     "StoreFactory",
+    "StoreProbe",
     "available_backends",
     "get_registry",
     "hookimpl",
@@ -62,6 +63,12 @@ class StoreFactory(Protocol):
     def __call__(self, target: str, /, **options: Any) -> HistoryStore: ...
 
 
+class StoreProbe(Protocol):
+    """Tells whether the store a target names is there, without creating or changing anything."""
+
+    def __call__(self, target: str, /) -> bool: ...
+
+
 class ExtraStoreFactory(Protocol):
     """Builds a backend's response store or session records from a target and keyword options."""
 
@@ -93,6 +100,9 @@ class BackendSpec:
     Optional: ``response_store(target, **options)`` builds the hosting SDK's response store
     (``ResponseProviderProtocol``, see :func:`open_response_store`) and ``session_records(target,
     **options)`` the versioned records behind :func:`open_session_store`, on the same URLs.
+    ``exists(target)`` says whether the store a target names is there (its file, directory, …)
+    without creating it: commands that only read (``af-history check``, ``migrate --from``, …)
+    refuse a missing store instead of opening, and so creating, an empty one.
     """
 
     name: str
@@ -101,6 +111,7 @@ class BackendSpec:
     description: str = ""
     response_store: ExtraStoreFactory | None = None
     session_records: ExtraStoreFactory | None = None
+    exists: StoreProbe | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _normalise("name", self.name, _NAME_RE))
@@ -113,7 +124,7 @@ class BackendSpec:
         object.__setattr__(self, "schemes", schemes or (self.name,))
         if not isinstance(self.description, str):
             raise ValueError(f"BackendSpec {self.name!r}: description must be a string.")
-        for field_name in ("response_store", "session_records"):
+        for field_name in ("response_store", "session_records", "exists"):
             value = getattr(self, field_name)
             if value is not None and not callable(value):
                 raise ValueError(f"BackendSpec {self.name!r}: {field_name} must be callable or None, got {value!r}.")
@@ -194,7 +205,15 @@ class BackendRegistry:
         self._load_entry_points = load_entry_points
         self._loaded = False
         self._snapshot: _Snapshot | None = None
+        self._warned: set[str] = set()
         self._lock = threading.RLock()
+
+    def _warn_once(self, message: str, *args: object) -> None:
+        """Log a plugin failure once per registry, however often the backends are looked up again."""
+        text = message % args
+        if text not in self._warned:
+            self._warned.add(text)
+            logger.warning("%s", text)
 
     @property
     def plugin_manager(self) -> pluggy.PluginManager:
@@ -231,7 +250,7 @@ class BackendRegistry:
                 self._pm.register(plugin, name=f"{dist_name or '?'}:{ep.name}")
                 self._pm.check_pending()
             except Exception as exc:  # one broken plugin must not stop the others
-                logger.warning(
+                self._warn_once(
                     "History backend plugin %r (entry point %r from %s) failed to load: %s: %s",
                     ep.name,
                     ep_label,
@@ -258,6 +277,7 @@ class BackendRegistry:
             self._load()
             disabled = _disabled_names()
             snapshot = _Snapshot()
+            hook_failures: list[BackendInfo] = []  # found again by every build (a register() starts a new one)
             infos: dict[str, BackendInfo] = {}
             for impl in self._pm.hook.history_store_backends.get_hookimpls():
                 origin = self._origins.get(id(impl.plugin), _Origin())
@@ -268,9 +288,9 @@ class BackendRegistry:
                         if not isinstance(spec, BackendSpec):
                             raise TypeError(f"history_store_backends yielded {spec!r}, not a BackendSpec")
                 except Exception as exc:
-                    label = origin.entry_point or impl.plugin_name
-                    logger.warning("History backend plugin %s failed: %s: %s", label, type(exc).__name__, exc)
-                    self._failures.append(
+                    label = origin.entry_point or origin.distribution or impl.plugin_name
+                    self._warn_once("History backend plugin %s failed: %s: %s", label, type(exc).__name__, exc)
+                    hook_failures.append(
                         BackendInfo(
                             name=impl.plugin_name.rsplit(":", 1)[-1],
                             distribution=origin.distribution,
@@ -284,7 +304,7 @@ class BackendRegistry:
                     if spec.name in disabled:
                         continue
                     self._add(snapshot, _Entry(spec, origin), infos)
-            snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + list(self._failures)
+            snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + self._failures + hook_failures
             self._snapshot = snapshot
             return snapshot
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -67,6 +68,15 @@ def _read_config() -> tuple[dict[str, Any], str | None]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigurationError(f"Cannot read history config file {str(path)!r}: {exc}") from exc
+    extra = sorted(set(data) - {"store"})
+    if extra:
+        hint = " (put 'local' and 'hosted' under [store])" if set(extra) & {"local", "hosted"} else ""
+        close = difflib.get_close_matches(extra[0], ["store"], n=1)
+        hint = hint or (f" (did you mean [{close[0]}]?)" if close else "")
+        raise ConfigurationError(
+            f"In {str(path)!r}, unknown top-level key(s) {extra}{hint}; the file holds one table, [store], "
+            "with keys 'local' and/or 'hosted'."
+        )
     store: object = data.get("store", {})
     if not isinstance(store, dict):
         raise ConfigurationError(f"In {str(path)!r}, [store] must be a table with keys 'local' and/or 'hosted'.")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, runtime_checkable
 
-from ._keys import AllPartitions, SessionKey
+from ._keys import ALL, AllPartitions, SessionKey
 
-__all__ = ["AppendResult", "Capability", "HistoryStore", "Item"]
+__all__ = ["AppendResult", "Capability", "HistoryStore", "Item", "SessionActivity"]
 
 Item = dict[str, Any]
 """One Responses-API item (``{"type": ..., "id": ..., ...}``): the record every backend stores."""
@@ -33,6 +34,9 @@ class Capability(enum.StrEnum):
     """Concurrent ``append`` calls to one session all land (none is lost to a forked chain)."""
     MULTI_PROCESS = "multi_process"
     """Several processes may append to one session at once without losing or duplicating items."""
+    ACTIVITY = "activity"
+    """The store knows when each session was last appended to: ``list_activity`` yields it and
+    ``prune`` removes the sessions idle since a given time (retention)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,14 @@ class AppendResult:
 
     stored: int
     head: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionActivity:
+    """A session and the time of its latest append (timezone-aware, UTC), from ``list_activity``."""
+
+    key: SessionKey
+    last_active: datetime
 
 
 @runtime_checkable
@@ -94,6 +106,30 @@ class HistoryStore(Protocol):
         chat: str | AllPartitions | None = None,
     ) -> AsyncIterator[SessionKey]:
         """Yield the sessions stored in one partition (``ALL`` widens a field)."""
+        ...
+
+    def list_activity(
+        self,
+        *,
+        user: str | AllPartitions | None = None,
+        chat: str | AllPartitions | None = None,
+    ) -> AsyncIterator[SessionActivity]:
+        """Yield the sessions of one partition with the time of their latest append (``ALL`` widens a field)."""
+        ...
+
+    async def prune(
+        self,
+        before: datetime,
+        *,
+        user: str | AllPartitions | None = ALL,
+        chat: str | AllPartitions | None = ALL,
+        dry_run: bool = False,
+    ) -> list[SessionActivity]:
+        """Remove the sessions last appended to before ``before`` (every partition unless narrowed).
+
+        Returns what was removed (with ``dry_run``: what would be). A session appended to after it
+        was listed is kept.
+        """
         ...
 
     async def aclose(self) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "O_CLOEXEC",
     "O_NOFOLLOW",
     "Dir",
+    "list_activity",
     "list_keys",
     "open_session_dir",
     "open_session_file",
@@ -365,43 +366,57 @@ def _subdirs(root: Path, directory: Dir, wanted: str | AllPartitions | None) -> 
     return found
 
 
-def _list_keys_sync(root: Path, user: str | AllPartitions | None, chat: str | AllPartitions | None) -> list[SessionKey]:
-    keys: list[SessionKey] = []
+def _walk_sessions(
+    root: Path, user: str | AllPartitions | None, chat: str | AllPartitions | None
+) -> list[tuple[SessionKey, int]]:
+    """Every session file of the partition, with its modification time in nanoseconds."""
+    found: list[tuple[SessionKey, int]] = []
     try:
         top = _open_root(root, create=False)
     except FileNotFoundError:
-        return keys
+        return found
     try:
         for user_dir, user_value in _subdirs(root, top, user):
             try:
                 for chat_dir, chat_value in _subdirs(root, user_dir, chat):
                     try:
-                        keys.extend(_session_keys(chat_dir, user_value, chat_value))
+                        found.extend(_session_files(chat_dir, user_value, chat_value))
                     finally:
                         chat_dir.close()
             finally:
                 user_dir.close()
     finally:
         top.close()
-    return keys
+    return found
 
 
-def _session_keys(chat_dir: Dir, user: str | None, chat: str | None) -> list[SessionKey]:
-    keys: list[SessionKey] = []
+def _list_keys_sync(root: Path, user: str | AllPartitions | None, chat: str | AllPartitions | None) -> list[SessionKey]:
+    return [key for key, _ in _walk_sessions(root, user, chat)]
+
+
+def _session_files(chat_dir: Dir, user: str | None, chat: str | None) -> list[tuple[SessionKey, int]]:
+    found: list[tuple[SessionKey, int]] = []
     for entry in chat_dir.entries():
         if not entry.name.endswith(SUFFIX) or not entry.is_file(follow_symlinks=False):
             continue
         try:
-            if entry.stat(follow_symlinks=False).st_size == 0:
+            info = entry.stat(follow_symlinks=False)
+            if info.st_size == 0:
                 continue
             stem = entry.name[: -len(SUFFIX)]
             session_id = session_from_filename(entry.name, _read_sidecar(chat_dir, stem + SIDECAR_SUFFIX))
-            keys.append(SessionKey(session_id, user=user, chat=chat))
+            found.append((SessionKey(session_id, user=user, chat=chat), info.st_mtime_ns))
         except (OSError, ValueError):
             logger.debug("Ignoring %s: not a session file this store writes.", os.path.join(chat_dir.path, entry.name))
-    return keys
+    return found
 
 
 list_keys: Callable[[Path, str | AllPartitions | None, str | AllPartitions | None], Awaitable[list[SessionKey]]] = (
     aiofiles.os.wrap(_list_keys_sync)
 )
+"""``await list_keys(root, user, chat)``: the sessions of a partition (``ALL`` widens a field)."""
+
+list_activity: Callable[
+    [Path, str | AllPartitions | None, str | AllPartitions | None], Awaitable[list[tuple[SessionKey, int]]]
+] = aiofiles.os.wrap(_walk_sessions)
+"""``await list_activity(root, user, chat)``: the sessions of a partition with their files' modification times (ns)."""

@@ -166,6 +166,19 @@ async def read_range(fd: int, start: int, end: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+async def count_newlines(fd: int, end: int) -> int:
+    """How many newlines bytes ``0..end`` of the file hold (read in blocks, never whole)."""
+    count = 0
+    pos = 0
+    while pos < end:
+        chunk = await read_range(fd, pos, min(end, pos + MAX_TAIL_BLOCK))
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        pos += len(chunk)
+    return count
+
+
 async def last_line_start(fd: int, size: int) -> int:
     """Offset just past the last newline before ``size`` (0 if none)."""
     pos = size

@@ -14,11 +14,20 @@ def _factory(target: str, /, **options: Any) -> HistoryStore:
     return open_jsonl_store(target, **options)
 
 
+def _exists(target: str, /) -> bool:
+    import os
+
+    from ._url import root_from_url
+
+    return os.path.isdir(root_from_url(target))
+
+
 @hookimpl
 def history_store_backends() -> Iterator[BackendSpec]:
     yield BackendSpec(
         "jsonl",
         _factory,
         schemes=("jsonl",),
+        exists=_exists,
         description="One append-only JSON-lines file per session (jsonl:///dir, jsonl://./dir)",
     )

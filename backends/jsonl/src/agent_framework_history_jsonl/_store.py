@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
@@ -20,6 +21,7 @@ from agent_framework_history import (
     CorruptDataError,
     HistoryStoreBase,
     Item,
+    SessionActivity,
     SessionKey,
     check_key,
     dumps_item,
@@ -29,6 +31,7 @@ from agent_framework_history._chains import Turn, new_head
 from . import _io
 from ._dirs import (
     O_BINARY,
+    list_activity,
     list_keys,
     open_for_append,
     open_session_dir,
@@ -81,6 +84,14 @@ class _Session:
         self.identity = None
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ns(moment: datetime) -> int:
+    """``moment`` as nanoseconds since the epoch, the unit of ``st_mtime_ns`` (exact: no float on the way)."""
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
+
+
 class JsonlHistoryStore(HistoryStoreBase):
     """Histories as JSON-lines files: ``{root}/{user}/{chat}/{session}.jsonl``, one item per line.
 
@@ -111,6 +122,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.CHAIN_HEAD,
+            Capability.ACTIVITY,
             *((Capability.MULTI_PROCESS,) if _io.HAVE_OS_LOCKS else ()),
         }
     )
@@ -527,8 +539,14 @@ class JsonlHistoryStore(HistoryStoreBase):
             session.close()
             return await self._delete_locked(session.location)
 
+    async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
+        async with self._live_session(key) as session:
+            session.close()
+            return await self._delete_locked(session.location, idle_before_ns=_ns(before))
+
     @staticmethod
-    async def _delete_locked(location: SessionLocation) -> bool:
+    async def _delete_locked(location: SessionLocation, *, idle_before_ns: int | None = None) -> bool:
+        """Unlink the session's file under its exclusive lock; with ``idle_before_ns``, only if not written since."""
         name = location.filename
         while True:
             try:
@@ -550,6 +568,8 @@ class JsonlHistoryStore(HistoryStoreBase):
                             return False
                         if (current.st_dev, current.st_ino) != (stat.st_dev, stat.st_ino):
                             continue
+                        if idle_before_ns is not None and stat.st_mtime_ns >= idle_before_ns:
+                            return False  # written to since it was listed: in use again
                         directory.unlink(name)  # in the directory just walked to: never through a link
                         return True
                     finally:
@@ -564,6 +584,12 @@ class JsonlHistoryStore(HistoryStoreBase):
     ) -> AsyncIterator[SessionKey]:
         for key in await list_keys(self.root, user, chat):
             yield key
+
+    async def _do_list_activity(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionActivity]:
+        for key, mtime_ns in await list_activity(self.root, user, chat):
+            yield SessionActivity(key, _EPOCH + timedelta(microseconds=mtime_ns // 1_000))
 
     async def _do_close(self) -> None:
         for session in self._sessions.values():
@@ -631,9 +657,12 @@ class JsonlHistoryStore(HistoryStoreBase):
             try:
                 size = os.fstat(fd).st_size
                 start = await _io.last_line_start(fd, size)
-                parsed = parse_region(await _io.read_range(fd, start, size), start)
-                if parsed.torn is None:
+                tail = await _io.read_range(fd, start, size)
+                if parse_region(tail, start).torn is None:
                     return RepairResult(key, path, "none")
+                # numbered as a scan of the whole file numbers it, so the warning and `af-history check` agree
+                parsed = parse_region(tail, start, await _io.count_newlines(fd, start) + 1)
+                assert parsed.torn is not None
                 await self._repair_torn(fd, path, parsed)
                 if parsed.torn_record is not None:
                     return RepairResult(key, path, "terminated")

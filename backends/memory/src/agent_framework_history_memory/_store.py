@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
@@ -16,6 +17,7 @@ from agent_framework_history import (
     ConfigurationError,
     HistoryStoreBase,
     Item,
+    SessionActivity,
     SessionKey,
     clone_item,
 )
@@ -32,6 +34,7 @@ class _Session:
 
     index: ChainIndex = field(default_factory=ChainIndex)
     items: dict[str, list[Item]] = field(default_factory=lambda: {})
+    last_active: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -48,7 +51,13 @@ class MemoryHistoryStore(HistoryStoreBase):
     """Keeps histories in memory. Stores opened with the same ``name`` share their data."""
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LIST_SESSIONS, Capability.DELETE, Capability.CONCURRENT_APPEND, Capability.CHAIN_HEAD}
+        {
+            Capability.LIST_SESSIONS,
+            Capability.DELETE,
+            Capability.CONCURRENT_APPEND,
+            Capability.CHAIN_HEAD,
+            Capability.ACTIVITY,
+        }
     )
 
     def __init__(self, name: str | None = None) -> None:
@@ -72,6 +81,7 @@ class MemoryHistoryStore(HistoryStoreBase):
                 session = self._data.sessions[key] = _Session()
             turn = session.index.record(new_head(), tip, (item["id"] for item in fresh))
             session.items[turn.head] = fresh
+            session.last_active = datetime.now(UTC)
         return AppendResult(stored=len(fresh), head=turn.head)
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
@@ -99,6 +109,26 @@ class MemoryHistoryStore(HistoryStoreBase):
             keys = [key for key in self._data.sessions if key.matches(user, chat)]
         for key in keys:
             yield key
+
+    async def _do_list_activity(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionActivity]:
+        with self._data.lock:
+            found = [
+                SessionActivity(key, session.last_active)
+                for key, session in self._data.sessions.items()
+                if key.matches(user, chat)
+            ]
+        for activity in found:
+            yield activity
+
+    async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
+        with self._data.lock:
+            session = self._data.sessions.get(key)
+            if session is None or session.last_active >= before:
+                return False
+            del self._data.sessions[key]
+            return True
 
 
 def _tip(index: ChainIndex | None, head: str | None, key: SessionKey, *, warn: bool) -> Turn | None:

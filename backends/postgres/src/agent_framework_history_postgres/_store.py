@@ -25,6 +25,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any, ClassVar, Final, TypeVar
 
 import asyncpg
@@ -38,12 +39,14 @@ from agent_framework_history import (
     HistoryStoreBase,
     HistoryStoreError,
     Item,
+    SessionActivity,
     SessionKey,
     StoreClosedError,
     dumps_item,
     loads_item,
 )
 
+from ._activity import delete_idle_sql, list_activity_sql
 from ._config import PostgresSettings, parse_settings
 from ._errors import PostgresServerError, PostgresUnavailableError, UnstorableItemError, is_connection_loss
 from ._migrate import ensure_schema
@@ -141,6 +144,7 @@ class PostgresHistoryStore(HistoryStoreBase):
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
+            Capability.ACTIVITY,
         }
     )
     LIST_PAGE_SIZE: ClassVar[int] = 500
@@ -424,6 +428,40 @@ class PostgresHistoryStore(HistoryStoreBase):
             if len(rows) < size:
                 return
             cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
+
+    async def _do_list_activity(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionActivity]:
+        filters = [_column(v) for v in (user, chat) if not isinstance(v, AllPartitions)]
+        sql = list_activity_sql(
+            self._names, by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
+        )
+        size = self.LIST_PAGE_SIZE
+
+        def page_after(cursor: tuple[str, str, str]) -> Callable[[Connection], Awaitable[list[asyncpg.Record]]]:
+            async def page(conn: Connection) -> list[asyncpg.Record]:
+                return await conn.fetch(sql, *cursor, size, *filters)
+
+            return page
+
+        cursor = ("", "", "")
+        while True:
+            rows = await self._with_connection("list_activity", page_after(cursor))
+            for row in rows:
+                key = SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
+                yield SessionActivity(key, row["updated_at"])
+            if len(rows) < size:
+                return
+            cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
+
+    async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
+        sql = delete_idle_sql(self._names)
+        columns = _key_columns(key)
+
+        async def delete(conn: Connection) -> bool:
+            return await conn.fetchval(sql, *columns, before) is not None
+
+        return await self._with_connection("prune", delete)
 
     async def _do_close(self) -> None:
         pool, self._pool = self._pool, None

@@ -26,12 +26,22 @@ def _session_records(target: str, /, **options: Any) -> Any:
     return open_sqlite_session_records(target, **options)
 
 
+def _exists(target: str, /) -> bool:
+    from ._config import parse_target
+    from ._files import exists, locate
+
+    config = parse_target(target, {})
+    file = locate(config)
+    return file is None or exists(file, config.describe())
+
+
 @hookimpl
 def history_store_backends() -> Iterator[BackendSpec]:
     yield BackendSpec(
         "sqlite",
         _factory,
         schemes=("sqlite",),
+        exists=_exists,
         description="One SQLite database file, safe across processes (sqlite:///path.db)",
         response_store=_response_store,
         session_records=_session_records,

@@ -16,6 +16,12 @@ Version 3 adds what the hosting SDK's stores need (see ``_hosting``): ``af_histo
 (one row per response a host stored; its items are turns of an ordinary session),
 ``af_history_agent_sessions`` (versioned agent-session snapshots), and an index on item ids for
 the host's item lookups. Migrating from 2 only creates them.
+
+Version 4 records when each session was last appended to, for retention (``prune``):
+``af_history_sessions.updated_at``, set by a trigger on every turn recorded (whichever code path
+records it: the history store's appends and the hosting stores' alike). Migrating from 3 adds the
+column and the trigger and sets ``updated_at`` of existing sessions to the time of the migration:
+version 3 kept no such time, and a session must not look idle (and be pruned) for lack of one.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from collections.abc import Callable
 from typing import Final
 
 __all__ = [
+    "ACTIVITY_FROM",
     "CURRENT_VERSION",
+    "NOW",
     "READABLE_FROM",
     "ITEMS",
     "SESSIONS",
@@ -41,10 +49,13 @@ __all__ = [
     "read_version",
 ]
 
-CURRENT_VERSION: Final = 3
+CURRENT_VERSION: Final = 4
 READABLE_FROM: Final = 2
-"""The oldest version a read-only open can read histories from: 2 and 3 share the history tables
-(version 3 adds only the hosting tables, which a read-only store does not touch)."""
+"""The oldest version a read-only open can read histories from: 2, 3 and 4 share the history tables
+(version 3 adds only the hosting tables, which a read-only store does not touch, and version 4 only
+the ``updated_at`` column, without which a read-only store cannot tell last activity)."""
+ACTIVITY_FROM: Final = 4
+"""The first version that records each session's last append (``updated_at``)."""
 VERSION_TABLE: Final = "af_history_schema_version"
 SESSIONS: Final = "af_history_sessions"
 TURNS: Final = "af_history_turns"
@@ -153,6 +164,18 @@ CREATE TABLE {AGENT_SESSIONS} (
 """
 
 
+# Version 4: each session's last append. ALTER TABLE cannot give a new column a default that is not a
+# constant, so the column is nullable and the trigger fills it in the transaction that records the turn.
+NOW: Final = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+"""SQLite's clock as the text every time column holds (UTC, milliseconds), which sorts as it compares."""
+_V4_STATEMENTS: Final = (
+    f"ALTER TABLE {SESSIONS} ADD COLUMN updated_at TEXT",
+    f"UPDATE {SESSIONS} SET updated_at = {NOW}",
+    f"CREATE TRIGGER af_history_turns_touch_session AFTER INSERT ON {TURNS} "
+    f"BEGIN UPDATE {SESSIONS} SET updated_at = {NOW} WHERE id = NEW.session; END",
+)
+
+
 def _tables(conn: sqlite3.Connection) -> set[str]:
     rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'af\\_history%' ESCAPE '\\'")
     return {name for (name,) in rows}
@@ -193,6 +216,7 @@ def create_current(conn: sqlite3.Connection) -> None:
     conn.execute(_v2_items_table(ITEMS))
     _execute_script(conn, _V2_ITEMS_INDEXES)
     _execute_script(conn, _V3_TABLES)
+    _add_activity(conn)
     _record(conn, CURRENT_VERSION)
 
 
@@ -243,6 +267,16 @@ def _migrate_2_to_3(conn: sqlite3.Connection) -> None:
     _record(conn, 3)
 
 
+def _add_activity(conn: sqlite3.Connection) -> None:
+    for statement in _V4_STATEMENTS:  # one by one: the trigger's body holds a ';'
+        conn.execute(statement)
+
+
+def _migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    _add_activity(conn)
+    _record(conn, 4)
+
+
 def new_head() -> str:
     """A fresh chain head: random, so a head names one turn of one session and cannot be guessed."""
     return f"turn_{secrets.token_hex(16)}"
@@ -252,6 +286,7 @@ MIGRATIONS: Final[dict[int, Callable[[sqlite3.Connection], None]]] = {
     0: _migrate_0_to_1,
     1: _migrate_1_to_2,
     2: _migrate_2_to_3,
+    3: _migrate_3_to_4,
 }
 """``MIGRATIONS[n]`` turns a version ``n`` database into version ``n + 1``."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -16,12 +17,14 @@ from agent_framework_history import (
     CorruptDataError,
     HistoryStoreBase,
     Item,
+    SessionActivity,
     SessionKey,
     dumps_item,
     loads_item,
 )
 from agent_framework_history._json import loads_items
 
+from ._activity import delete_idle, list_activity
 from ._chains import Partition, append_turn, load_chain, load_texts
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
@@ -59,6 +62,7 @@ class SQLiteHistoryStore(HistoryStoreBase):
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
+            Capability.ACTIVITY,
         }
     )
 
@@ -154,6 +158,19 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
         for row_user, row_chat, session_id in await self._db.read(list_rows):
             yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+
+    async def _do_list_activity(
+        self, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[SessionActivity]:
+        where = self.config.describe()
+        for row_user, row_chat, session_id, when in await self._db.read(
+            lambda conn: list_activity(conn, user, chat, where)
+        ):
+            yield SessionActivity(SessionKey(session_id, user=row_user or None, chat=row_chat or None), when)
+
+    async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
+        partition = _partition(key)
+        return await self._db.write(lambda conn: delete_idle(conn, partition, before))
 
     async def _do_close(self) -> None:
         await self._db.close()

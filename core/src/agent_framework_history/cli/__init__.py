@@ -1,4 +1,4 @@
-"""The ``af-history`` command line: backends, sessions, show, export / import, migrate, check.
+"""The ``af-history`` command line: backends, sessions, show, export / import, migrate, check, delete, prune.
 
 ``main()`` is the console script; ``app`` is the click group (for ``click.testing.CliRunner``).
 The export format is described in :mod:`agent_framework_history.cli._interchange` and the CLI reference.
@@ -6,6 +6,7 @@ The export format is described in :mod:`agent_framework_history.cli._interchange
 
 from __future__ import annotations
 
+from . import _remove  # noqa: F401 - registers the delete and prune commands on app
 from ._app import app, main
 from ._interchange import (
     FORMAT,

@@ -10,7 +10,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO, TypeVar, cast
 
@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .._keys import SessionKey
 from .._plugins import available_backends
 from .._selector import resolve_target
 from .._store import HistoryStore
@@ -30,7 +31,7 @@ from ._file_history import FileHistorySource, is_file_history
 from ._interchange import decode_lines, import_records, read_records, write_header, write_session
 from ._migrate import Migration, SessionOutcome, Source, StoreSource, migrate
 from ._repair import backend_check
-from ._stores import collect_sessions, describe_target, key_json, opened, partition, session_key
+from ._stores import ConsoleRun, collect_sessions, describe_target, key_json, opened, partition, session_key
 from ._transcript import transcript
 
 __all__ = ["app", "main"]
@@ -158,7 +159,7 @@ def sessions(store: str | None, user: str | None, chat: str | None, every: bool,
     where = partition(user, chat, every=every)
 
     async def run() -> list[Any]:
-        async with opened(store) as opened_store:
+        async with opened(store, existing=True) as opened_store:
             return await collect_sessions(opened_store, where, label=_label(store))
 
     keys = _run(run())
@@ -192,7 +193,7 @@ def show(args: tuple[str, ...], user: str | None, chat: str | None, limit: int |
     key = session_key(session_id, user, chat)
 
     async def run() -> list[Any]:
-        async with opened(store) as opened_store:
+        async with opened(store, existing=True) as opened_store:
             return await opened_store.load(key, limit=limit)
 
     items = _run(run())
@@ -312,7 +313,7 @@ def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str 
         _check_output(output)  # before the store is opened (which may create it)
 
     async def run() -> tuple[int, int]:
-        async with opened(store) as opened_store:
+        async with opened(store, existing=True) as opened_store:
             if session_id is None:
                 keys = await collect_sessions(opened_store, partition(user, chat, every=True), label=_label(store))
             else:
@@ -364,7 +365,7 @@ def import_(args: tuple[str, ...]) -> None:
         pass
 
     async def run() -> Any:
-        async with opened(store) as opened_store:
+        async with opened(store, persistent=True) as opened_store:
             return await import_records(opened_store, read_records(lines(), where))
 
     result = _run(run())
@@ -385,39 +386,58 @@ def _progress(show: bool) -> Progress:
     )
 
 
-async def _migrate(source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool) -> Migration:
-    async with opened(destination_url) as destination:
-        file_source: FileHistorySource | None = None
-        source_store: HistoryStore | None = None
-        try:
-            if is_file_history(source_url):
-                file_source = FileHistorySource(source_url, user=user, chat=chat)
-                source: Source = file_source
-                for note in file_source.skipped:
-                    _err().print(f"[yellow]skipped[/yellow] {escape(note)}")
-            else:
-                from .._selector import open_store
+async def _source_keys(store: HistoryStore, source_url: str, user: str | None, chat: str | None) -> list[SessionKey]:
+    keys = await collect_sessions(store, partition(user, chat, every=True), label=source_url)
+    if not keys:
+        narrowed = f" for user={user!r}" if user is not None else ""
+        narrowed += f" chat={chat!r}" if chat is not None else ""
+        raise CliError(
+            f"The source {source_url} holds no sessions{narrowed}; nothing to migrate. Check the URL "
+            "('af-history sessions URL --all-partitions' lists what a store holds)."
+        )
+    return keys
 
-                source_store = open_store(source_url)
-                keys = await collect_sessions(source_store, partition(user, chat, every=True), label=source_url)
-                source = StoreSource(source_store, keys)
-            total = len(source.sessions())
-            with _progress(show) as progress:
-                sessions_task = progress.add_task("sessions", total=total)
-                items_task = progress.add_task("items", total=None)
 
-                def on_items(count: int) -> None:
-                    progress.advance(items_task, count)
+def _file_source(source_url: str, user: str | None, chat: str | None, allow_skipped: bool) -> FileHistorySource:
+    source = FileHistorySource(source_url, user=user, chat=chat)
+    for note in source.skipped:
+        _err().print(f"[yellow]skipped[/yellow] {escape(note)}")
+    if not source.sessions() and not (allow_skipped and source.skipped):
+        raise CliError(
+            f"{source_url} holds no FileHistoryProvider session files (*.jsonl, *.msgpack) that can be read; "
+            "nothing to migrate."
+        )
+    return source
 
-                def on_session(outcome: SessionOutcome) -> None:
-                    progress.advance(sessions_task)
-                    done = progress.tasks[items_task].completed
-                    progress.update(items_task, total=done)
 
-                return await migrate(source, destination, on_session=on_session, on_items=on_items)
-        finally:
-            if source_store is not None:
-                await source_store.aclose()
+async def _migrate(
+    source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool, allow_skipped: bool
+) -> tuple[Migration, list[str]]:
+    async with AsyncExitStack() as stack:
+        skipped: list[str] = []
+        if is_file_history(source_url):
+            file_source = _file_source(source_url, user, chat, allow_skipped)
+            skipped = file_source.skipped
+            source: Source = file_source
+        else:
+            source_store = await stack.enter_async_context(opened(source_url, existing=True))
+            source = StoreSource(source_store, await _source_keys(source_store, source_url, user, chat))
+        destination = await stack.enter_async_context(opened(destination_url, persistent=True))
+        total = len(source.sessions())
+        with _progress(show) as progress:
+            sessions_task = progress.add_task("sessions", total=total)
+            items_task = progress.add_task("items", total=None)
+
+            def on_items(count: int) -> None:
+                progress.advance(items_task, count)
+
+            def on_session(outcome: SessionOutcome) -> None:
+                progress.advance(sessions_task)
+                done = progress.tasks[items_task].completed
+                progress.update(items_task, total=done)
+
+            return await migrate(source, destination, on_session=on_session, on_items=on_items), skipped
+    raise AssertionError("unreachable")  # pragma: no cover - the with block returns
 
 
 @app.command(name="migrate")
@@ -426,7 +446,14 @@ async def _migrate(source_url: str, destination_url: str, user: str | None, chat
 @click.option("--user", help="Copy only this user's sessions (for file-history://: the user to file them under).")
 @click.option("--chat", help="Copy only this chat's sessions (for file-history://: the chat to file them under).")
 @click.option("--progress/--no-progress", "show", default=True, help="Show progress bars (default: on).")
-def migrate_command(source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool) -> None:
+@click.option(
+    "--allow-skipped",
+    is_flag=True,
+    help="Exit 0 even when file-history:// files were skipped (their session id cannot be recovered).",
+)
+def migrate_command(
+    source_url: str, destination_url: str, user: str | None, chat: str | None, show: bool, allow_skipped: bool
+) -> None:
     """Copy every session from one store to another.
 
     Re-running resumes: items the destination holds are skipped. Each session is verified
@@ -439,7 +466,7 @@ def migrate_command(source_url: str, destination_url: str, user: str | None, cha
         raise CliError("--user and --chat must not be empty.")
     if is_file_history(destination_url):
         raise CliError("file-history:// can only be read (--from); write to a store URL such as sqlite:///history.db.")
-    result = _run(_migrate(source_url, destination_url, user, chat, show))
+    result, skipped = _run(_migrate(source_url, destination_url, user, chat, show, allow_skipped))
     console = _err()
     failed = result.failed
     console.print(
@@ -461,6 +488,11 @@ def migrate_command(source_url: str, destination_url: str, user: str | None, cha
         )
     if failed:
         raise ProblemsFound(f"{len(failed)} sessions did not verify; run the same command again to retry.")
+    if skipped and not allow_skipped:
+        raise ProblemsFound(
+            f"{_n(len(skipped), 'file')} of {source_url} skipped (listed above); copy them by hand, or pass "
+            "--allow-skipped to leave them behind on purpose."
+        )
 
 
 @app.command()
@@ -474,7 +506,7 @@ def check(store: str | None, repair: bool) -> None:
     """
 
     async def run() -> Any:
-        async with opened(store) as opened_store:
+        async with opened(store, existing=True) as opened_store:
             extra = await backend_check(opened_store, repair=repair)
             report = await check_sessions(opened_store, label=_label(store))
             if extra is not None:
@@ -510,4 +542,4 @@ def main(argv: list[str] | None = None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(_LogFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    app.main(args=argv, prog_name="af-history")
+    app.main(args=argv, prog_name="af-history", obj=ConsoleRun())

@@ -6,12 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import click
+
 from .._keys import ALL, AllPartitions, SessionKey
-from .._selector import open_store, resolve_target
+from .._plugins import get_registry
+from .._selector import find_backend, open_target, resolve_target
 from .._store import Capability, HistoryStore
 from ._errors import CliError
 
 __all__ = [
+    "ConsoleRun",
     "Partition",
     "collect_sessions",
     "describe_target",
@@ -25,6 +29,10 @@ __all__ = [
 Partition = tuple[str | AllPartitions | None, str | AllPartitions | None]
 
 
+class ConsoleRun:
+    """The click ``obj`` of a run of the console script: the process ends with the command."""
+
+
 def describe_target(target: str | None) -> str:
     """The URL a command works on: ``target`` itself, or what the selector would choose."""
     if target is not None:
@@ -32,11 +40,48 @@ def describe_target(target: str | None) -> str:
     return resolve_target().target
 
 
+def _require_existing(target: str, label: str) -> None:
+    """Refuse a store its backend says is not there (a missing file or directory), before opening creates it."""
+    spec, url = find_backend(target, get_registry())
+    if spec.exists is not None and not spec.exists(url):
+        raise CliError(
+            f"The store {label} does not exist (no such file or directory); check the URL. "
+            "Commands that read a store never create one."
+        )
+
+
+def _process_ends_with_command() -> bool:
+    """Whether this process exits when the command ends (the console script), as opposed to ``app`` run in-process."""
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and isinstance(ctx.find_root().obj, ConsoleRun)
+
+
+def _require_persistent(store: HistoryStore, label: str) -> None:
+    if Capability.PERSISTENT not in store.capabilities and _process_ends_with_command():
+        raise CliError(
+            f"The store {label} keeps its data only inside this process, so what this command writes would be "
+            "gone when it ends; write to a file or database store such as sqlite:///history.db."
+        )
+
+
 @asynccontextmanager
-async def opened(target: str | None, **options: Any) -> AsyncIterator[HistoryStore]:
-    """Open ``target`` (``None``: the selector's choice) and close it afterwards."""
-    store = open_store(target, **options)
+async def opened(
+    target: str | None, *, existing: bool = False, persistent: bool = False, **options: Any
+) -> AsyncIterator[HistoryStore]:
+    """Open ``target`` (``None``: the selector's choice) and close it afterwards.
+
+    ``existing``: refuse a store that is not there yet (commands that only read or remove).
+    ``persistent``: refuse a store whose data would not outlive the command (commands that write, run
+    by the console script; ``app`` run in-process may write to a ``memory://NAME`` store it reads later).
+    """
+    chosen = target if target is not None else resolve_target().target
+    label = chosen if target is not None else f"{chosen} (the default store)"
+    if existing:
+        _require_existing(chosen, label)
+    store = open_target(chosen, get_registry(), **options)
     try:
+        if persistent:
+            _require_persistent(store, label)
         yield store
     finally:
         await store.aclose()

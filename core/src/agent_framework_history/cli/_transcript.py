@@ -70,6 +70,23 @@ def _call(name: Any, arguments: Any) -> str:
     return f"{name}({_short(arguments) if arguments not in (None, '') else ''})"
 
 
+def _approval_request_id(item: Item) -> str:
+    """The id an approval answer names: agent-framework's own request id when the item was converted from one.
+
+    A ``function_approval_request`` content keeps its id in the item's ``agent_framework`` record, and the
+    converted answer's ``approval_request_id`` is that id; a Responses-native request is named by its item id.
+    """
+    record = item.get("agent_framework")
+    contents = record.get("contents") if isinstance(record, dict) else None
+    for content in contents if isinstance(contents, list) else []:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(content, dict) and content.get("type") == "function_approval_request":  # pyright: ignore[reportUnknownMemberType]
+            fields = content.get("fields")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            request_id = fields.get("id") if isinstance(fields, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(request_id, str) and request_id:
+                return request_id
+    return str(item.get("id", ""))
+
+
 def describe(index: int, item: Item) -> Entry:
     """How one item reads in a transcript."""
     kind = str(item.get("type", "?"))
@@ -99,7 +116,7 @@ def describe(index: int, item: Item) -> Entry:
         label = "approval request"
         server = item.get("server_label")
         name = f"{server}.{item.get('name')}" if server else item.get("name")
-        text = f"may I call {_call(name, item.get('arguments'))}?  [request {item_id}]"
+        text = f"may I call {_call(name, item.get('arguments'))}?  [request {_approval_request_id(item)}]"
     elif kind == "mcp_approval_response":
         role, label = "user", "approval"
         verdict = "approved" if item.get("approve") else "denied"

@@ -19,6 +19,9 @@
 
 - :class:`RecallChatClient`: an offline chat client whose replies show what history it saw
   (needs no pytest).
+
+- :class:`ScriptedChatClient`: an offline chat client that plays a script of replies — texts and
+  :class:`ToolCall` s — so an agent runs its tools without a model (needs no pytest).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
-from ._clients import RecallChatClient
+from ._clients import RecallChatClient, ScriptedChatClient, ToolCall
 
 if TYPE_CHECKING:
     from ._conformance import HistoryStoreConformance, SessionHandle, make_item, make_turn
@@ -42,8 +45,10 @@ __all__ = [
     "HistoryStoreConformance",
     "RecallChatClient",
     "ResponseStoreConformance",
+    "ScriptedChatClient",
     "SessionHandle",
     "SessionRecordsConformance",
+    "ToolCall",
     "host_turn",
     "make_item",
     "make_turn",

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from .._base import HistoryStoreBase
 from .._errors import StoreClosedError, UnsupportedOperationError
 from .._keys import ALL, SessionKey
-from .._store import Capability, HistoryStore, Item
+from .._store import Capability, HistoryStore, Item, SessionActivity
 
 __all__ = ["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"]
 
@@ -363,7 +365,7 @@ class HistoryStoreConformance:
 
     @pytest.mark.asyncio
     async def test_missing_capability_raises_unsupported(self, store: HistoryStore) -> None:
-        missing = {Capability.DELETE, Capability.LIST_SESSIONS} - store.capabilities
+        missing = {Capability.DELETE, Capability.LIST_SESSIONS, Capability.ACTIVITY} - store.capabilities
         if not missing:
             pytest.skip("the store offers every optional operation")
         if Capability.DELETE in missing:
@@ -372,6 +374,116 @@ class HistoryStoreConformance:
         if Capability.LIST_SESSIONS in missing:
             with pytest.raises(UnsupportedOperationError):
                 await self.listed(store)
+        if Capability.ACTIVITY in missing:
+            with pytest.raises(UnsupportedOperationError):
+                await self.activity(store)
+            with pytest.raises(UnsupportedOperationError):
+                await store.prune(datetime.now(UTC), dry_run=True)
+
+    # -- last activity and retention ------------------------------------------------------
+
+    @staticmethod
+    async def activity(store: HistoryStore, **partition: Any) -> dict[SessionKey, datetime]:
+        found: dict[SessionKey, datetime] = {}
+        async for entry in store.list_activity(**partition):
+            assert isinstance(entry, SessionActivity)
+            assert entry.key not in found, f"{entry.key} listed twice"
+            found[entry.key] = entry.last_active
+        return found
+
+    @staticmethod
+    async def tick() -> None:
+        """Wait long enough for every backend's clock (SQLite keeps milliseconds) to move on."""
+        await asyncio.sleep(0.02)
+
+    @pytest.mark.asyncio
+    async def test_list_activity_gives_each_session_the_time_of_its_latest_append(self, store: HistoryStore) -> None:
+        self.require(store, Capability.ACTIVITY)
+        first, second = self.session(store, "a", user="alice"), self.session(store, "b", chat="c")
+        await first.append(make_turn(0))
+        await self.tick()
+        await second.append(make_turn(0))
+        times = await self.activity(store, user=ALL, chat=ALL)
+        assert set(times) == {first.key, second.key}
+        for when in times.values():
+            assert when.tzinfo is not None and when.utcoffset() == timedelta(0)
+            assert abs(datetime.now(UTC) - when) < timedelta(minutes=5)  # the store's clock, not the client's
+        assert times[first.key] < times[second.key]
+        await self.tick()
+        await first.append(make_turn(1))
+        again = await self.activity(store, user=ALL, chat=ALL)
+        assert again[first.key] > times[second.key] and again[second.key] == times[second.key]
+        assert set(await self.activity(store, user="alice")) == {first.key}  # chat=None: the anonymous chat
+        assert set(await self.activity(store)) == set()
+
+    @pytest.mark.asyncio
+    async def test_prune_removes_only_sessions_idle_before_the_cutoff(self, store: HistoryStore) -> None:
+        self.require(store, Capability.ACTIVITY)
+        old = [self.session(store, "old1", user="alice"), self.session(store, "old2", chat="c")]
+        for handle in old:
+            await handle.append(make_turn(0))
+        cutoff = max((await self.activity(store, user=ALL, chat=ALL)).values()) + timedelta(microseconds=1)
+        await self.tick()
+        fresh = self.session(store, "fresh", user="alice")
+        await fresh.append(make_turn(0))
+        planned = await store.prune(cutoff, dry_run=True)
+        assert {a.key for a in planned} == {h.key for h in old}
+        assert all(a.last_active < cutoff for a in planned)
+        for handle in [*old, fresh]:
+            assert len(await handle.load()) == 2  # a dry run removes nothing
+        removed = await store.prune(cutoff)
+        assert {a.key for a in removed} == {h.key for h in old}
+        for handle in old:
+            assert await store.load(handle.key) == []
+        assert _ids(await fresh.load()) == ["msg_0u", "msg_0a"]
+        assert set(await self.activity(store, user=ALL, chat=ALL)) == {fresh.key}
+        assert await store.prune(cutoff) == []
+
+    @pytest.mark.asyncio
+    async def test_prune_narrowed_to_a_user_takes_every_chat_of_that_user(self, store: HistoryStore) -> None:
+        self.require(store, Capability.ACTIVITY)
+        alice = [self.session(store, "s", user="alice"), self.session(store, "s", user="alice", chat="work")]
+        others = [self.session(store, "s", user="bob"), self.session(store, "s")]
+        for handle in [*alice, *others]:
+            await handle.append([make_item(1)])
+        removed = await store.prune(datetime.now(UTC) + timedelta(days=1), user="alice")
+        assert {a.key for a in removed} == {h.key for h in alice}
+        for handle in others:
+            assert _ids(await handle.load()) == ["msg_1"]
+
+    @pytest.mark.asyncio
+    async def test_a_session_appended_to_after_listing_is_not_pruned(self, store: HistoryStore) -> None:
+        self.require(store, Capability.ACTIVITY)
+        if not isinstance(store, HistoryStoreBase):
+            pytest.skip("the check between listing and removing is HistoryStoreBase._do_delete_idle")
+        s = self.session(store, user="alice")
+        await s.append(make_turn(0))
+        listed = (await self.activity(store, user="alice"))[s.key]
+        await self.tick()
+        await s.append(make_turn(1))  # the session is used between prune's listing and its removal
+        cutoff = listed + timedelta(microseconds=1)
+        assert await store._do_delete_idle(s.key, cutoff) is False  # pyright: ignore[reportPrivateUsage]
+        assert len(await s.load()) == 4
+        assert await store._do_delete_idle(s.key, datetime.now(UTC) + timedelta(days=1)) is True  # pyright: ignore[reportPrivateUsage]
+        assert await store.load(s.key) == []
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("before", [datetime(2020, 1, 1), "2020-01-01", 0])  # the first one is naive
+    async def test_prune_refuses_a_cutoff_that_is_not_an_aware_datetime(self, store: HistoryStore, before: Any) -> None:
+        self.require(store, Capability.ACTIVITY)
+        s = self.session(store)
+        await s.append([make_item(1)])
+        with pytest.raises(ValueError, match="before must be"):
+            await store.prune(before)
+        assert _ids(await s.load()) == ["msg_1"]
+
+    @pytest.mark.asyncio
+    async def test_deleted_session_has_no_activity(self, store: HistoryStore) -> None:
+        self.require(store, Capability.ACTIVITY)
+        s = self.session(store, user="alice")
+        await s.append([make_item(1)])
+        assert await store.delete(s.key) is True
+        assert await self.activity(store, user=ALL, chat=ALL) == {}
 
     # -- concurrency ----------------------------------------------------------------------
 
