@@ -40,8 +40,7 @@ from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
 from agent_framework_history import CorruptDataError, Item, dumps_item, loads_item
-from agent_framework_history._response_store import Chain as IdChain
-from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
+from agent_framework_history._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
 from ._config import PostgresSettings, parse_settings
@@ -59,7 +58,6 @@ __all__ = [
 ]
 
 Partition = tuple[str | None, str | None]
-Chain = tuple[str, ...]
 
 CHAIN_CACHE_SIZE: Final = 512
 """Responses whose chain of ids one store keeps in memory (the tips a host continues)."""
@@ -140,21 +138,6 @@ class _Row:
     def self_contained(self) -> bool:
         """Whether the chain needs no parent: the history is kept, or there is none."""
         return self.history is not None or self.history_len == 0
-
-
-def _tail(chain: Chain, length: int) -> Chain:
-    """The last ``length`` ids of ``chain`` with each id once (what the host was given as history)."""
-    unique = tuple(dict.fromkeys(chain))
-    return unique[max(0, len(unique) - length) :] if length else ()
-
-
-def _ends(chain: Chain, history: Chain) -> bool:
-    """Whether ``history`` is the end of ``chain`` with repeats dropped (the history the host was given)."""
-    if not chain or chain[-1] != history[-1]:
-        return False
-    if len(chain) == len(history) and chain == history:  # the usual case: the whole chain, no repeats
-        return True
-    return _tail(chain, len(history)) == history
 
 
 def _unique_rows(items: Sequence[Item]) -> tuple[list[str], list[str]]:
@@ -261,20 +244,20 @@ class PostgresResponseStore(ResponseStoreBase):
     # -- chains -----------------------------------------------------------------------------
 
     def _compose(self, row: _Row, parent_chain: Chain) -> Chain:
-        history = row.history if row.history is not None else _tail(parent_chain, row.history_len)
-        chain = (*history, *row.input_ids, *row.output_ids)
+        history = Chain.of(row.history) if row.history is not None else parent_chain.tail(row.history_len)
+        chain = history.extend([*row.input_ids, *row.output_ids])
         self._chains[row.key] = chain
         return chain
 
     def _known_chain(self, row: _Row) -> Chain | None:
         """The chain of ``row`` without a query (cached, self-contained, or from its parent's cached chain)."""
         if row.deleted:  # nothing reads a deleted response's chain (its continuations were pinned)
-            return ()
+            return Chain.of(())
         cached = self._chains.get(row.key)
         if cached is not None:
             return cached
         if row.self_contained:
-            return self._compose(row, ())
+            return self._compose(row, Chain.of(()))
         if row.parent is not None and row.parent_version is not None:
             parent = self._chains.get((row.parent, row.parent_version))
             if parent is not None:
@@ -291,7 +274,7 @@ class PostgresResponseStore(ResponseStoreBase):
                 base = cached
                 break
             if current.self_contained:
-                base = self._compose(current, ())
+                base = self._compose(current, Chain.of(()))
                 break
             pending.append(current)
             parent = None if current.parent is None else rows.get(current.parent)
@@ -334,15 +317,16 @@ class PostgresResponseStore(ResponseStoreBase):
             return None
         [(row, chain)] = await self._resolve(conn, [_Row.of(record)])
         self._seen[(user, chat, response_id)] = row.key
-        if chain and not row.deleted:
-            self._tips[(user, chat, chain[-1])] = response_id
+        last = chain.last
+        if last is not None and not row.deleted:
+            self._tips[(user, chat, last)] = response_id
         return row, chain
 
     def _response_row(self, row: _Row, chain: Chain) -> ResponseRow:
         if row.deleted:
             return ResponseRow(row.response_id, None, True)
         inputs, outputs = len(row.input_ids), len(row.output_ids)
-        history = list(chain[: len(chain) - inputs - outputs])
+        history = chain.ids()[: len(chain) - inputs - outputs]
         envelope = None
         if row.envelope is not None:
             try:
@@ -359,7 +343,7 @@ class PostgresResponseStore(ResponseStoreBase):
             return
         [(_, chain)] = await self._resolve(conn, [row])
         await conn.executemany(
-            self._pin_sql, [(child["id"], list(_tail(chain, int(child["history_len"])))) for child in children]
+            self._pin_sql, [(child["id"], chain.tail(int(child["history_len"])).ids()) for child in children]
         )
 
     # -- the primitives ---------------------------------------------------------------------
@@ -374,7 +358,7 @@ class PostgresResponseStore(ResponseStoreBase):
         ids, bodies = _unique_rows([*new.inputs, *new.outputs])
         input_ids = [item["id"] for item in new.inputs]
         output_ids = [item["id"] for item in new.outputs]
-        history = tuple(new.history_ids)
+        history = new.history_ids
         previous = new.previous_response_id
         # The SDK's hosts leave previous_response_id out of the envelope: the history's last id tells.
         last_id = history[-1] if previous is None and history else None
@@ -407,7 +391,7 @@ class PostgresResponseStore(ResponseStoreBase):
                 if found is None or found[0].deleted:
                     return None
                 seen, chain = found[0].key, found[1]
-            return seen if _ends(chain, history) else None
+            return seen if chain.ends_with(history) else None
 
         async def create(conn: Connection) -> None:
             for attempt in range(_CREATE_ATTEMPTS):
@@ -453,13 +437,13 @@ class PostgresResponseStore(ResponseStoreBase):
                     parent_chain = None if parent_key is None else self._chains.get(parent_key)
                     chain: Chain | None = None
                     if not implied:
-                        chain = (*history, *input_ids, *output_ids)
+                        chain = Chain.of(history).extend([*input_ids, *output_ids])
                     elif parent_chain is not None:
-                        chain = (*_tail(parent_chain, len(history)), *input_ids, *output_ids)
+                        chain = parent_chain.tail(len(history)).extend([*input_ids, *output_ids])
                     if chain is not None:
                         self._chains[key] = chain
-                        if chain:
-                            self._tips[(user, chat, chain[-1])] = new.response_id
+                        if chain.last is not None:
+                            self._tips[(user, chat, chain.last)] = new.response_id
                     self._seen[(user, chat, new.response_id)] = key
                 return  # "done": the retry of this very call, whose first attempt committed
             raise AssertionError("unreachable: the last attempt gives the history explicitly")  # pragma: no cover
@@ -475,12 +459,12 @@ class PostgresResponseStore(ResponseStoreBase):
 
         return await self._store._with_connection("reading a response", read)
 
-    async def _do_chain(self, partition: Partition, response_id: str) -> IdChain | None:
+    async def _do_chain(self, partition: Partition, response_id: str) -> Chain | None:
         user, chat = _columns(partition)
 
-        async def read(conn: Connection) -> IdChain | None:
+        async def read(conn: Connection) -> Chain | None:
             found = await self._read(conn, user, chat, response_id, envelope=False)
-            return None if found is None or found[0].deleted else IdChain(found[1])
+            return None if found is None or found[0].deleted else found[1]
 
         return await self._store._with_connection("reading a response's chain", read)
 
