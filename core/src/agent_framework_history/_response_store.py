@@ -142,6 +142,8 @@ class NewResponse:
     history_ids: list[str]
     inputs: list[Item]
     outputs: list[Item]
+    history_of: Chain | None = None
+    """The chain whose unique ids ``history_ids`` are, when this store handed that chain out (``None``: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +280,8 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
 
     def __init__(self) -> None:
         self._closed = False
+        self._served: Chain | None = None
+        """The chain ``get_history_item_ids`` answered last: a history equal to it needs no checking."""
 
     def _check_open(self, operation: str) -> None:
         if self._closed:
@@ -299,7 +303,10 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         envelope = clone_json(dict(cast(Mapping[str, Any], response)), "response")
         response_id = check_response_id(envelope.get("id"), "response['id']")
         previous = envelope.get("previous_response_id")
-        history = _check_ids(history_item_ids, "history_item_ids")
+        history = list(history_item_ids or ())
+        served: Chain | None = self._served
+        if served is None or not served.is_unique_ids(history):  # ids this store gave out are clean already
+            history, served = _check_ids(history, "history_item_ids"), None
         new = NewResponse(
             response_id=response_id,
             envelope=envelope,
@@ -308,6 +315,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
             history_ids=history,
             inputs=_as_items(input_items, "input_items"),
             outputs=output_items(envelope),
+            history_of=served,
         )
         await self._do_create(partition_of(context), new)
 
@@ -383,6 +391,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
                 chain = await self._do_chain(partition, previous_response_id)
                 if chain is None:
                     return []
+                self._served = chain
                 unique = chain.unique_ids()
                 return unique if limit == -1 else ([] if limit <= 0 else unique[-limit:])
             row = await self._do_row(partition, previous_response_id)

@@ -163,6 +163,8 @@ class PostgresResponseStore(ResponseStoreBase):
         super().__init__()
         self._store = PostgresHistoryStore(settings)
         self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(CHAIN_CACHE_SIZE)
+        self._outputs: LRUCache[tuple[int, int], int] = LRUCache(CHAIN_CACHE_SIZE)
+        """How many of the cached chain's ids are the response's outputs (the end ``update_response`` replaces)."""
         self._seen: LRUCache[tuple[str, str, str], tuple[int, int]] = LRUCache(CHAIN_CACHE_SIZE)
         """The ``(row id, version)`` last read or written of each ``(user, chat, response id)``."""
         self._tips: LRUCache[tuple[str, str, str], str] = LRUCache(CHAIN_CACHE_SIZE)
@@ -246,8 +248,12 @@ class PostgresResponseStore(ResponseStoreBase):
     def _compose(self, row: _Row, parent_chain: Chain) -> Chain:
         history = Chain.of(row.history) if row.history is not None else parent_chain.tail(row.history_len)
         chain = history.extend([*row.input_ids, *row.output_ids])
-        self._chains[row.key] = chain
+        self._remember(row.key, chain, len(row.output_ids))
         return chain
+
+    def _remember(self, key: tuple[int, int], chain: Chain, outputs: int) -> None:
+        self._chains[key] = chain
+        self._outputs[key] = outputs
 
     def _known_chain(self, row: _Row) -> Chain | None:
         """The chain of ``row`` without a query (cached, self-contained, or from its parent's cached chain)."""
@@ -391,7 +397,7 @@ class PostgresResponseStore(ResponseStoreBase):
                 if found is None or found[0].deleted:
                     return None
                 seen, chain = found[0].key, found[1]
-            return seen if chain.ends_with(history) else None
+            return seen if chain is new.history_of or chain.ends_with(history) else None
 
         async def create(conn: Connection) -> None:
             for attempt in range(_CREATE_ATTEMPTS):
@@ -441,7 +447,7 @@ class PostgresResponseStore(ResponseStoreBase):
                     elif parent_chain is not None:
                         chain = parent_chain.tail(len(history)).extend([*input_ids, *output_ids])
                     if chain is not None:
-                        self._chains[key] = chain
+                        self._remember(key, chain, len(output_ids))
                         if chain.last is not None:
                             self._tips[(user, chat, chain.last)] = new.response_id
                     self._seen[(user, chat, new.response_id)] = key
@@ -473,7 +479,8 @@ class PostgresResponseStore(ResponseStoreBase):
         for item in outputs:
             _check_id(item["id"], "item id")
         ids, bodies = _unique_rows(outputs)
-        args = (user, chat, response_id, dumps_item(envelope), [i["id"] for i in outputs], _new_head(), ids, bodies)
+        output_ids = [i["id"] for i in outputs]
+        args = (user, chat, response_id, dumps_item(envelope), output_ids, _new_head(), ids, bodies)
 
         async def update(conn: Connection) -> bool:
             record = await conn.fetchrow(self._update_sql, *args)
@@ -488,7 +495,18 @@ class PostgresResponseStore(ResponseStoreBase):
                     assert record is not None
             if record["o_status"] != "ok":
                 return False
-            self._seen[(user, chat, response_id)] = (int(record["o_id"]), int(record["o_version"]))
+            key = (int(record["o_id"]), int(record["o_version"]))
+            before = (key[0], key[1] - 1)
+            seen = self._seen.get((user, chat, response_id))
+            chain, outputs = self._chains.get(before), self._outputs.get(before)
+            if seen == before and chain is not None and outputs is not None:
+                # The version this process knew was the one this call replaced: its chain, new outputs.
+                kept = Chain(chain.run, len(chain) - outputs)
+                after = kept.extend(output_ids)
+                self._remember(key, after, len(output_ids))
+                if after.last is not None:
+                    self._tips[(user, chat, after.last)] = response_id
+            self._seen[(user, chat, response_id)] = key
             return True
 
         return await self._store._with_connection("update_response", update)

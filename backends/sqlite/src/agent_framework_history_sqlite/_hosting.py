@@ -17,15 +17,19 @@ previous response's own chain (what ``get_history_item_ids`` gave it), so no row
 conversation; the list itself otherwise. Before a response's outputs change or it is deleted, the
 implied histories of the responses continuing it are written out (pinned), since they end where
 its chain ends. Chains of ids are cached per process, keyed by the
-response row and its version, so the host's per-turn ``get_history_item_ids`` +
-``create_response`` stay flat as a conversation grows; any process writing a response bumps its
-version, so the cache never answers for a changed row.
+response row and its version (each a prefix of a run of ids that the next turn extends in place,
+see ``Chain``), so the host's per-turn ``get_history_item_ids`` + ``create_response`` (+
+``update_response``) stay flat as a conversation grows; any process writing a response bumps its
+version, so the cache never answers for a changed row. ``get_history_item_ids`` of a response
+whose chain is cached reads only the row's version, on the event loop (``Database.glance``: no trip
+to the worker); one write transaction per ``create_response``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -125,6 +129,25 @@ class _Row:
         self.deleted = bool(deleted)
 
 
+class _ChainCache:
+    """Chains of ids by ``(row id, version)``, least recently used dropped first; safe across threads.
+
+    The worker fills it; the event loop's glance at a row reads it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(size)
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> Chain | None:
+        with self._lock:
+            return self._chains.get(key)
+
+    def put(self, key: tuple[int, int], chain: Chain) -> None:
+        with self._lock:
+            self._chains[key] = chain
+
+
 class SQLiteResponseStore(ResponseStoreBase):
     """``ResponseProviderProtocol`` in a SQLite file, shared by every process that opens it."""
 
@@ -132,7 +155,7 @@ class SQLiteResponseStore(ResponseStoreBase):
         super().__init__()
         self.config = config
         self._db = Database(config)
-        self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(CHAIN_CACHE_SIZE)
+        self._chains = _ChainCache(CHAIN_CACHE_SIZE)
 
     @property
     def path(self) -> Path | None:
@@ -171,11 +194,11 @@ class SQLiteResponseStore(ResponseStoreBase):
         else:
             oldest = pending.pop()
             base = Chain.of([*(oldest.history or ()), *oldest.input_ids, *oldest.output_ids])
-            self._chains[(oldest.id, oldest.version)] = base
+            self._chains.put((oldest.id, oldest.version), base)
         for current in reversed(pending):
             history = base.tail(current.history_len) if current.history_len else Chain.of(())
             base = history.extend([*current.input_ids, *current.output_ids])
-            self._chains[(current.id, current.version)] = base
+            self._chains.put((current.id, current.version), base)
         return base
 
     def _response_row(self, conn: sqlite3.Connection, row: _Row, response_id: str) -> ResponseRow:
@@ -210,7 +233,7 @@ class SQLiteResponseStore(ResponseStoreBase):
             if not implied:
                 chain = self._chain(conn, previous)
                 # The usual case, cheaply: the host passed the previous response's whole chain.
-                implied = chain.ends_with(new.history_ids)
+                implied = chain is new.history_of or chain.ends_with(new.history_ids)
                 base = chain.tail(len(new.history_ids)) if implied else None
         turn = _unique_rows([*new.inputs, *new.outputs])
         first_seq = None
@@ -256,7 +279,7 @@ class SQLiteResponseStore(ResponseStoreBase):
             row_id, version = existing.id, existing.version + 1
         if row_id is not None:  # what the host reads next: this response's chain
             history = base if base is not None else Chain.of(new.history_ids)
-            self._chains[(row_id, version)] = history.extend([*input_ids, *output_ids])
+            self._chains.put((row_id, version), history.extend([*input_ids, *output_ids]))
 
     def _update(
         self, conn: sqlite3.Connection, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]
@@ -297,6 +320,10 @@ class SQLiteResponseStore(ResponseStoreBase):
             "WHERE id = ?",
             (dumps_item(envelope), json.dumps(new_ids), head, first_seq, row.id),
         )
+        before = self._chains.get((row.id, row.version))
+        if before is not None:  # the host completes each response it created: the next turn reads this chain
+            kept = Chain(before.run, len(before) - len(row.output_ids))  # history and inputs: a prefix of the run
+            self._chains.put((row.id, row.version + 1), kept.extend(new_ids))
         return True
 
     def _pin_children(self, conn: sqlite3.Connection, row: _Row) -> None:
@@ -352,6 +379,20 @@ class SQLiteResponseStore(ResponseStoreBase):
         return await self._db.read(read)
 
     async def _do_chain(self, partition: Partition, response_id: str) -> Chain | None:
+        columns = (*_columns(partition), response_id)
+
+        def glance(conn: sqlite3.Connection) -> tuple[Chain | None] | None:
+            """The answer from the row's version and this process's cache, or ``None`` to ask the worker."""
+            found = conn.execute(_VERSION, columns).fetchone()
+            if found is None or found[2]:
+                return (None,)
+            cached = self._chains.get((found[0], found[1]))
+            return None if cached is None else (cached,)
+
+        known = self._db.glance(glance)  # the host's every turn: no trip to the worker
+        if known is not None:
+            return known[0]
+
         def read(conn: sqlite3.Connection) -> Chain | None:
             found = conn.execute(_VERSION, (*_columns(partition), response_id)).fetchone()
             if found is None or found[2]:
