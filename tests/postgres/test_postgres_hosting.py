@@ -507,6 +507,7 @@ async def test_a_retried_session_write_whose_first_attempt_committed_is_no_confl
 # -- the version 3 upgrade ------------------------------------------------------------------
 
 _BACK_TO_VERSION_2 = """
+DROP FUNCTION "{s}".af_history_append_batch;
 DROP FUNCTION "{s}".af_history_create_response;
 DROP FUNCTION "{s}".af_history_update_response;
 DROP TABLE "{s}".af_history_responses;

@@ -189,15 +189,16 @@ async def _append_source(admin: asyncpg.Connection[Any], schema: str) -> str:
 
 
 @pytest.mark.asyncio
-async def test_version_3_tables_get_the_probing_append_function_and_lose_nothing(
+async def test_version_3_tables_get_the_version_4_append_functions_and_lose_nothing(
     dsn: str, schema: str, admin: asyncpg.Connection[Any]
 ) -> None:
-    """Version 4 only replaces the append function's body; chains written before it continue and fork as before."""
+    """Version 4 replaces the append function's body and adds the batch one; chains continue and fork as before."""
     async with open_postgres_store(dsn, schema=schema) as store:
         names = store.names
         heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
     # Back to version 3: its append function (version 2's body), its version rows.
     await admin.execute(names.append_function_at(2).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    await admin.execute(f"DROP FUNCTION {names.append_batch_routine}")
     await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 4")
     assert "OFFSET 0" not in await _append_source(admin, schema)
 
@@ -206,6 +207,7 @@ async def test_version_3_tables_get_the_probing_append_function_and_lose_nothing
         versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
         assert [r["version"] for r in versions] == [1, 2, 3, 4] == list(range(1, LATEST_VERSION + 1))
         assert "OFFSET 0" in await _append_source(admin, schema)
+        assert await admin.fetchval("SELECT to_regproc($1) IS NOT NULL", names.append_batch_routine)
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
         assert _ids(await store.load(PLAIN)) == plain
         # Ids already in the chain are skipped; the same ids on a fork from before them are stored again.

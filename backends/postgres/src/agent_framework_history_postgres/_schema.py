@@ -101,6 +101,11 @@ class Names:
         """The qualified name of the append function."""
         return self._q("append")
 
+    @property
+    def append_batch_routine(self) -> str:
+        """The qualified name of the function that appends several turns at once (schema version 4)."""
+        return self._q("append_batch")
+
     def index(self, name: str) -> str:
         """An index name (indexes live in their table's schema, so it is not qualified)."""
         return f'"{self.prefix}{name}"'
@@ -254,6 +259,51 @@ class Names:
             "  o_head := p_new_head;\n"
             "END\n"
             "$fn$"
+        )
+
+    @property
+    def append_batch_function(self) -> str:
+        """The function that appends several turns in one statement (schema version 4).
+
+        ``(users[], chats[], sessions[], latest[], heads[], new_heads[], counts[], ids[], bodies[]) ->
+        (o_stored[], o_head[], o_known[])``: append ``k`` gets the ``counts[k]`` ids and bodies after
+        those of the appends before it, and is exactly one call of the append function, in the
+        order given; the results come back in that order. One statement, one transaction: the
+        turns commit together (one WAL flush for all), or none does. Callers order the appends by
+        session key, so two batches lock the sessions they share in the same order and cannot
+        deadlock.
+        """
+        return (
+            f"CREATE FUNCTION {self.append_batch_routine}("
+            "p_users text[], p_chats text[], p_sessions text[], p_latest boolean[], p_heads text[],"
+            " p_new_heads text[], p_counts integer[], p_ids text[], p_bodies text[],"
+            " OUT o_stored integer[], OUT o_head text[], OUT o_known boolean[])"
+            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            "DECLARE\n"
+            "  v_first integer := 1; v_last integer; v_one record;\n"
+            "BEGIN\n"
+            "  o_stored := '{}'; o_head := '{}'; o_known := '{}';\n"
+            "  FOR k IN 1 .. coalesce(cardinality(p_users), 0) LOOP\n"
+            "    v_last := v_first + p_counts[k] - 1;\n"
+            f"    SELECT * INTO v_one FROM {self.append_routine}(p_users[k], p_chats[k], p_sessions[k], p_latest[k],"
+            " p_heads[k], p_new_heads[k], p_ids[v_first:v_last], p_bodies[v_first:v_last]);\n"
+            "    o_stored := o_stored || v_one.o_stored;\n"
+            "    o_head := o_head || v_one.o_head;\n"
+            "    o_known := o_known || v_one.o_known;\n"
+            "    v_first := v_last + 1;\n"
+            "  END LOOP;\n"
+            "END\n"
+            "$fn$"
+        )
+
+    @property
+    def append_batch(self) -> str:
+        """``($1 users[], $2 chats[], $3 sessions[], $4 latest[], $5 heads[], $6 new heads[], $7 counts[],
+        $8 ids[], $9 bodies[])``."""
+        return (
+            "SELECT o_stored, o_head, o_known FROM "
+            f"{self.append_batch_routine}($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],"
+            " $6::text[], $7::integer[], $8::text[], $9::text[])"
         )
 
     def continued_response(self, last_id: str, user: str, chat: str, *, into: str = "") -> str:
@@ -690,8 +740,8 @@ def migrations(names: Names) -> list[Migration]:
         ),
         Migration(
             4,
-            "append: new ids looked up by id, not by reading the chain",
-            (n.append_function_at(4),),
+            "appends: new ids looked up by id, not by reading the chain; several turns in one statement",
+            (n.append_function_at(4), n.append_batch_function),
         ),
     ]
 
