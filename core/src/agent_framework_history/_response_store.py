@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -53,6 +54,10 @@ __all__ = [
 EMPTY_USER_CHAT: Final = "~empty-user"
 """The ``chat`` that keeps ``user_id_key=""`` apart: ``SessionKey`` has no empty user, so that
 partition is stored as ``(user=None, chat="~empty-user")``, apart from the anonymous ``(None, None)``."""
+
+SERVED_KEPT: Final = 64
+"""Chains ``get_history_item_ids`` answered that a store remembers, to spare re-checking the history a host
+passes back to ``create_response`` (the host serves many conversations at once)."""
 
 MAX_PAGE: Final = 100
 """``get_input_items`` returns at most this many items per call (the SDK clamps ``limit`` to 1..100)."""
@@ -280,8 +285,8 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
 
     def __init__(self) -> None:
         self._closed = False
-        self._served: Chain | None = None
-        """The chain ``get_history_item_ids`` answered last: a history equal to it needs no checking."""
+        self._served: OrderedDict[str, Chain] = OrderedDict()
+        """The chains ``get_history_item_ids`` answered lately, by last id: a history equal to one needs no check."""
 
     def _check_open(self, operation: str) -> None:
         if self._closed:
@@ -304,7 +309,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         response_id = check_response_id(envelope.get("id"), "response['id']")
         previous = envelope.get("previous_response_id")
         history = list(history_item_ids or ())
-        served: Chain | None = self._served
+        served = self._served.get(history[-1]) if history and type(history[-1]) is str else None
         if served is None or not served.is_unique_ids(history):  # ids this store gave out are clean already
             history, served = _check_ids(history, "history_item_ids"), None
         new = NewResponse(
@@ -391,7 +396,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
                 chain = await self._do_chain(partition, previous_response_id)
                 if chain is None:
                     return []
-                self._served = chain
+                self._remember_served(chain)
                 unique = chain.unique_ids()
                 return unique if limit == -1 else ([] if limit <= 0 else unique[-limit:])
             row = await self._do_row(partition, previous_response_id)
@@ -407,6 +412,15 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         if limit <= 0:
             return []
         return unique[-limit:]
+
+    def _remember_served(self, chain: Chain) -> None:
+        last = chain.last
+        if last is None:
+            return
+        self._served[last] = chain
+        self._served.move_to_end(last)
+        if len(self._served) > SERVED_KEPT:
+            self._served.popitem(last=False)
 
     async def aclose(self) -> None:
         if self._closed:
