@@ -88,7 +88,7 @@ async def test_a_failed_batch_is_sent_again_one_by_one_and_each_caller_gets_its_
 
 
 @pytest.mark.asyncio
-async def test_a_caller_that_stops_waiting_is_not_sent_and_closing_cancels_the_queue() -> None:
+async def test_a_caller_that_stops_waiting_is_not_sent_and_closing_fails_the_queue() -> None:
     server = FakeServer()
     server.gate.clear()
     runner = batcher(server, limit=1)
@@ -106,11 +106,12 @@ async def test_a_caller_that_stops_waiting_is_not_sent_and_closing_cancels_the_q
     held = asyncio.create_task(runner.run(("d", 3)))
     queued = asyncio.create_task(runner.run(("e", 4)))
     await asyncio.sleep(0.01)
-    await runner.aclose()
-    with pytest.raises(asyncio.CancelledError):
+    await runner.aclose(lambda: RuntimeError("closed"))
+    with pytest.raises(RuntimeError, match="closed"):
         await queued
     server.gate.set()
     assert await held == "d:3"  # sent alone before the close: its caller's own call finishes
+    assert ("e", 4) not in [args for call in server.calls for args in call]
 
 
 @pytest.mark.asyncio

@@ -18,7 +18,6 @@ failure was reported is recognised by the server and reported, not stored twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -112,13 +111,12 @@ class Batcher(Generic[A, R]):
                 future.cancel()
             raise
 
-    async def aclose(self) -> None:
-        """Stop sending: queued appends fail with ``CancelledError``; sends under way are cancelled."""
-        for task in list(self._drains):
-            task.cancel()
-        for task in list(self._drains):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async def aclose(self, error: Callable[[], BaseException]) -> None:
+        """Fail the calls still queued with ``error()``; wait for the batches already under way to finish."""
         while self._queue:
             _, future = self._queue.popleft()
-            future.cancel()
+            if not future.done():
+                future.set_exception(error())
+        drains = list(self._drains)
+        if drains:
+            await asyncio.gather(*drains, return_exceptions=True)

@@ -468,7 +468,9 @@ class PostgresHistoryStore(HistoryStoreBase):
             cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
 
     async def _do_close(self) -> None:
-        await self._batcher.aclose()
+        await self._batcher.aclose(
+            lambda: StoreClosedError(f"{self!r} was closed while this append waited for a connection; not stored.")
+        )
         pool, self._pool = self._pool, None
         if pool is None:
             return
