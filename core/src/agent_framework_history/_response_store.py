@@ -207,7 +207,8 @@ class Chain:
     A chain continued by its own end (the host's every turn) extends the run in place, so the
     chain of turn *n + 1* costs the ids it adds, not a copy of the *n* before; only a fork (a
     continuation of a chain the run has already grown past) copies. Chains are immutable: a
-    run only ever grows past their end.
+    run only ever grows past their end, so any thread may read a chain while another extends
+    its run; extending is for one thread at a time (a store's worker, or its event loop).
     """
 
     run: _Run

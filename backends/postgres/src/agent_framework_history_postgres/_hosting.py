@@ -17,7 +17,9 @@ previous response's own chain (what ``get_history_item_ids`` gave it), so no row
 conversation; the list itself otherwise. Before a response's outputs change, or it is deleted,
 the implied histories of the responses continuing it are written out (*pinned*), so what a
 continuation read stays what it read. Chains of ids are cached per process, keyed by the row and
-its version; every write bumps the version, so the cache never answers for a changed row.
+its version; every write bumps the version, so the cache never answers for a changed row. A
+response's chain extends its previous response's in place (``Chain``), and completing a response
+(``update_response``) extends the cached chain too, so a host's turn costs the ids it adds.
 
 Round trips: ``create_response`` is one call of ``<p>create_response`` (its items appended by the
 same function the history store uses, in the same transaction); a second one only when this
