@@ -1,5 +1,6 @@
 """The postgres backend: the shared workload, appends/s with 1 and 8 writers, load(limit=50) on 100,000 items
-(at the tip and three forks deep).
+(at the tip and three forks deep), an append against one INSERT round trip, and appends/s with 1, 10 and 100
+concurrent tasks.
 
 The server comes from ``AF_HISTORY_POSTGRES_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
 Every schema made here is new for the run and dropped at the end of ``run``.
@@ -29,6 +30,9 @@ BIG = 100_000
 LOAD_LIMIT = 50
 LOAD_REPEATS = 300
 FORKS = 3
+ROUND_TRIPS = 300
+CONCURRENCY = (1, 10, 100)
+CONCURRENT_APPENDS = 2000
 
 _problem: list[str] = []
 
@@ -78,6 +82,67 @@ async def _latency(repeats: int, fn: Any) -> float:
         await fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+async def _append_targets(ctx: Context, dsn: str, schema: str) -> None:
+    """An append against one INSERT round trip, and appends/s as concurrent writers grow past the pool.
+
+    The store has the default settings (a pool of 10). Latency: a one-turn append to a session, then a
+    one-row autocommit INSERT on a connection of its own, alternately, medians. Throughput: 1, 10 and
+    100 tasks, each appending turns to a session of its own.
+    """
+    import asyncpg
+
+    from agent_framework_history_postgres import open_postgres_store
+
+    store = open_postgres_store(dsn, schema=schema, table_prefix="target_")
+    conn = await asyncpg.connect(dsn)
+    try:
+        await store.connect()
+        await conn.execute(f'CREATE TABLE "{schema}".bench_round_trip (id bigint PRIMARY KEY, body text NOT NULL)')
+        key = SessionKey("latency", user="bench")
+        appends: list[float] = []
+        inserts: list[float] = []
+        for n in range(ROUND_TRIPS):
+            start = time.perf_counter()
+            await store.append(key, _turn("l", n))
+            middle = time.perf_counter()
+            await conn.execute(f'INSERT INTO "{schema}".bench_round_trip VALUES ($1, $2)', n, "x" * 200)
+            appends.append(middle - start)
+            inserts.append(time.perf_counter() - middle)
+        append_s, insert_s = statistics.median(appends), statistics.median(inserts)
+
+        rates: dict[int, float] = {}
+        for tasks in CONCURRENCY:
+            per_task = max(1, CONCURRENT_APPENDS // tasks)
+
+            async def write(task: int, tasks: int = tasks, per_task: int = per_task) -> None:
+                own = SessionKey(f"tasks-{tasks}-{task}", user="bench")
+                for n in range(per_task):
+                    await store.append(own, _turn(f"t{task}", n))
+
+            start = time.perf_counter()
+            await asyncio.gather(*(write(task) for task in range(tasks)))
+            rates[tasks] = per_task * tasks / (time.perf_counter() - start)
+    finally:
+        await conn.close()
+        await store.aclose()
+    low, mid, high = CONCURRENCY
+    ctx.report.notes.append(
+        f"postgres append (default pool of 10): median {append_s * 1e3:.2f} ms against {insert_s * 1e3:.2f} ms for"
+        f" one INSERT round trip; appends/s with {low} / {mid} / {high} concurrent tasks (a session each):"
+        f" {rates[low]:,.0f} / {rates[mid]:,.0f} / {rates[high]:,.0f}"
+    )
+    ctx.report.checks += [
+        Check("postgres append ÷ one INSERT round trip (medians, same run)", append_s / insert_s, 1.5, "x"),
+        Check(
+            f"postgres appends/s, {high} ÷ {mid} concurrent tasks (keeps rising past the pool of 10)",
+            rates[high] / rates[mid],
+            1.1,
+            "x",
+            higher_is_better=True,
+        ),
+    ]
 
 
 async def run(ctx: Context) -> None:
@@ -179,6 +244,7 @@ async def run(ctx: Context) -> None:
                 "x",
             )
         )
+        await _append_targets(ctx, dsn, schema)
     finally:
         await store.aclose()
         conn = await asyncpg.connect(dsn)

@@ -321,6 +321,8 @@ async def test_a_hosts_turn_costs_one_statement_per_call(store_url: str) -> None
     done = envelope("caresp_0005", [message("msg_5a", "a", "assistant")])
     await store.update_response(done, context=user)
     assert len(statements) == 3 and "update_response" in statements[2]
+    completed = store._seen[("u", "", "caresp_0005")]
+    assert store._chains[completed].ids() == turn_ids(*range(6))  # completing it extended the cached chain
     assert await store.get_history_item_ids("caresp_0005", None, -1, context=user) == turn_ids(*range(6))
     assert len(statements) == 4
     await store.aclose()
@@ -505,12 +507,13 @@ async def test_a_retried_session_write_whose_first_attempt_committed_is_no_confl
 # -- the version 3 upgrade ------------------------------------------------------------------
 
 _BACK_TO_VERSION_2 = """
+DROP FUNCTION "{s}".af_history_append_batch;
 DROP FUNCTION "{s}".af_history_create_response;
 DROP FUNCTION "{s}".af_history_update_response;
 DROP TABLE "{s}".af_history_responses;
 DROP TABLE "{s}".af_history_agent_sessions;
 DROP INDEX "{s}".af_history_items_item;
-DELETE FROM "{s}".af_history_schema_version WHERE version = 3;
+DELETE FROM "{s}".af_history_schema_version WHERE version >= 3;
 """
 
 
@@ -526,8 +529,8 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
     versions = await admin.fetch(f'SELECT version FROM "{schema}".af_history_schema_version ORDER BY version')
     assert [r["version"] for r in versions] == [1, 2]
 
-    store = open_response_store(url(dsn, schema))  # opening migrates to version 3
-    assert LATEST_VERSION == 3
+    store = open_response_store(url(dsn, schema))  # opening migrates to the latest version
+    assert LATEST_VERSION == 4
     alice_u = PlatformContext(user_id_key="u")
     found = await store.get_items(["msg_1", "msg_3", "msg_9"], context=alice_u)
     assert [None if i is None else i["id"] for i in found] == ["msg_1", "msg_3", None]
@@ -535,7 +538,7 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
     assert await store.get_history_item_ids("caresp_1", None, -1, context=alice_u) == ["msg_4"]
     await store.aclose()
     versions = await admin.fetch(f'SELECT version FROM "{schema}".af_history_schema_version ORDER BY version')
-    assert [r["version"] for r in versions] == [1, 2, 3]
+    assert [r["version"] for r in versions] == [1, 2, 3, 4]
     async with open_postgres_store(dsn, schema=schema) as history:
         assert [i["id"] for i in await history.load(key, head=first.head)] == ["msg_1", "msg_2"]
         assert [i["id"] for i in await history.load(key)] == ["msg_1", "msg_2", "msg_3"]

@@ -106,7 +106,7 @@ async def test_version_1_tables_upgrade_in_place_and_lose_nothing(
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {store.names.version_table} ORDER BY version")
         assert [r["version"] for r in versions] == list(range(1, LATEST_VERSION + 1))
-        assert LATEST_VERSION == 3
+        assert LATEST_VERSION == 4
 
         # Every item loads, in order, with every kind of load.
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -177,3 +177,44 @@ async def test_replicas_upgrading_version_1_at_once_migrate_it_once(
     finally:
         for store in stores:
             await store.aclose()
+
+
+async def _append_source(admin: asyncpg.Connection[Any], schema: str) -> str:
+    source: str = await admin.fetchval(
+        "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = $1 AND p.proname = 'af_history_append'",
+        schema,
+    )
+    return source
+
+
+@pytest.mark.asyncio
+async def test_version_3_tables_get_the_version_4_append_functions_and_lose_nothing(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    """Version 4 replaces the append function's body and adds the batch one; chains continue and fork as before."""
+    async with open_postgres_store(dsn, schema=schema) as store:
+        names = store.names
+        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
+    # Back to version 3: its append function (version 2's body), its version rows.
+    await admin.execute(names.append_function_at(2).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    await admin.execute(f"DROP FUNCTION {names.append_batch_routine}")
+    await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 4")
+    assert "OFFSET 0" not in await _append_source(admin, schema)
+
+    async with open_postgres_store(dsn, schema=schema) as store:
+        await store.connect()
+        versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
+        assert [r["version"] for r in versions] == [1, 2, 3, 4] == list(range(1, LATEST_VERSION + 1))
+        assert "OFFSET 0" in await _append_source(admin, schema)
+        assert await admin.fetchval("SELECT to_regproc($1) IS NOT NULL", names.append_batch_routine)
+        plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        assert _ids(await store.load(PLAIN)) == plain
+        # Ids already in the chain are skipped; the same ids on a fork from before them are stored again.
+        replay = await store.append(PLAIN, [*make_turn(2), *make_turn(3)])
+        assert replay.stored == 2
+        assert _ids(await store.load(PLAIN)) == [*plain, "msg_3u", "msg_3a"]
+        fork = await store.append(PLAIN, make_turn(2), head=heads[1])
+        assert fork.stored == 2
+        assert _ids(await store.load(PLAIN, head=fork.head)) == plain
+        assert _ids(await store.load(PLAIN, head=heads[1])) == plain[:4]

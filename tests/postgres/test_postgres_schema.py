@@ -210,6 +210,79 @@ async def test_loads_at_a_fork_read_only_their_chain(
     assert [i["id"] for i in await pg_store.load(key, head=tip, limit=120)] == chain[-120:]  # across a fork
 
 
+def _plans_of_notices(messages: list[str]) -> list[Any]:
+    """The plans ``auto_explain`` sent as notices (``log_format = json``)."""
+    plans: list[Any] = []
+    for message in messages:
+        _, found, text = message.partition("plan:")
+        if found:
+            plans.append([json.loads(text)])  # as EXPLAIN (FORMAT JSON) gives it
+    return plans
+
+
+@pytest.mark.asyncio
+async def test_an_append_probes_its_ids_instead_of_reading_the_chain(
+    pg_store: PostgresHistoryStore, admin: asyncpg.Connection[Any]
+) -> None:
+    """The append function checks a turn's ids against the chain by index probes, whatever the chain's length.
+
+    The statistics are left as they were while the session grew (as on a table autovacuum has not
+    analysed yet): the planner must not read the chain's 2,000 items to find two ids.
+    """
+    key = SessionKey("s")
+    for n in range(20):
+        await pg_store.append(key, [make_item(f"{n}_{i}") for i in range(100)])
+    names = pg_store.names
+    notices: list[str] = []
+
+    def listen(_conn: object, message: Any) -> None:
+        notices.append(str(message.message))
+
+    admin.add_log_listener(listen)
+    try:
+        async with admin.transaction():  # rolled back: the append is only observed
+            await admin.execute("LOAD 'auto_explain'")
+            for setting, value in (
+                ("log_min_duration", "0"),
+                ("log_analyze", "on"),
+                ("log_nested_statements", "on"),
+                ("log_format", "json"),
+                ("log_level", "notice"),
+            ):
+                await admin.execute(f"SET LOCAL auto_explain.{setting} = '{value}'")
+            row = await admin.fetchrow(
+                names.append,
+                "",
+                "",
+                "s",
+                True,
+                None,
+                "turn_" + "0" * 32,
+                ["msg_new", "msg_5_7"],
+                [json.dumps(make_item("new")), json.dumps(make_item("5_7"))],
+            )
+            raise _RollBack
+    except _RollBack:
+        pass
+    finally:
+        admin.remove_log_listener(listen)
+    assert row is not None and row["o_stored"] == 1  # msg_5_7 is in the chain already
+    scans = [
+        scan
+        for plan in _plans_of_notices(notices)
+        for scan in _item_scans(plan)
+        if "Scan" in str(scan["Node Type"])  # not the insert itself
+    ]
+    lookups = [scan for scan in scans if str(scan.get("Index Name", "")).endswith("_items_id")]
+    assert lookups, scans
+    read = sum(int(scan["Actual Rows"]) * int(scan["Actual Loops"]) for scan in scans)
+    assert read <= 4, scans  # the two probes (one finds msg_5_7) and the next seq's backward step
+
+
+class _RollBack(Exception):
+    pass
+
+
 @pytest.mark.asyncio
 async def test_list_sessions_pages_through_many_sessions(pg_store: PostgresHistoryStore) -> None:
     pg_store.LIST_PAGE_SIZE = 3  # type: ignore[misc]

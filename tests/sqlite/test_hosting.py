@@ -188,3 +188,56 @@ async def test_outputs_changed_after_a_continuation_leave_its_history_for_a_cold
     assert await reader.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
     assert await reader.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", *outputs]
     await reader.aclose()
+
+
+@pytest.mark.asyncio
+async def test_the_per_turn_read_is_answered_here_and_sees_other_writers_at_once(tmp_path: Path) -> None:
+    """The host's per-turn ``get_history_item_ids`` reads the row on the event loop (no worker trip), never stale."""
+    url = f"sqlite:///{tmp_path}/glance.db"
+    first, second = open_response_store(url), open_response_store(url)
+    assert isinstance(first, SQLiteResponseStore)
+    user = PlatformContext(user_id_key="u")
+    r0 = await host_turn(first, user, 0, None)
+    r1 = await host_turn(first, user, 1, r0)
+
+    trips = 0
+    run = first._db._worker.run
+
+    async def counted(function: Callable[[], Any]) -> Any:
+        nonlocal trips
+        trips += 1
+        return await run(function)
+
+    first._db._worker.run = counted  # type: ignore[method-assign]
+    chain = ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+    assert await first.get_history_item_ids(r1, None, -1, context=user) == chain
+    assert trips == 0  # the row's version and the cached chain: answered on the loop
+    # Another store (another process, as far as this one can tell) changes and deletes rows.
+    await second.update_response(envelope(r1, [message("msg_1b", "redone", "assistant")]), context=user)
+    assert await first.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1b"]
+    assert trips == 1  # a new version: read on the worker, which rebuilds the chain
+    await second.delete_response(r1, context=user)
+    assert await first.get_history_item_ids(r1, None, -1, context=user) == []
+    assert await first.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
+
+    # A read SQLite cannot answer at once (here: the glance's connection is gone) goes to the worker.
+    trips = 0
+    glance = first._db._glance_conn
+    assert glance is not None
+    glance.close()
+    assert await first.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
+    assert trips == 1
+    first._db._worker.run = run  # type: ignore[method-assign]
+    await first.aclose()
+    await second.aclose()
+
+
+@pytest.mark.asyncio
+async def test_in_memory_databases_read_on_the_worker() -> None:
+    store = open_response_store("sqlite:///:memory:")
+    assert isinstance(store, SQLiteResponseStore)
+    user = PlatformContext(user_id_key="u")
+    r0 = await host_turn(store, user, 0, None)
+    assert await store.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
+    assert store._db._glance_conn is None  # a second connection to ":memory:" would be another database
+    await store.aclose()

@@ -24,6 +24,8 @@ Rules (those of the SDK's ``InMemoryResponseProvider``, which the differential t
 from __future__ import annotations
 
 import abc
+import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -53,6 +55,10 @@ EMPTY_USER_CHAT: Final = "~empty-user"
 """The ``chat`` that keeps ``user_id_key=""`` apart: ``SessionKey`` has no empty user, so that
 partition is stored as ``(user=None, chat="~empty-user")``, apart from the anonymous ``(None, None)``."""
 
+SERVED_KEPT: Final = 64
+"""Chains ``get_history_item_ids`` answered that a store remembers, to spare re-checking the history a host
+passes back to ``create_response`` (the host serves many conversations at once)."""
+
 MAX_PAGE: Final = 100
 """``get_input_items`` returns at most this many items per call (the SDK clamps ``limit`` to 1..100)."""
 
@@ -78,9 +84,17 @@ def check_response_id(value: object, what: str = "response id") -> str:
 
 
 def _check_ids(ids: Iterable[object] | None, what: str) -> list[str]:
-    """``ids`` as a list of usable ids (checked in one pass: a host hands over whole chains per call)."""
+    """``ids`` as a list of usable ids (a host hands over whole chains per call, so the usual case is one join).
+
+    The join fails on anything but strings, and a NUL in any id is a NUL in the joined text; only a
+    list that fails these (or holds an empty id) is looked at id by id, to name the culprit.
+    """
     checked = list(ids or ())
-    if not set(map(type, checked)) <= {str} or "" in checked or "\x00" in "\x01".join(checked):  # type: ignore[arg-type]
+    try:
+        clean = "\x00" not in "".join(checked)  # type: ignore[arg-type]
+    except TypeError:
+        clean = False
+    if not clean or not all(checked):
         bad = next(i for i in checked if type(i) is not str or not i or "\x00" in i)  # type: ignore[operator]
         raise ValueError(f"{what} must hold non-empty strings without NUL characters, got {bad!r}.")
     return checked  # type: ignore[return-value]
@@ -133,6 +147,8 @@ class NewResponse:
     history_ids: list[str]
     inputs: list[Item]
     outputs: list[Item]
+    history_of: Chain | None = None
+    """The chain whose unique ids ``history_ids`` are, when this store handed that chain out (``None``: unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,12 +172,110 @@ def _unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+_NO_REPEAT: Final = sys.maxsize
+
+
+class _Run:
+    """An append-only list of ids shared by a chain and the chains that continue it.
+
+    ``seen`` holds every id of the list and ``repeat`` the index of the first id that occurred
+    earlier in it, so a prefix knows whether it holds an id twice without reading itself.
+    """
+
+    __slots__ = ("ids", "repeat", "seen")
+
+    def __init__(self, ids: Sequence[str] = ()) -> None:
+        self.ids: list[str] = []
+        self.seen: set[str] = set()
+        self.repeat = _NO_REPEAT
+        self.add(ids)
+
+    def add(self, ids: Iterable[str]) -> None:
+        for item_id in ids:
+            if item_id in self.seen:
+                if self.repeat == _NO_REPEAT:
+                    self.repeat = len(self.ids)
+            else:
+                self.seen.add(item_id)
+            self.ids.append(item_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """A response's history, input and output ids, and whether they hold no id twice."""
+    """A response's history, input and output ids: the first ``length`` ids of a run.
 
-    ids: Sequence[str]
-    unique: bool = False
+    A chain continued by its own end (the host's every turn) extends the run in place, so the
+    chain of turn *n + 1* costs the ids it adds, not a copy of the *n* before; only a fork (a
+    continuation of a chain the run has already grown past) copies. Chains are immutable: a
+    run only ever grows past their end, so any thread may read a chain while another extends
+    its run; extending is for one thread at a time (a store's worker, or its event loop).
+    """
+
+    run: _Run
+    length: int
+
+    @classmethod
+    def of(cls, ids: Sequence[str]) -> Chain:
+        """A chain holding ``ids`` (in a run of its own)."""
+        return cls(_Run(ids), len(ids))
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def unique(self) -> bool:
+        """Whether the chain holds no id twice."""
+        return self.run.repeat >= self.length
+
+    @property
+    def last(self) -> str | None:
+        return self.run.ids[self.length - 1] if self.length else None
+
+    def ids(self) -> list[str]:
+        """The ids, in order (a new list)."""
+        return self.run.ids[: self.length]
+
+    def unique_ids(self) -> list[str]:
+        """The ids with each kept at its first occurrence (a new list): what ``get_history_item_ids`` answers."""
+        return self.ids() if self.unique else _unique(self.run.ids[: self.length])
+
+    def is_unique_ids(self, history: Sequence[str]) -> bool:
+        """Whether ``history`` is exactly :meth:`unique_ids` (the history a host passes after reading this chain)."""
+        if not self.unique:
+            return list(history) == self.unique_ids()
+        if len(history) != self.length or not self.length or history[-1] != self.run.ids[self.length - 1]:
+            return not history and not self.length
+        ids = self.run.ids
+        return (ids if len(ids) == self.length else ids[: self.length]) == list(history)
+
+    def ends_with(self, history: Sequence[str]) -> bool:
+        """Whether ``history`` is the end of :meth:`unique_ids` and ends with this chain's last id.
+
+        The histories a host passes after reading this chain (whole, or shortened with ``limit``); a
+        chain whose last id repeats an earlier one answers ``False``, which only costs its continuations
+        an explicitly stored history.
+        """
+        if not history or not self.length or history[-1] != self.run.ids[self.length - 1]:
+            return False
+        if self.is_unique_ids(history):
+            return True
+        unique = self.unique_ids()
+        return len(history) <= len(unique) and unique[len(unique) - len(history) :] == list(history)
+
+    def tail(self, length: int) -> Chain:
+        """The last ``length`` of :meth:`unique_ids` (the history a continuation was given) as a chain."""
+        if length >= self.length and self.unique:
+            return self
+        unique = self.unique_ids()
+        return Chain.of(unique[max(0, len(unique) - length) :] if length > 0 else [])
+
+    def extend(self, more: Sequence[str]) -> Chain:
+        """This chain followed by ``more``: in place at the end of the run, else (a fork) on a copy."""
+        run = self.run
+        if len(run.ids) != self.length:
+            run = _Run(run.ids[: self.length])
+        run.add(more)
+        return Chain(run, self.length + len(more))
 
 
 class ResponseStoreBase(AsyncClosing, abc.ABC):
@@ -172,6 +286,8 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
 
     def __init__(self) -> None:
         self._closed = False
+        self._served: OrderedDict[str, Chain] = OrderedDict()
+        """The chains ``get_history_item_ids`` answered lately, by last id: a history equal to one needs no check."""
 
     def _check_open(self, operation: str) -> None:
         if self._closed:
@@ -193,7 +309,10 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         envelope = clone_json(dict(cast(Mapping[str, Any], response)), "response")
         response_id = check_response_id(envelope.get("id"), "response['id']")
         previous = envelope.get("previous_response_id")
-        history = _check_ids(history_item_ids, "history_item_ids")
+        history = list(history_item_ids or ())
+        served = self._served.get(history[-1]) if history and type(history[-1]) is str else None
+        if served is None or not served.is_unique_ids(history):  # ids this store gave out are clean already
+            history, served = _check_ids(history, "history_item_ids"), None
         new = NewResponse(
             response_id=response_id,
             envelope=envelope,
@@ -202,6 +321,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
             history_ids=history,
             inputs=_as_items(input_items, "input_items"),
             outputs=output_items(envelope),
+            history_of=served,
         )
         await self._do_create(partition_of(context), new)
 
@@ -277,7 +397,8 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
                 chain = await self._do_chain(partition, previous_response_id)
                 if chain is None:
                     return []
-                unique = list(chain.ids) if chain.unique else _unique(chain.ids)
+                self._remember_served(chain)
+                unique = chain.unique_ids()
                 return unique if limit == -1 else ([] if limit <= 0 else unique[-limit:])
             row = await self._do_row(partition, previous_response_id)
             if row is not None and not row.deleted:
@@ -292,6 +413,15 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
         if limit <= 0:
             return []
         return unique[-limit:]
+
+    def _remember_served(self, chain: Chain) -> None:
+        last = chain.last
+        if last is None:
+            return
+        self._served[last] = chain
+        self._served.move_to_end(last)
+        if len(self._served) > SERVED_KEPT:
+            self._served.popitem(last=False)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -312,7 +442,7 @@ class ResponseStoreBase(AsyncClosing, abc.ABC):
     async def _do_chain(self, partition: tuple[str | None, str | None], response_id: str) -> Chain | None:
         """The response's chain of ids (``None`` when missing or deleted); a backend may answer it faster."""
         row = await self._do_row(partition, response_id)
-        return None if row is None or row.deleted else Chain(row.chain_ids)
+        return None if row is None or row.deleted else Chain.of(row.chain_ids)
 
     @abc.abstractmethod
     async def _do_update(

@@ -17,7 +17,9 @@ previous response's own chain (what ``get_history_item_ids`` gave it), so no row
 conversation; the list itself otherwise. Before a response's outputs change, or it is deleted,
 the implied histories of the responses continuing it are written out (*pinned*), so what a
 continuation read stays what it read. Chains of ids are cached per process, keyed by the row and
-its version; every write bumps the version, so the cache never answers for a changed row.
+its version; every write bumps the version, so the cache never answers for a changed row. A
+response's chain extends its previous response's in place (``Chain``), and completing a response
+(``update_response``) extends the cached chain too, so a host's turn costs the ids it adds.
 
 Round trips: ``create_response`` is one call of ``<p>create_response`` (its items appended by the
 same function the history store uses, in the same transaction); a second one only when this
@@ -40,8 +42,7 @@ from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
 from agent_framework_history import CorruptDataError, Item, dumps_item, loads_item
-from agent_framework_history._response_store import Chain as IdChain
-from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
+from agent_framework_history._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
 from ._config import PostgresSettings, parse_settings
@@ -59,7 +60,6 @@ __all__ = [
 ]
 
 Partition = tuple[str | None, str | None]
-Chain = tuple[str, ...]
 
 CHAIN_CACHE_SIZE: Final = 512
 """Responses whose chain of ids one store keeps in memory (the tips a host continues)."""
@@ -142,21 +142,6 @@ class _Row:
         return self.history is not None or self.history_len == 0
 
 
-def _tail(chain: Chain, length: int) -> Chain:
-    """The last ``length`` ids of ``chain`` with each id once (what the host was given as history)."""
-    unique = tuple(dict.fromkeys(chain))
-    return unique[max(0, len(unique) - length) :] if length else ()
-
-
-def _ends(chain: Chain, history: Chain) -> bool:
-    """Whether ``history`` is the end of ``chain`` with repeats dropped (the history the host was given)."""
-    if not chain or chain[-1] != history[-1]:
-        return False
-    if len(chain) == len(history) and chain == history:  # the usual case: the whole chain, no repeats
-        return True
-    return _tail(chain, len(history)) == history
-
-
 def _unique_rows(items: Sequence[Item]) -> tuple[list[str], list[str]]:
     """Ids and texts for a turn, each id once (the last copy, as the SDK's item store keeps)."""
     rows: dict[str, str] = {}
@@ -180,6 +165,8 @@ class PostgresResponseStore(ResponseStoreBase):
         super().__init__()
         self._store = PostgresHistoryStore(settings)
         self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(CHAIN_CACHE_SIZE)
+        self._outputs: LRUCache[tuple[int, int], int] = LRUCache(CHAIN_CACHE_SIZE)
+        """How many of the cached chain's ids are the response's outputs (the end ``update_response`` replaces)."""
         self._seen: LRUCache[tuple[str, str, str], tuple[int, int]] = LRUCache(CHAIN_CACHE_SIZE)
         """The ``(row id, version)`` last read or written of each ``(user, chat, response id)``."""
         self._tips: LRUCache[tuple[str, str, str], str] = LRUCache(CHAIN_CACHE_SIZE)
@@ -261,20 +248,24 @@ class PostgresResponseStore(ResponseStoreBase):
     # -- chains -----------------------------------------------------------------------------
 
     def _compose(self, row: _Row, parent_chain: Chain) -> Chain:
-        history = row.history if row.history is not None else _tail(parent_chain, row.history_len)
-        chain = (*history, *row.input_ids, *row.output_ids)
-        self._chains[row.key] = chain
+        history = Chain.of(row.history) if row.history is not None else parent_chain.tail(row.history_len)
+        chain = history.extend([*row.input_ids, *row.output_ids])
+        self._remember(row.key, chain, len(row.output_ids))
         return chain
+
+    def _remember(self, key: tuple[int, int], chain: Chain, outputs: int) -> None:
+        self._chains[key] = chain
+        self._outputs[key] = outputs
 
     def _known_chain(self, row: _Row) -> Chain | None:
         """The chain of ``row`` without a query (cached, self-contained, or from its parent's cached chain)."""
         if row.deleted:  # nothing reads a deleted response's chain (its continuations were pinned)
-            return ()
+            return Chain.of(())
         cached = self._chains.get(row.key)
         if cached is not None:
             return cached
         if row.self_contained:
-            return self._compose(row, ())
+            return self._compose(row, Chain.of(()))
         if row.parent is not None and row.parent_version is not None:
             parent = self._chains.get((row.parent, row.parent_version))
             if parent is not None:
@@ -291,7 +282,7 @@ class PostgresResponseStore(ResponseStoreBase):
                 base = cached
                 break
             if current.self_contained:
-                base = self._compose(current, ())
+                base = self._compose(current, Chain.of(()))
                 break
             pending.append(current)
             parent = None if current.parent is None else rows.get(current.parent)
@@ -334,15 +325,16 @@ class PostgresResponseStore(ResponseStoreBase):
             return None
         [(row, chain)] = await self._resolve(conn, [_Row.of(record)])
         self._seen[(user, chat, response_id)] = row.key
-        if chain and not row.deleted:
-            self._tips[(user, chat, chain[-1])] = response_id
+        last = chain.last
+        if last is not None and not row.deleted:
+            self._tips[(user, chat, last)] = response_id
         return row, chain
 
     def _response_row(self, row: _Row, chain: Chain) -> ResponseRow:
         if row.deleted:
             return ResponseRow(row.response_id, None, True)
         inputs, outputs = len(row.input_ids), len(row.output_ids)
-        history = list(chain[: len(chain) - inputs - outputs])
+        history = chain.ids()[: len(chain) - inputs - outputs]
         envelope = None
         if row.envelope is not None:
             try:
@@ -359,7 +351,7 @@ class PostgresResponseStore(ResponseStoreBase):
             return
         [(_, chain)] = await self._resolve(conn, [row])
         await conn.executemany(
-            self._pin_sql, [(child["id"], list(_tail(chain, int(child["history_len"])))) for child in children]
+            self._pin_sql, [(child["id"], chain.tail(int(child["history_len"])).ids()) for child in children]
         )
 
     # -- the primitives ---------------------------------------------------------------------
@@ -374,7 +366,7 @@ class PostgresResponseStore(ResponseStoreBase):
         ids, bodies = _unique_rows([*new.inputs, *new.outputs])
         input_ids = [item["id"] for item in new.inputs]
         output_ids = [item["id"] for item in new.outputs]
-        history = tuple(new.history_ids)
+        history = new.history_ids
         previous = new.previous_response_id
         # The SDK's hosts leave previous_response_id out of the envelope: the history's last id tells.
         last_id = history[-1] if previous is None and history else None
@@ -407,7 +399,7 @@ class PostgresResponseStore(ResponseStoreBase):
                 if found is None or found[0].deleted:
                     return None
                 seen, chain = found[0].key, found[1]
-            return seen if _ends(chain, history) else None
+            return seen if chain is new.history_of or chain.ends_with(history) else None
 
         async def create(conn: Connection) -> None:
             for attempt in range(_CREATE_ATTEMPTS):
@@ -453,13 +445,13 @@ class PostgresResponseStore(ResponseStoreBase):
                     parent_chain = None if parent_key is None else self._chains.get(parent_key)
                     chain: Chain | None = None
                     if not implied:
-                        chain = (*history, *input_ids, *output_ids)
+                        chain = Chain.of(history).extend([*input_ids, *output_ids])
                     elif parent_chain is not None:
-                        chain = (*_tail(parent_chain, len(history)), *input_ids, *output_ids)
+                        chain = parent_chain.tail(len(history)).extend([*input_ids, *output_ids])
                     if chain is not None:
-                        self._chains[key] = chain
-                        if chain:
-                            self._tips[(user, chat, chain[-1])] = new.response_id
+                        self._remember(key, chain, len(output_ids))
+                        if chain.last is not None:
+                            self._tips[(user, chat, chain.last)] = new.response_id
                     self._seen[(user, chat, new.response_id)] = key
                 return  # "done": the retry of this very call, whose first attempt committed
             raise AssertionError("unreachable: the last attempt gives the history explicitly")  # pragma: no cover
@@ -475,12 +467,12 @@ class PostgresResponseStore(ResponseStoreBase):
 
         return await self._store._with_connection("reading a response", read)
 
-    async def _do_chain(self, partition: Partition, response_id: str) -> IdChain | None:
+    async def _do_chain(self, partition: Partition, response_id: str) -> Chain | None:
         user, chat = _columns(partition)
 
-        async def read(conn: Connection) -> IdChain | None:
+        async def read(conn: Connection) -> Chain | None:
             found = await self._read(conn, user, chat, response_id, envelope=False)
-            return None if found is None or found[0].deleted else IdChain(found[1])
+            return None if found is None or found[0].deleted else found[1]
 
         return await self._store._with_connection("reading a response's chain", read)
 
@@ -489,7 +481,8 @@ class PostgresResponseStore(ResponseStoreBase):
         for item in outputs:
             _check_id(item["id"], "item id")
         ids, bodies = _unique_rows(outputs)
-        args = (user, chat, response_id, dumps_item(envelope), [i["id"] for i in outputs], _new_head(), ids, bodies)
+        output_ids = [i["id"] for i in outputs]
+        args = (user, chat, response_id, dumps_item(envelope), output_ids, _new_head(), ids, bodies)
 
         async def update(conn: Connection) -> bool:
             record = await conn.fetchrow(self._update_sql, *args)
@@ -504,7 +497,18 @@ class PostgresResponseStore(ResponseStoreBase):
                     assert record is not None
             if record["o_status"] != "ok":
                 return False
-            self._seen[(user, chat, response_id)] = (int(record["o_id"]), int(record["o_version"]))
+            key = (int(record["o_id"]), int(record["o_version"]))
+            before = (key[0], key[1] - 1)
+            seen = self._seen.get((user, chat, response_id))
+            chain, outputs = self._chains.get(before), self._outputs.get(before)
+            if seen == before and chain is not None and outputs is not None:
+                # The version this process knew was the one this call replaced: its chain, new outputs.
+                kept = Chain(chain.run, len(chain) - outputs)
+                after = kept.extend(output_ids)
+                self._remember(key, after, len(output_ids))
+                if after.last is not None:
+                    self._tips[(user, chat, after.last)] = response_id
+            self._seen[(user, chat, response_id)] = key
             return True
 
         return await self._store._with_connection("update_response", update)

@@ -18,7 +18,8 @@ Layout (``<p>`` is the table prefix, every name lives in the configured schema):
   ``(session_ref, branch, seq)`` is the primary key and the load order,
   ``(session_ref, item_id)`` an index for skipping ids already in a chain, ``body`` the
   item's JSON text.
-- ``<p>append(...)``: the function that appends one turn (see :attr:`Names.append_function`).
+- ``<p>append(...)``: the function that appends one turn (see :meth:`Names.append_function_at`);
+  version 4 replaced its body so that it looks the new ids up by id (one index probe each).
 - ``<p>responses`` (version 3): one row per response the hosting SDK stored (see ``_hosting``):
   its session and head (the turn holding its latest items), its previous response's row
   (``parent``), its history (``NULL`` when implied by the parent's chain), input and output ids,
@@ -100,6 +101,11 @@ class Names:
         """The qualified name of the append function."""
         return self._q("append")
 
+    @property
+    def append_batch_routine(self) -> str:
+        """The qualified name of the function that appends several turns at once (schema version 4)."""
+        return self._q("append_batch")
+
     def index(self, name: str) -> str:
         """An index name (indexes live in their table's schema, so it is not qualified)."""
         return f'"{self.prefix}{name}"'
@@ -114,7 +120,34 @@ class Names:
 
     @property
     def append_function(self) -> str:
-        """The function that appends one turn (schema version 2).
+        """The function that appends one turn, as version 4 has it (see :meth:`append_function_at`)."""
+        return self.append_function_at(4)
+
+    def _stored_copies(self, probe: bool) -> str:
+        """The ``i`` rows of ``<p>items`` holding ``t.item_id`` in the session, for the append function.
+
+        Version 2 let the planner join them with the chain's segments as it liked; with statistics that
+        underrate a session's size (a table not analysed since it grew) it scanned the chain's items
+        and compared each with the id, so an append cost time in proportion to the history. Version 4
+        probes ``(session_ref, item_id)`` per new id (``OFFSET 0`` keeps the subquery from being
+        flattened into such a join): a few index entries, however long the chain.
+        """
+        if not probe:
+            return (
+                f"      SELECT 1 FROM {self.items} i\n"
+                "      JOIN unnest(v_branches, v_uptos) AS seg(branch, upto)\n"
+                "        ON i.branch = seg.branch AND i.seq <= seg.upto\n"
+                "      WHERE i.session_ref = v_ref AND i.item_id = t.item_id"
+            )
+        return (
+            f"      SELECT 1 FROM (SELECT i.branch, i.seq FROM {self.items} i\n"
+            "        WHERE i.session_ref = v_ref AND i.item_id = t.item_id OFFSET 0) i\n"
+            "      JOIN unnest(v_branches, v_uptos) AS seg(branch, upto)\n"
+            "        ON i.branch = seg.branch AND i.seq <= seg.upto"
+        )
+
+    def append_function_at(self, version: int) -> str:
+        """The function that appends one turn, as schema version ``version`` (2 or 4) creates it.
 
         ``(user, chat, session, latest, head, new_head, ids[], bodies[]) ->
         (o_stored, o_head, o_known)``: with ``latest`` the turn continues the session's latest
@@ -144,8 +177,10 @@ class Names:
         The lock is held until the commit, so turns commit in ``turn`` and ``seq`` order and
         a reader never sees a later turn without an earlier one.
         """
+        if version not in (2, 4):
+            raise ValueError(f"The append function was created by schema versions 2 and 4, not {version}.")
         return (
-            f"CREATE FUNCTION {self.append_routine}("
+            f"{'CREATE' if version == 2 else 'CREATE OR REPLACE'} FUNCTION {self.append_routine}("
             "p_user text, p_chat text, p_session text, p_latest boolean, p_head text, p_new_head text,"
             " p_ids text[], p_bodies text[], OUT o_stored integer, OUT o_head text, OUT o_known boolean)"
             " LANGUAGE plpgsql VOLATILE AS $fn$\n"
@@ -207,10 +242,7 @@ class Names:
             "    SELECT t.item_id, t.body, t.ord\n"
             "    FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)\n"
             "    WHERE v_branches IS NULL OR NOT EXISTS (\n"
-            f"      SELECT 1 FROM {self.items} i\n"
-            "      JOIN unnest(v_branches, v_uptos) AS seg(branch, upto)\n"
-            "        ON i.branch = seg.branch AND i.seq <= seg.upto\n"
-            "      WHERE i.session_ref = v_ref AND i.item_id = t.item_id)\n"
+            f"{self._stored_copies(version >= 4)})\n"
             "  ), added AS (\n"
             f"    INSERT INTO {self.items} (session_ref, branch, seq, item_id, body)\n"
             "    SELECT v_ref, v_new_branch, v_last_seq + row_number() OVER (ORDER BY ord), item_id, body::json\n"
@@ -227,6 +259,51 @@ class Names:
             "  o_head := p_new_head;\n"
             "END\n"
             "$fn$"
+        )
+
+    @property
+    def append_batch_function(self) -> str:
+        """The function that appends several turns in one statement (schema version 4).
+
+        ``(users[], chats[], sessions[], latest[], heads[], new_heads[], counts[], ids[], bodies[]) ->
+        (o_stored[], o_head[], o_known[])``: append ``k`` gets the ``counts[k]`` ids and bodies after
+        those of the appends before it, and is exactly one call of the append function, in the
+        order given; the results come back in that order. One statement, one transaction: the
+        turns commit together (one WAL flush for all), or none does. Callers order the appends by
+        session key, so two batches lock the sessions they share in the same order and cannot
+        deadlock.
+        """
+        return (
+            f"CREATE FUNCTION {self.append_batch_routine}("
+            "p_users text[], p_chats text[], p_sessions text[], p_latest boolean[], p_heads text[],"
+            " p_new_heads text[], p_counts integer[], p_ids text[], p_bodies text[],"
+            " OUT o_stored integer[], OUT o_head text[], OUT o_known boolean[])"
+            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            "DECLARE\n"
+            "  v_first integer := 1; v_last integer; v_one record;\n"
+            "BEGIN\n"
+            "  o_stored := '{}'; o_head := '{}'; o_known := '{}';\n"
+            "  FOR k IN 1 .. coalesce(cardinality(p_users), 0) LOOP\n"
+            "    v_last := v_first + p_counts[k] - 1;\n"
+            f"    SELECT * INTO v_one FROM {self.append_routine}(p_users[k], p_chats[k], p_sessions[k], p_latest[k],"
+            " p_heads[k], p_new_heads[k], p_ids[v_first:v_last], p_bodies[v_first:v_last]);\n"
+            "    o_stored := o_stored || v_one.o_stored;\n"
+            "    o_head := o_head || v_one.o_head;\n"
+            "    o_known := o_known || v_one.o_known;\n"
+            "    v_first := v_last + 1;\n"
+            "  END LOOP;\n"
+            "END\n"
+            "$fn$"
+        )
+
+    @property
+    def append_batch(self) -> str:
+        """``($1 users[], $2 chats[], $3 sessions[], $4 latest[], $5 heads[], $6 new heads[], $7 counts[],
+        $8 ids[], $9 bodies[])``."""
+        return (
+            "SELECT o_stored, o_head, o_known FROM "
+            f"{self.append_batch_routine}($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[],"
+            " $6::text[], $7::integer[], $8::text[], $9::text[])"
         )
 
     def continued_response(self, last_id: str, user: str, chat: str, *, into: str = "") -> str:
@@ -613,7 +690,7 @@ def migrations(names: Names) -> list[Migration]:
                 f"ALTER TABLE {n.items} DROP CONSTRAINT {n.index('items_id')}",
                 f"CREATE INDEX {n.index('items_id')} ON {n.items} (session_ref, item_id)",
                 f"DROP FUNCTION IF EXISTS {n.append_routine}(text, text, text, text[], text[])",
-                n.append_function,
+                n.append_function_at(2),
             ),
         ),
         Migration(
@@ -661,7 +738,12 @@ def migrations(names: Names) -> list[Migration]:
                 n.update_response_function,
             ),
         ),
+        Migration(
+            4,
+            "appends: new ids looked up by id, not by reading the chain; several turns in one statement",
+            (n.append_function_at(4), n.append_batch_function),
+        ),
     ]
 
 
-LATEST_VERSION: Final = 3
+LATEST_VERSION: Final = 4

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -47,6 +47,7 @@ from agent_framework_history import (
 )
 
 from ._activity import delete_idle_sql, list_activity_sql
+from ._batch import Batcher
 from ._config import PostgresSettings, parse_settings
 from ._errors import PostgresServerError, PostgresUnavailableError, UnstorableItemError, is_connection_loss
 from ._migrate import ensure_schema
@@ -78,6 +79,14 @@ A b-tree index entry holds at most about 2,700 bytes (a third of a page); the un
 on ``(session_ref, item_id)`` and ``(user_id, chat_id, session_id)`` must fit.
 """
 
+
+APPEND_BATCH_MOST: Final = 64
+"""Appends sent in one statement at most, when more wait for a connection (see ``_batch``)."""
+
+_AppendArgs = tuple[str, str, str, bool, str | None, str, list[str], list[str]]
+"""The append function's arguments: user, chat, session, latest, head, new head, ids, bodies."""
+_Appended = tuple[int, str | None, bool]
+"""The append function's results: items stored, the head, whether the head given was known."""
 
 _HEAD_FORM: Final = re.compile(r"turn_[0-9a-f]{32}")
 """The form of every head this backend makes; any other string names no turn."""
@@ -162,6 +171,13 @@ class PostgresHistoryStore(HistoryStoreBase):
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
+        self._batcher: Batcher[_AppendArgs, _Appended] = Batcher(
+            self._append_one,
+            self._append_many,
+            limit=settings.pool_max_size,
+            most=APPEND_BATCH_MOST,
+            order=lambda args: args[:3],
+        )
         self._in_append_hook: Callable[[Connection], Awaitable[None]] | None = None
         """Testing aid: when set, the append runs in an explicit transaction and this is awaited
         after the append statement, before the commit."""
@@ -338,16 +354,30 @@ class PostgresHistoryStore(HistoryStoreBase):
         ids = [item["id"] for item in items]
         _check_storable(key, ids)
         bodies = [dumps_item(item) for item in items]
-        sql = self._names.append
         # A head of a form this store never makes names no turn: it is not even sent.
         lookup = head if head is not None and _HEAD_FORM.fullmatch(head) else None
         # Made here, not on the server, so that a retry after a lost reply finds the turn its
         # first attempt committed (the function reports it instead of appending again).
-        args = (user, chat, session, head is None, lookup, _new_head(), ids, bodies)
+        args: _AppendArgs = (user, chat, session, head is None, lookup, _new_head(), ids, bodies)
+        stored, new_head, known = await (
+            self._append_one(args) if self._in_append_hook is not None else self._batcher.run(args)
+        )
+        if head is not None and not known:
+            logger.warning(
+                "append(head=%r) to %r: the session has no such turn (another session's head, a deleted"
+                " session's, or not a head this store made); the turn starts a new chain.",
+                head[:80],
+                key,
+            )
+        return AppendResult(stored=stored, head=new_head)
+
+    async def _append_one(self, args: _AppendArgs) -> _Appended:
+        """One append, one statement (its own transaction): one round trip."""
+        sql = self._names.append
 
         async def append(conn: Connection) -> asyncpg.Record | None:
             hook = self._in_append_hook
-            if hook is None:  # one statement, its own transaction: one round trip
+            if hook is None:
                 return await conn.fetchrow(sql, *args)
             async with conn.transaction():
                 row = await conn.fetchrow(sql, *args)
@@ -357,14 +387,26 @@ class PostgresHistoryStore(HistoryStoreBase):
         row = await self._with_connection("append", append)
         if row is None:  # pragma: no cover - the function always returns one row
             raise PostgresServerError(f"The append function of {self._names.items} returned no row.")
-        if head is not None and not row["o_known"]:
-            logger.warning(
-                "append(head=%r) to %r: the session has no such turn (another session's head, a deleted"
-                " session's, or not a head this store made); the turn starts a new chain.",
-                head[:80],
-                key,
-            )
-        return AppendResult(stored=int(row["o_stored"]), head=row["o_head"])
+        return int(row["o_stored"]), row["o_head"], bool(row["o_known"])
+
+    async def _append_many(self, batch: Sequence[_AppendArgs]) -> list[_Appended]:
+        """Several appends, one statement (one transaction): their results in the same order."""
+        columns: list[list[Any]] = [[args[n] for args in batch] for n in range(6)]
+        counts = [len(args[6]) for args in batch]
+        ids = [item_id for args in batch for item_id in args[6]]
+        bodies = [body for args in batch for body in args[7]]
+        sql = self._names.append_batch
+
+        async def append(conn: Connection) -> asyncpg.Record | None:
+            return await conn.fetchrow(sql, *columns, counts, ids, bodies)
+
+        row = await self._with_connection("append", append)
+        if row is None:  # pragma: no cover - the function always returns one row
+            raise PostgresServerError(f"The batch append function of {self._names.items} returned no row.")
+        return [
+            (int(stored), head, bool(known))
+            for stored, head, known in zip(row["o_stored"], row["o_head"], row["o_known"], strict=True)
+        ]
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         if head is not None and not _HEAD_FORM.fullmatch(head):
@@ -464,6 +506,9 @@ class PostgresHistoryStore(HistoryStoreBase):
         return await self._with_connection("prune", delete)
 
     async def _do_close(self) -> None:
+        await self._batcher.aclose(
+            lambda: StoreClosedError(f"{self!r} was closed while this append waited for a connection; not stored.")
+        )
         pool, self._pool = self._pool, None
         if pool is None:
             return

@@ -38,7 +38,7 @@ from agent_framework_history import AppendResult
 
 from ._schema import ITEMS, SESSIONS, TURNS, new_head
 
-__all__ = ["Partition", "append_turn", "load_chain", "load_texts"]
+__all__ = ["Appended", "Partition", "append_rows", "append_turn", "load_chain", "load_texts"]
 
 logger = logging.getLogger("agent_framework_history_sqlite")
 
@@ -97,6 +97,9 @@ _FIND_SESSION: Final = (
     f"SELECT s.id, t.turn, t.head, t.branch, t.last_seq FROM {SESSIONS} AS s "
     f"LEFT JOIN {TURNS} AS t ON t.session = s.id AND t.turn = {_LATEST_TURN} "
     "WHERE s.user = ? AND s.chat = ? AND s.session_id = ?"
+)
+_LATEST_OF_SESSION: Final = (
+    f"SELECT turn, head, branch, last_seq FROM {TURNS} WHERE session = ? ORDER BY turn DESC LIMIT 1"
 )
 _NEW_SESSION: Final = f"INSERT INTO {SESSIONS} (user, chat, session_id) VALUES (?, ?, ?)"
 _FIND_HEAD: Final = f"SELECT turn, head, branch, last_seq FROM {TURNS} WHERE session = ? AND head = ?"
@@ -158,6 +161,16 @@ def load_chain(
 # -- append -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What :func:`append_rows` did: the session's row id, the items stored, the head, the first new ``seq``."""
+
+    session: int
+    stored: int
+    head: str | None
+    first_seq: int | None
+
+
 def append_turn(
     conn: sqlite3.Connection, partition: Partition, rows: Sequence[tuple[str, str]], head: str | None
 ) -> AppendResult:
@@ -165,23 +178,44 @@ def append_turn(
 
     Runs inside the caller's write transaction. ``rows`` holds no id twice.
     """
-    found = conn.execute(_FIND_SESSION, partition).fetchone()
-    if found is None:
-        created = conn.execute(_NEW_SESSION, partition).lastrowid
-        assert created is not None  # an INSERT into a rowid table always sets it
-        session, latest = created, None
+    appended = append_rows(conn, partition, None, rows, head)
+    return AppendResult(stored=appended.stored, head=appended.head)
+
+
+def append_rows(
+    conn: sqlite3.Connection,
+    partition: Partition,
+    session: int | None,
+    rows: Sequence[tuple[str, str]],
+    head: str | None,
+) -> Appended:
+    """:func:`append_turn`, for a caller that may know the session's row id already (``session``).
+
+    ``partition`` names the session when ``session`` is ``None`` (created when missing); with a row
+    id it only names it in messages.
+    """
+    where: object = partition if session is None else f"session row {session}"
+    if session is None:
+        found = conn.execute(_FIND_SESSION, partition).fetchone()
+        if found is None:
+            created = conn.execute(_NEW_SESSION, partition).lastrowid
+            assert created is not None  # an INSERT into a rowid table always sets it
+            session, latest = created, None
+        else:
+            session = int(found[0])
+            latest = None if found[1] is None else _Turn(*found[1:])
     else:
-        session = found[0]
-        latest = None if found[1] is None else _Turn(*found[1:])
+        last = conn.execute(_LATEST_OF_SESSION, (session,)).fetchone()
+        latest = None if last is None else _Turn(*last)
     parent = latest if head is None else _find_head(conn, session, head, latest)
     if head is not None and parent is None:
-        logger.warning("append: %r has no turn with head %r; starting a new chain.", partition, head)
+        logger.warning("append: %r has no turn with head %r; starting a new chain.", where, head)
     fresh = list(rows)
     if parent is not None:
         known = _ids_in_chain(conn, session, parent, [item_id for item_id, _ in rows])
         fresh = [row for row in rows if row[0] not in known]
     if not fresh:
-        return AppendResult(stored=0, head=None if parent is None else parent.head)
+        return Appended(session, 0, None if parent is None else parent.head, None)
     number = 1 if latest is None else latest.number + 1
     first_seq = 1 if latest is None else latest.last_seq + 1
     branch = parent.branch if parent is not None and _ends_its_branch(conn, session, parent, latest) else number
@@ -192,7 +226,7 @@ def append_turn(
     new = new_head()
     last_seq = first_seq + len(fresh) - 1
     conn.execute(_INSERT_TURN, (session, number, new, None if parent is None else parent.number, branch, last_seq))
-    return AppendResult(stored=len(fresh), head=new)
+    return Appended(session, len(fresh), new, first_seq)
 
 
 def _find_head(conn: sqlite3.Connection, session: int, head: str, latest: _Turn | None) -> _Turn | None:

@@ -1,7 +1,10 @@
 """One ``sqlite3`` connection driven from its own thread: each operation is one trip to that thread.
 
 The connection is opened, used and closed on a single worker thread, so the event loop never
-blocks on SQLite and calls from many tasks are run one after another. An operation is a plain
+waits on SQLite and calls from many tasks are run one after another. The one exception is
+:meth:`Database.glance`: a point read of a few index entries, run where it is asked on a second
+connection that never waits for a lock (busy timeout zero), for a path where the trip to the worker
+costs more than the read; whatever it cannot answer at once goes to the worker. An operation is a plain
 function of the connection, run whole on the worker: a write is ``BEGIN IMMEDIATE`` …
 ``COMMIT`` around it, retried while SQLite reports the database busy, up to ``busy_timeout``.
 
@@ -61,6 +64,8 @@ class Database:
         self.read_only: str | None = None
         """Why the database is open read-only; ``None`` when it is open for writing."""
         self._conn: sqlite3.Connection | None = None
+        self._glance_conn: sqlite3.Connection | None = None
+        self._glance_failed = False
         self._checkpointer: Checkpointer | None = None
         self._writes = 0
         self._worker = Worker("af-history-sqlite")
@@ -76,6 +81,31 @@ class Database:
         """Run ``operation`` on the worker (outside any explicit transaction)."""
         return await self._worker.run(lambda: self._run(operation, False))
 
+    def glance(self, operation: Callable[[sqlite3.Connection], T]) -> T | None:
+        """Run a read of a few index entries here, on the caller's thread, if SQLite can answer at once.
+
+        For the host's per-turn point reads, where a trip to the worker would cost more than the read.
+        A connection of its own, opened on first use, reads the last commit of any process (WAL
+        readers take no lock a writer holds) with a busy timeout of zero, so it never waits: ``None``
+        means "ask the worker" (no WAL, an in-memory or read-only database, a busy or failing read),
+        and the caller does.
+        """
+        conn = self._glance_conn
+        if conn is None:
+            if self._glance_failed or self._checkpointer is None:  # WAL on a writable file only
+                return None
+            try:
+                conn = sqlite3.connect(self.location or "", timeout=0, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA query_only = ON")
+            except sqlite3.Error:
+                self._glance_failed = True
+                return None
+            self._glance_conn = conn
+        try:
+            return operation(conn)
+        except sqlite3.Error:  # busy, or a real problem the worker will meet and report properly
+            return None
+
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker inside one ``BEGIN IMMEDIATE`` transaction."""
         if self.read_only is not None:
@@ -86,6 +116,10 @@ class Database:
         return await self._worker.run(lambda: self._run(operation, True))
 
     async def close(self) -> None:
+        glance, self._glance_conn = self._glance_conn, None
+        self._glance_failed = True  # nothing opens it again
+        if glance is not None:
+            glance.close()
         try:
             await self._worker.run(self._close)
         except BaseException:  # cancelled or failed: do not hold the event loop up waiting for the thread

@@ -17,15 +17,19 @@ previous response's own chain (what ``get_history_item_ids`` gave it), so no row
 conversation; the list itself otherwise. Before a response's outputs change or it is deleted, the
 implied histories of the responses continuing it are written out (pinned), since they end where
 its chain ends. Chains of ids are cached per process, keyed by the
-response row and its version, so the host's per-turn ``get_history_item_ids`` +
-``create_response`` stay flat as a conversation grows; any process writing a response bumps its
-version, so the cache never answers for a changed row.
+response row and its version (each a prefix of a run of ids that the next turn extends in place,
+see ``Chain``), so the host's per-turn ``get_history_item_ids`` + ``create_response`` (+
+``update_response``) stay flat as a conversation grows; any process writing a response bumps its
+version, so the cache never answers for a changed row. ``get_history_item_ids`` of a response
+whose chain is cached reads only the row's version, on the event loop (``Database.glance``: no trip
+to the worker); one write transaction per ``create_response``.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +41,7 @@ from agent_framework_history import CorruptDataError, Item, dumps_item, loads_it
 from agent_framework_history._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
-from ._chains import append_turn
+from ._chains import append_rows, append_turn
 from ._config import SQLiteConfig, parse_target
 from ._database import Database
 from ._schema import AGENT_SESSIONS, ITEMS, NO_PARTITION, RESPONSES, SESSIONS, TURNS
@@ -125,6 +129,25 @@ class _Row:
         self.deleted = bool(deleted)
 
 
+class _ChainCache:
+    """Chains of ids by ``(row id, version)``, least recently used dropped first; safe across threads.
+
+    The worker fills it; the event loop's glance at a row reads it.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._chains: LRUCache[tuple[int, int], Chain] = LRUCache(size)
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> Chain | None:
+        with self._lock:
+            return self._chains.get(key)
+
+    def put(self, key: tuple[int, int], chain: Chain) -> None:
+        with self._lock:
+            self._chains[key] = chain
+
+
 class SQLiteResponseStore(ResponseStoreBase):
     """``ResponseProviderProtocol`` in a SQLite file, shared by every process that opens it."""
 
@@ -132,7 +155,7 @@ class SQLiteResponseStore(ResponseStoreBase):
         super().__init__()
         self.config = config
         self._db = Database(config)
-        self._chains: LRUCache[tuple[int, int], tuple[str, ...]] = LRUCache(CHAIN_CACHE_SIZE)
+        self._chains = _ChainCache(CHAIN_CACHE_SIZE)
 
     @property
     def path(self) -> Path | None:
@@ -147,13 +170,13 @@ class SQLiteResponseStore(ResponseStoreBase):
         found = conn.execute(_ROW, (*_columns(partition), response_id)).fetchone()
         return None if found is None else _Row(found)
 
-    def _chain(self, conn: sqlite3.Connection, row: _Row) -> tuple[str, ...]:
+    def _chain(self, conn: sqlite3.Connection, row: _Row) -> Chain:
         """History, input and output ids of ``row`` (cached by row and version)."""
         cached = self._chains.get((row.id, row.version))
         if cached is not None:
             return cached
         pending: list[_Row] = [row]  # rows whose chain waits on their parent's, newest first
-        base: tuple[str, ...] = ()
+        base: Chain
         while pending[-1].history is None and pending[-1].history_len:
             parent_id = pending[-1].parent
             found = None if parent_id is None else conn.execute(_ROW_BY_ID, (parent_id,)).fetchone()
@@ -170,19 +193,18 @@ class SQLiteResponseStore(ResponseStoreBase):
             pending.append(parent)
         else:
             oldest = pending.pop()
-            base = (*(oldest.history or ()), *oldest.input_ids, *oldest.output_ids)
-            self._chains[(oldest.id, oldest.version)] = base
+            base = Chain.of([*(oldest.history or ()), *oldest.input_ids, *oldest.output_ids])
+            self._chains.put((oldest.id, oldest.version), base)
         for current in reversed(pending):
-            unique = tuple(dict.fromkeys(base))
-            history = unique[max(0, len(unique) - current.history_len) :] if current.history_len else ()
-            base = (*history, *current.input_ids, *current.output_ids)
-            self._chains[(current.id, current.version)] = base
+            history = base.tail(current.history_len) if current.history_len else Chain.of(())
+            base = history.extend([*current.input_ids, *current.output_ids])
+            self._chains.put((current.id, current.version), base)
         return base
 
     def _response_row(self, conn: sqlite3.Connection, row: _Row, response_id: str) -> ResponseRow:
         chain = self._chain(conn, row)
         inputs, outputs = len(row.input_ids), len(row.output_ids)
-        history = list(chain[: len(chain) - inputs - outputs])
+        history = chain.ids()[: len(chain) - inputs - outputs]
         envelope = None if row.envelope is None else loads_item(row.envelope)
         return ResponseRow(response_id, envelope, row.deleted, history, list(row.input_ids), list(row.output_ids))
 
@@ -197,47 +219,45 @@ class SQLiteResponseStore(ResponseStoreBase):
             previous_id = None if found is None else found[0]
         previous = None if previous_id is None else self._row(conn, partition, previous_id)
         # Where the items go: after the previous response's turn, else in the conversation, else a new session.
-        key_partition: tuple[str, str, str]
+        session: int | None = None
         head: str | None = None
+        key_partition = (user, chat, new.conversation_id or new.response_id)
         if previous is not None and previous.session is not None:
-            session_key = conn.execute(_SESSION_KEY, (previous.session,)).fetchone()
-            key_partition, head = (session_key[0], session_key[1], session_key[2]), previous.head
-        elif new.conversation_id is not None:
-            key_partition = (user, chat, new.conversation_id)
-        else:
-            key_partition = (user, chat, new.response_id)
+            session, head = previous.session, previous.head
         # The history: implied when it is the end of the previous response's chain, else kept as given.
         implied = not new.history_ids
         parent_id = None
+        base: Chain | None = None
         if previous is not None and not previous.deleted:
             parent_id = previous.id
             if not implied:
                 chain = self._chain(conn, previous)
-                wanted = len(new.history_ids)
                 # The usual case, cheaply: the host passed the previous response's whole chain.
-                implied = chain[-1] == new.history_ids[-1] and (
-                    (len(chain) == wanted and chain == tuple(new.history_ids))
-                    or _ends_with(tuple(dict.fromkeys(chain)), new.history_ids)
-                )
-        history_text = None if implied else json.dumps(new.history_ids)
+                implied = chain is new.history_of or chain.ends_with(new.history_ids)
+                base = chain.tail(len(new.history_ids)) if implied else None
         turn = _unique_rows([*new.inputs, *new.outputs])
-        result = append_turn(conn, key_partition, turn, head) if turn else None
-        session = conn.execute(
-            f"SELECT id FROM {SESSIONS} WHERE user = ? AND chat = ? AND session_id = ?", key_partition
-        ).fetchone()
         first_seq = None
-        if result is not None and result.stored:
-            (last_seq,) = conn.execute(_TURN_FIRST_SEQ, (session[0], result.head)).fetchone()
-            first_seq = last_seq - result.stored + 1
+        if turn:
+            appended = append_rows(conn, key_partition, session, turn, head)
+            session = appended.session
+            head = appended.head if appended.head is not None else head
+            first_seq = appended.first_seq
+        elif session is None:
+            found_session = conn.execute(
+                f"SELECT id FROM {SESSIONS} WHERE user = ? AND chat = ? AND session_id = ?", key_partition
+            ).fetchone()
+            session = None if found_session is None else found_session[0]
+        input_ids = [i["id"] for i in new.inputs]
+        output_ids = [i["id"] for i in new.outputs]
         values = (
-            None if session is None else session[0],
-            result.head if result is not None and result.head is not None else head,
+            session,
+            head,
             first_seq,
             parent_id,
-            history_text,
+            None if implied else json.dumps(new.history_ids),
             len(new.history_ids),
-            json.dumps([i["id"] for i in new.inputs]),
-            json.dumps([i["id"] for i in new.outputs]),
+            json.dumps(input_ids),
+            json.dumps(output_ids),
             dumps_item(new.envelope),
             new.conversation_id,
         )
@@ -258,11 +278,8 @@ class SQLiteResponseStore(ResponseStoreBase):
             )
             row_id, version = existing.id, existing.version + 1
         if row_id is not None:  # what the host reads next: this response's chain
-            self._chains[(row_id, version)] = (
-                *new.history_ids,
-                *(i["id"] for i in new.inputs),
-                *(i["id"] for i in new.outputs),
-            )
+            history = base if base is not None else Chain.of(new.history_ids)
+            self._chains.put((row_id, version), history.extend([*input_ids, *output_ids]))
 
     def _update(
         self, conn: sqlite3.Connection, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]
@@ -303,6 +320,10 @@ class SQLiteResponseStore(ResponseStoreBase):
             "WHERE id = ?",
             (dumps_item(envelope), json.dumps(new_ids), head, first_seq, row.id),
         )
+        before = self._chains.get((row.id, row.version))
+        if before is not None:  # the host completes each response it created: the next turn reads this chain
+            kept = Chain(before.run, len(before) - len(row.output_ids))  # history and inputs: a prefix of the run
+            self._chains.put((row.id, row.version + 1), kept.extend(new_ids))
         return True
 
     def _pin_children(self, conn: sqlite3.Connection, row: _Row) -> None:
@@ -313,7 +334,7 @@ class SQLiteResponseStore(ResponseStoreBase):
         for (child_id,) in children:
             child = _Row(conn.execute(_ROW_BY_ID, (child_id,)).fetchone())
             chain = self._chain(conn, child)
-            history = list(chain[: len(chain) - len(child.input_ids) - len(child.output_ids)])
+            history = chain.ids()[: len(chain) - len(child.input_ids) - len(child.output_ids)]
             conn.execute(
                 f"UPDATE {RESPONSES} SET history = ?, version = version + 1 WHERE id = ?",
                 (json.dumps(history), child.id),
@@ -358,6 +379,20 @@ class SQLiteResponseStore(ResponseStoreBase):
         return await self._db.read(read)
 
     async def _do_chain(self, partition: Partition, response_id: str) -> Chain | None:
+        columns = (*_columns(partition), response_id)
+
+        def glance(conn: sqlite3.Connection) -> tuple[Chain | None] | None:
+            """The answer from the row's version and this process's cache, or ``None`` to ask the worker."""
+            found = conn.execute(_VERSION, columns).fetchone()
+            if found is None or found[2]:
+                return (None,)
+            cached = self._chains.get((found[0], found[1]))
+            return None if cached is None else (cached,)
+
+        known = self._db.glance(glance)  # the host's every turn: no trip to the worker
+        if known is not None:
+            return known[0]
+
         def read(conn: sqlite3.Connection) -> Chain | None:
             found = conn.execute(_VERSION, (*_columns(partition), response_id)).fetchone()
             if found is None or found[2]:
@@ -368,7 +403,7 @@ class SQLiteResponseStore(ResponseStoreBase):
                 if row is None:
                     return None
                 cached = self._chain(conn, row)
-            return Chain(cached)
+            return cached
 
         return await self._db.read(read)
 
@@ -398,10 +433,6 @@ class SQLiteResponseStore(ResponseStoreBase):
 
     async def _do_close(self) -> None:
         await self._db.close()
-
-
-def _ends_with(chain: tuple[str, ...], history: list[str]) -> bool:
-    return len(history) <= len(chain) and chain[len(chain) - len(history) :] == tuple(history)
 
 
 def _unique_rows(items: Sequence[Item]) -> list[tuple[str, str]]:
