@@ -13,6 +13,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     CorruptDataError,
     HistoryStoreBase,
     Item,
@@ -22,7 +23,7 @@ from agent_framework_history import (
 )
 from agent_framework_history._json import loads_items
 
-from ._chains import Partition, append_turn, load_chain, load_texts
+from ._chains import Partition, append_turn, load_after_texts, load_chain, load_texts
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
 from ._schema import ITEMS, NO_PARTITION, SESSIONS
@@ -56,6 +57,7 @@ class SQLiteHistoryStore(HistoryStoreBase):
             Capability.LIST_SESSIONS,
             Capability.DELETE,
             Capability.CHAIN_HEAD,
+            Capability.LOAD_AFTER,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
@@ -116,6 +118,25 @@ class SQLiteHistoryStore(HistoryStoreBase):
                 return loads_items([text for _, text in rows])
             except ValueError:  # say which row, with its place in the file
                 return [self._decode(key, seq, text) for seq, text in rows]
+
+        return await self._db.read(load)
+
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        partition = _partition(key)
+
+        def load(conn: sqlite3.Connection) -> ChainTail:
+            conn.execute("BEGIN")  # one snapshot for the few statements
+            try:
+                tip, continues, texts = load_after_texts(conn, partition, after, head)
+            finally:
+                conn.execute("COMMIT")
+            try:
+                items = loads_items(texts)
+            except ValueError:  # say which row, with its place in the file: it lies on the chain
+                for seq, text in load_chain(conn, partition, tip, None):
+                    self._decode(key, seq, text)
+                raise
+            return ChainTail(items=items, head=tip, continues=continues)
 
         return await self._db.read(load)
 
