@@ -199,7 +199,7 @@ class MessageCache:
         return copy_messages(entry.messages)
 
     def saved(self, key: SessionKey, parent: str | None, head: str | None, items: list[Item], stored: int) -> None:
-        """After ``append(key, items, head=parent)`` stored ``stored`` items as turn ``head``: extend ``parent``'s entry.
+        """After ``append(key, items, head=parent)`` stored ``stored`` items as turn ``head``: extend the entry.
 
         Only when every item was stored (the turn holds exactly ``items``) and ``parent``'s messages are kept.
         """

@@ -218,7 +218,7 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
 
     def _cached(self) -> bool:
         """Whether loads go through the message cache: on, no ``limit`` window, a store that reads tails."""
-        return self._cache.budget > 0 and self.limit is None and _CACHEABLE <= self.store.capabilities
+        return self._cache.budget > 0 and self.limit is None and self.store.capabilities >= _CACHEABLE
 
     async def aclose(self) -> None:
         """Close the store if this provider opened it (a store passed in stays open)."""
