@@ -8,24 +8,27 @@ appended is seen at once; the store answers "not on this chain" with the whole c
 replaces what was kept.
 
 Entries are keyed by ``(SessionKey, head)`` (so by partition too) and evicted least recently used
-once the messages they hold exceed the budget. Cached messages are never handed out: each call
-returns new ``Message`` and ``Content`` objects (see :func:`copy_messages`).
+once the messages they hold exceed the budget. The messages are sealed (see ``_sealed``): every
+caller gets the same read-only objects in a list of its own, so nobody can change what another
+caller, or a later turn, reads.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Final, SupportsIndex
+from typing import Any, Final
 
-from agent_framework import Content, Message
+from agent_framework import Message
 
 from ._keys import SessionKey
+from ._sealed import seal_message
 from ._store import ChainTail, HistoryStore, Item
 from .conversion import EXTENSION_KEY, read_items
 from .conversion._reader import _report  # pyright: ignore[reportPrivateUsage]
 
-__all__ = ["DEFAULT_CACHE_MESSAGES", "MessageCache", "copy_messages"]
+__all__ = ["DEFAULT_CACHE_MESSAGES", "MessageCache", "extend"]
 
 DEFAULT_CACHE_MESSAGES: Final = 20_000
 """Messages a provider keeps converted by default, summed over its entries."""
@@ -73,69 +76,14 @@ def extend(entry: _Entry | None, items: list[Item]) -> _Entry:
         _report(result.skipped)
     messages = list(entry.messages)
     new = result.messages
-    _seal(new)
     if messages and new and _continues(entry.tail, items[0]):
-        last = _copy(messages[-1])  # the earlier entry keeps its own message unchanged
+        last = copy.copy(messages[-1])  # a new message: the earlier entry keeps its own unchanged
         last.contents = [*messages[-1].contents, *new[0].contents]
-        messages[-1] = last
+        messages[-1] = seal_message(last)
         new = new[1:]
-    messages += new
+    messages += [seal_message(message) for message in new]
     skipped_last = bool(result.skipped) and result.skipped[-1].index == len(items) - 1
     return _Entry(messages, approvals, None if skipped_last else _tail(items[-1]))
-
-
-class _SealedContent(Content):
-    """A cached message's content: shared by every copy handed out, so its attributes cannot be set.
-
-    ``copy.copy`` / ``copy.deepcopy`` give a plain, changeable ``Content``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(
-            f"Content.{name} of a message loaded by HistoryStoreProvider cannot be set: its contents are shared "
-            "with the provider's cache. Replace the content in message.contents with a copy (copy.copy(content)) "
-            "and change that."
-        )
-
-    def __delattr__(self, name: str) -> None:
-        self.__setattr__(name, None)
-
-    def __copy__(self) -> Content:
-        copied = object.__new__(Content)
-        copied.__dict__.update(self.__dict__)
-        return copied
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Content:
-        return Content.__deepcopy__(self.__copy__(), memo)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
-        return self.__copy__().__reduce_ex__(protocol)
-
-
-def _seal(messages: list[Message]) -> None:
-    for message in messages:
-        for content in message.contents:
-            if type(content) is Content:
-                content.__class__ = _SealedContent
-
-
-def _copy(message: Message) -> Message:
-    copied = object.__new__(type(message))
-    copied.__dict__.update(message.__dict__)
-    copied.contents = list(message.contents)
-    copied.additional_properties = dict(message.additional_properties)
-    return copied
-
-
-def copy_messages(messages: list[Message]) -> list[Message]:
-    """New ``Message`` objects with their own ``contents`` list and ``additional_properties`` dict.
-
-    A caller may set any attribute of a message it gets, and add, remove or replace its contents and
-    additional properties, without reaching the cache. The ``Content`` objects are shared (as in
-    agent-framework's own message copies) and refuse attribute assignment; deeper values (a
-    function call's ``arguments`` dict) are shared too.
-    """
-    return [_copy(message) for message in messages]
 
 
 class MessageCache:
@@ -196,7 +144,7 @@ class MessageCache:
             entry = extend(None, tail.items)
         if tail.head is not None:
             self._put(key, tail.head, entry)
-        return copy_messages(entry.messages)
+        return list(entry.messages)
 
     def saved(self, key: SessionKey, parent: str | None, head: str | None, items: list[Item], stored: int) -> None:
         """After ``append(key, items, head=parent)`` stored ``stored`` items as turn ``head``: extend the entry.
