@@ -91,8 +91,9 @@ class SealedContent(Content):
     def __deepcopy__(self, memo: dict[int, Any]) -> Content:
         return Content.__deepcopy__(self.__copy__(), memo)
 
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
-        return self.__copy__().__reduce_ex__(protocol)
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        plain = self.__copy__()
+        return (_restore, (Content, plain.__getstate__()))
 
 
 class SealedMessage(Message):
@@ -120,8 +121,19 @@ class SealedMessage(Message):
             plain.__dict__[name] = copy.deepcopy(value, memo)
         return plain
 
-    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
-        return self.__copy__().__reduce_ex__(protocol)
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (_restore, (Message, self.__copy__().__getstate__()))
+
+
+def _restore(cls: type[Any], state: Any) -> Any:
+    """Unpickle a sealed object as a plain one of ``cls``."""
+    restored = object.__new__(cls)
+    setstate = getattr(restored, "__setstate__", None)
+    if setstate is not None:
+        setstate(state)
+    else:
+        restored.__dict__.update(state)
+    return restored
 
 
 def sealed(value: Any) -> Any:
