@@ -17,6 +17,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     CorruptDataError,
     HistoryStoreBase,
     Item,
@@ -38,7 +39,7 @@ from ._dirs import (
 from ._lines import LineProblem, Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
-from ._turns import BackwardChain, FileIndex, chain_items
+from ._turns import BackwardChain, FileIndex, chain_items, chain_tail
 
 __all__ = ["Durability", "JsonlHistoryStore", "OnCorrupt"]
 
@@ -111,6 +112,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.CHAIN_HEAD,
+            Capability.LOAD_AFTER,
             *((Capability.MULTI_PROCESS,) if _io.HAVE_OS_LOCKS else ()),
         }
     )
@@ -402,6 +404,26 @@ class JsonlHistoryStore(HistoryStoreBase):
                 _io.unlock(fd)
         finally:
             os.close(fd)
+
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        location = self._location(key)
+        try:
+            fd = await open_session_file(location, _READ_FLAGS)
+        except FileNotFoundError:
+            return ChainTail(items=[], head=None, continues=False)
+        try:
+            await _io.lock(fd, exclusive=False)
+            try:  # one read of the whole file, under the shared lock
+                parsed = parse_region(await _io.read_range(fd, 0, os.fstat(fd).st_size))
+            finally:
+                _io.unlock(fd)
+        finally:
+            os.close(fd)
+        self._handle_corrupt(location.path, parsed.corrupt)
+        if parsed.torn is not None:
+            self._warn_torn(location.path, parsed.torn)
+        tip, continues, items = chain_tail(parsed.all_records(), after, head)
+        return ChainTail(items=items, head=tip, continues=continues)
 
     async def _load_all(self, fd: int, path: Path, size: int, head: str | None) -> list[Item]:
         parsed = parse_region(await _io.read_range(fd, 0, size))

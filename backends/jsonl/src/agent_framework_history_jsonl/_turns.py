@@ -19,7 +19,7 @@ from agent_framework_history._chains import ChainIndex, Turn
 
 from ._lines import Record, TurnMarker
 
-__all__ = ["BackwardChain", "FileIndex", "chain_items"]
+__all__ = ["BackwardChain", "FileIndex", "chain_items", "chain_tail"]
 
 
 @dataclass(eq=False, slots=True)
@@ -56,37 +56,52 @@ class FileIndex:
 
 def chain_items(records: list[Record], head: str | None) -> list[Item]:
     """The items of the chain ending at ``head`` (``None``: the latest turn), reading ``records`` forwards."""
-    turns: list[tuple[list[Item], int | None]] = []  # (items, index of the parent turn)
+    return chain_tail(records, None, head)[2]
+
+
+def chain_tail(records: list[Record], after: str | None, head: str | None) -> tuple[str | None, bool, list[Item]]:
+    """``(tip head, continues, items)``: what the chain ending at ``head`` holds after the turn ``after``.
+
+    ``continues`` tells whether ``after`` lies on the chain; when it does not, the items are the whole
+    chain. The tip head is ``None`` for an empty chain, and for the unnamed run of item lines after the
+    last marker (its turn has no head until the next append names it).
+    """
+    turns: list[tuple[list[Item], int | None, str | None]] = []  # (items, index of the parent turn, head)
     by_head: dict[str, int] = {}
     run: list[Item] = []
     for record in records:
         if isinstance(record, TurnMarker):
             parent = by_head.get(record.parent) if record.parent is not None else None
-            turns.append((run, parent))
+            turns.append((run, parent, record.head))
             by_head[record.head] = len(turns) - 1
             run = []
         else:
             run.append(record)
-    node: tuple[list[Item], int | None]
+    node: tuple[list[Item], int | None, str | None]
     if head is None:
         if run:
-            node = (run, len(turns) - 1 if turns else None)
+            node = (run, len(turns) - 1 if turns else None, None)
         elif turns:
             node = turns[-1]
         else:
-            return []
+            return None, False, []
     else:
         index = by_head.get(head)
         if index is None:
-            return []
+            return None, False, []
         node = turns[index]
+    tip = node[2]
     parts: list[list[Item]] = []
+    continues = False
     while True:
+        if after is not None and node[2] == after:
+            continues = True
+            break
         parts.append(node[0])
         if node[1] is None:
             break
         node = turns[node[1]]
-    return [item for part in reversed(parts) for item in part]
+    return tip, continues, [item for part in reversed(parts) for item in part]
 
 
 class BackwardChain:
