@@ -188,13 +188,12 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
         """The items of the chain ending at ``head`` after the turn ``after`` (see :class:`ChainTail`).
 
-        This default cannot tell where ``after`` lies: it reads the whole chain with ``_do_load``
-        and says so (``continues=False``), naming the tip only when ``head`` was given. A store
-        that can read a chain's tail in one read overrides it and declares
-        :attr:`Capability.LOAD_AFTER`.
+        This default cannot tell where ``after`` lies, nor name the tip: it reads the whole chain
+        with ``_do_load`` and says so (``continues=False``, ``head=None``). A store that can read
+        a chain's tail in one read overrides it and declares :attr:`Capability.LOAD_AFTER`.
         """
         items = await self._do_load(key, None, head)
-        return ChainTail(items=items, head=head if items else None, continues=False)
+        return ChainTail(items=items, head=None, continues=False)
 
     async def _do_delete(self, key: SessionKey) -> bool:
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete sessions.")

@@ -696,12 +696,12 @@ class HistoryStoreConformance:
         assert await store.load_after(key, None) == ChainTail(items=[], head=None, continues=False)
         h1 = await self.turn(store, key, make_turn(1))
         h2 = await self.turn(store, key, make_turn(2), h1)
-        tail = await store.load_after(key, None, head=h2)
-        assert (tail.continues, _ids(tail.items), tail.head) == (False, _ids(await store.load(key, head=h2)), h2)
+        tail = await store.load_after(key, None, head=h1)
+        assert (tail.continues, _ids(tail.items)) == (False, _ids(await store.load(key, head=h1)))
         latest = await store.load_after(key, None)
         assert (latest.continues, _ids(latest.items)) == (False, _ids(await store.load(key)))
-        if Capability.LOAD_AFTER in store.capabilities:
-            assert latest.head == h2
+        if Capability.LOAD_AFTER in store.capabilities:  # a store without it may not name the tip
+            assert (tail.head, latest.head) == (h1, h2)
 
     @pytest.mark.asyncio
     async def test_load_after_a_turn_of_another_branch_is_not_continued(self, store: HistoryStore) -> None:
