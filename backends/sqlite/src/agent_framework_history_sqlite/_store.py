@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
@@ -63,6 +63,9 @@ class SQLiteHistoryStore(HistoryStoreBase):
             Capability.MULTI_PROCESS,
         }
     )
+
+    LIST_PAGE_SIZE: ClassVar[int] = 500
+    """Sessions ``list_sessions`` reads per query."""
 
     def __init__(
         self,
@@ -160,21 +163,34 @@ class SQLiteHistoryStore(HistoryStoreBase):
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
-        conditions = [f"EXISTS (SELECT 1 FROM {ITEMS} AS i WHERE i.session = s.id)"]
-        params: list[str] = []
+        conditions = ["(s.user, s.chat, s.session_id) > (?, ?, ?)"]
+        filters: list[str] = []
         for column, value in (("user", user), ("chat", chat)):
             if value is not ALL:
                 conditions.append(f"s.{column} = ?")
-                params.append(value if isinstance(value, str) else NO_PARTITION)
-        where = " AND ".join(conditions)
-        query = f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {where} ORDER BY s.id"
+                filters.append(value if isinstance(value, str) else NO_PARTITION)
+        conditions.append(f"EXISTS (SELECT 1 FROM {ITEMS} AS i WHERE i.session = s.id)")
+        query = (
+            f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {' AND '.join(conditions)} "
+            "ORDER BY s.user, s.chat, s.session_id LIMIT ?"
+        )
+        size = self.LIST_PAGE_SIZE
 
-        def list_rows(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-            rows: list[tuple[str, str, str]] = conn.execute(query, params).fetchall()
-            return rows
+        def page_after(cursor: tuple[str, str, str]) -> Callable[[sqlite3.Connection], list[tuple[str, str, str]]]:
+            def page(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+                rows: list[tuple[str, str, str]] = conn.execute(query, (*cursor, *filters, size)).fetchall()
+                return rows
 
-        for row_user, row_chat, session_id in await self._db.read(list_rows):
-            yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+            return page
+
+        cursor = ("", "", "")  # below every key: a session id is never empty
+        while True:  # one page per read, in key order, so memory stays bounded however many sessions match
+            rows = await self._db.read(page_after(cursor))
+            for row_user, row_chat, session_id in rows:
+                yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+            if len(rows) < size:
+                return
+            cursor = rows[-1]
 
     async def _do_close(self) -> None:
         await self._db.close()
