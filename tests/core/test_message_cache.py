@@ -10,7 +10,7 @@ import pytest
 from agent_framework import Content, Message
 
 from agent_framework_history import SessionKey
-from agent_framework_history._message_cache import MessageCache, extend
+from agent_framework_history._message_cache import HEADS_PER_SESSION, MessageCache, extend
 from agent_framework_history._sealed import SealedMessage
 from agent_framework_history.conversion import to_items, to_messages
 
@@ -136,3 +136,19 @@ def test_the_cache_keeps_at_most_its_budget_least_recently_used_first() -> None:
     big = extend(None, to_items([Message("user", [f"m{n}"]) for n in range(11)]))
     cache._put(keys[3], "turn_a", big)  # pyright: ignore[reportPrivateUsage]  (larger than the budget: not kept)
     assert cache._find(keys[3], "turn_a") is None and cache.held == 8  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_session_counts_as_its_longest_entry_and_keeps_a_few_heads() -> None:
+    cache = MessageCache(budget=100)
+    key = SessionKey("s")
+    entry = None
+    for n in range(HEADS_PER_SESSION + 2):
+        entry = extend(entry, to_items([Message("user", [f"m{n}"])]))
+        cache._put(key, f"turn_{n}", entry)  # pyright: ignore[reportPrivateUsage]
+    assert len(cache) == HEADS_PER_SESSION
+    assert cache.held == HEADS_PER_SESSION + 2  # the longest entry, not the sum of the shared prefixes
+    assert cache._find(key, "turn_0")[0] == f"turn_{HEADS_PER_SESSION + 1}"  # type: ignore[index]  # pyright: ignore[reportPrivateUsage, reportOptionalSubscript]  (the oldest went first: the latest answers)
+    found = cache._find(key, "turn_2")  # pyright: ignore[reportPrivateUsage]
+    assert found is not None and len(found[1].messages) == 3
+    cache._drop((key, f"turn_{HEADS_PER_SESSION + 1}"))  # pyright: ignore[reportPrivateUsage]
+    assert cache.held == HEADS_PER_SESSION + 1

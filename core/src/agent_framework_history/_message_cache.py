@@ -86,18 +86,28 @@ def extend(entry: _Entry | None, items: list[Item]) -> _Entry:
     return _Entry(messages, approvals, None if skipped_last else _tail(items[-1]))
 
 
+HEADS_PER_SESSION: Final = 4
+"""Heads kept per session: the latest turns, and the one a retry or a fork keeps coming back to."""
+
+
 class MessageCache:
-    """Converted messages per ``(session key, head)``, least recently used evicted past ``budget`` messages."""
+    """Converted messages per ``(session key, head)``, least recently used evicted past ``budget`` messages.
+
+    A session's entries share their messages (a chain's prefix is the same objects), so a session
+    counts as its longest entry; at most :data:`HEADS_PER_SESSION` heads are kept per session.
+    """
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self._entries: OrderedDict[tuple[SessionKey, str], _Entry] = OrderedDict()
-        self._latest: dict[SessionKey, str] = {}
+        self._heads: dict[SessionKey, list[str]] = {}
+        """Each session's cached heads, the most recently stored last."""
+        self._sizes: dict[SessionKey, int] = {}
         self._held = 0
 
     @property
     def held(self) -> int:
-        """Messages held, summed over the entries."""
+        """Messages held, each session counted as its longest entry."""
         return self._held
 
     def __len__(self) -> int:
@@ -105,32 +115,41 @@ class MessageCache:
 
     def _find(self, key: SessionKey, head: str | None) -> tuple[str, _Entry] | None:
         """The entry for ``head``, else the session's most recent one (its turn may precede ``head``)."""
-        for candidate in (head, self._latest.get(key)):
+        heads = self._heads.get(key)
+        for candidate in (head, heads[-1] if heads else None):
             if candidate is not None and (entry := self._entries.get((key, candidate))) is not None:
                 self._entries.move_to_end((key, candidate))
                 return candidate, entry
         return None
 
-    def _put(self, key: SessionKey, head: str, entry: _Entry, *, replaces: str | None = None) -> None:
-        if replaces is not None and replaces != head:
-            self._drop((key, replaces))
+    def _resize(self, key: SessionKey) -> None:
+        size = max((len(self._entries[(key, head)].messages) for head in self._heads.get(key, ())), default=0)
+        self._held += size - self._sizes.pop(key, 0)
+        if size:
+            self._sizes[key] = size
+
+    def _put(self, key: SessionKey, head: str, entry: _Entry) -> None:
         self._drop((key, head))
         if len(entry.messages) > self.budget:
             return
         self._entries[(key, head)] = entry
-        self._latest[key] = head
-        self._held += len(entry.messages)
+        heads = self._heads.setdefault(key, [])
+        heads.append(head)
+        if len(heads) > HEADS_PER_SESSION:
+            self._drop((key, heads[0]))
+        self._resize(key)
         while self._held > self.budget:
             self._drop(next(iter(self._entries)))
 
     def _drop(self, slot: tuple[SessionKey, str]) -> None:
-        entry = self._entries.pop(slot, None)
-        if entry is None:
+        if self._entries.pop(slot, None) is None:
             return
-        self._held -= len(entry.messages)
         key, head = slot
-        if self._latest.get(key) == head:
-            del self._latest[key]
+        heads = self._heads[key]
+        heads.remove(head)
+        if not heads:
+            del self._heads[key]
+        self._resize(key)
 
     async def load(self, store: HistoryStore, key: SessionKey, head: str | None) -> list[Message]:
         """The messages of the chain ending at ``head`` (the latest turn), reading only what is new."""
@@ -156,4 +175,4 @@ class MessageCache:
         entry = self._entries.get((key, parent))
         if entry is None:
             return
-        self._put(key, head, extend(entry, items), replaces=parent)
+        self._put(key, head, extend(entry, items))
