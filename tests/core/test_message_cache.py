@@ -150,5 +150,9 @@ def test_a_session_counts_as_its_longest_entry_and_keeps_a_few_heads() -> None:
     assert cache._find(key, "turn_0")[0] == f"turn_{HEADS_PER_SESSION + 1}"  # type: ignore[index]  # pyright: ignore[reportPrivateUsage, reportOptionalSubscript]  (the oldest went first: the latest answers)
     found = cache._find(key, "turn_2")  # pyright: ignore[reportPrivateUsage]
     assert found is not None and len(found[1].messages) == 3
+    cache._put(key, "turn_new", found[1])  # pyright: ignore[reportPrivateUsage]  (a fork of turn_2)
+    assert (key, "turn_2") in cache._entries  # pyright: ignore[reportPrivateUsage]  (used: kept over turn_3)
+    assert (key, "turn_3") not in cache._entries  # pyright: ignore[reportPrivateUsage]
+    cache._drop((key, "turn_new"))  # pyright: ignore[reportPrivateUsage]
     cache._drop((key, f"turn_{HEADS_PER_SESSION + 1}"))  # pyright: ignore[reportPrivateUsage]
     assert cache.held == HEADS_PER_SESSION + 1

@@ -101,7 +101,7 @@ class MessageCache:
         self.budget = budget
         self._entries: OrderedDict[tuple[SessionKey, str], _Entry] = OrderedDict()
         self._heads: dict[SessionKey, list[str]] = {}
-        """Each session's cached heads, the most recently stored last."""
+        """Each session's cached heads, the most recently used last."""
         self._sizes: dict[SessionKey, int] = {}
         self._held = 0
 
@@ -114,11 +114,14 @@ class MessageCache:
         return len(self._entries)
 
     def _find(self, key: SessionKey, head: str | None) -> tuple[str, _Entry] | None:
-        """The entry for ``head``, else the session's most recent one (its turn may precede ``head``)."""
+        """The entry for ``head``, else the session's most recently used one (its turn may precede ``head``)."""
         heads = self._heads.get(key)
         for candidate in (head, heads[-1] if heads else None):
             if candidate is not None and (entry := self._entries.get((key, candidate))) is not None:
                 self._entries.move_to_end((key, candidate))
+                if heads is not None and heads[-1] != candidate:  # kept longest among the session's heads
+                    heads.remove(candidate)
+                    heads.append(candidate)
                 return candidate, entry
         return None
 
