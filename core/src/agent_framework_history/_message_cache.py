@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from agent_framework import Message
 
@@ -46,14 +46,16 @@ class _Entry:
 
 
 def _tail(item: Item) -> _Tail | None:
-    extension = item.get(EXTENSION_KEY)
-    header = extension.get("message") if isinstance(extension, dict) else None
-    if not isinstance(header, dict):
+    extension: Any = item.get(EXTENSION_KEY)
+    if not isinstance(extension, dict):
         return None
-    index = extension.get("index", 0)  # pyright: ignore[reportOptionalMemberAccess, reportUnknownMemberType, reportUnknownVariableType]
-    if type(index) is not int:  # pyright: ignore[reportUnknownArgumentType]
+    fields = cast(dict[str, Any], extension)
+    header = fields.get("message")
+    index = fields.get("index", 0)
+    if not isinstance(header, dict) or type(index) is not int:
         return None
-    return (header.get("message_id"), header.get("role"), index)  # pyright: ignore[reportUnknownMemberType]
+    message = cast(dict[str, Any], header)
+    return (message.get("message_id"), message.get("role"), index)
 
 
 def _continues(tail: _Tail | None, item: Item) -> bool:
