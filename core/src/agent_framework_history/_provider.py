@@ -93,7 +93,8 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     over sessions; ``0`` turns it off), so a turn reads and converts only the items stored after
     the head it last saw (:meth:`HistoryStore.load_after`, on stores with
     :attr:`Capability.LOAD_AFTER` and no ``limit``). Every load still asks the store, so other
-    processes' appends, forks and deletes are seen; every call returns new message objects.
+    processes' appends, forks and deletes are seen. Each call returns a new list whose messages are
+    shared with the cache and read-only (``copy.copy(message)`` gives one to change).
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
