@@ -39,7 +39,7 @@ from ._dirs import (
 from ._lines import LineProblem, Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
-from ._turns import BackwardChain, FileIndex, chain_items, chain_tail
+from ._turns import BackwardChain, BackwardTail, FileIndex, chain_items
 
 __all__ = ["Durability", "JsonlHistoryStore", "OnCorrupt"]
 
@@ -413,17 +413,32 @@ class JsonlHistoryStore(HistoryStoreBase):
             return ChainTail(items=[], head=None, continues=False)
         try:
             await _io.lock(fd, exclusive=False)
-            try:  # one read of the whole file, under the shared lock
-                parsed = parse_region(await _io.read_range(fd, 0, os.fstat(fd).st_size))
+            try:
+                markers = self._current_markers(key, os.fstat(fd))
+                if markers is not None and head is not None:
+                    if head not in markers:
+                        return ChainTail(items=[], head=None, continues=False)
+                    if head == after:
+                        return ChainTail(items=[], head=head, continues=True)
+                tail = BackwardTail(head, after)
+                await self._walk_back(fd, location.path, os.fstat(fd).st_size, tail, head, markers)
             finally:
                 _io.unlock(fd)
         finally:
             os.close(fd)
-        self._handle_corrupt(location.path, parsed.corrupt)
-        if parsed.torn is not None:
-            self._warn_torn(location.path, parsed.torn)
-        tip, continues, items = chain_tail(parsed.all_records(), after, head)
-        return ChainTail(items=items, head=tip, continues=continues)
+        return ChainTail(items=tail.items(), head=tail.tip, continues=tail.continues)
+
+    def _current_markers(self, key: SessionKey, stat: os.stat_result) -> dict[str, tuple[int, str | None]] | None:
+        """``head -> (offset, parent)`` of every turn, when this store's index describes the whole file."""
+        session = self._sessions.get(key)
+        if (
+            session is not None
+            and session.index is not None
+            and session.identity == (stat.st_dev, stat.st_ino)
+            and session.size == stat.st_size
+        ):
+            return session.index.markers
+        return None
 
     async def _load_all(self, fd: int, path: Path, size: int, head: str | None) -> list[Item]:
         parsed = parse_region(await _io.read_range(fd, 0, size))
@@ -449,6 +464,19 @@ class JsonlHistoryStore(HistoryStoreBase):
         are read and passed over.
         """
         chain = BackwardChain(head, limit)
+        await self._walk_back(fd, path, size, chain, head, markers)
+        return chain.items()
+
+    async def _walk_back(
+        self,
+        fd: int,
+        path: Path,
+        size: int,
+        chain: BackwardChain,
+        head: str | None,
+        markers: dict[str, tuple[int, str | None]] | None,
+    ) -> None:
+        """Feed ``chain`` the records before the end of the file, newest first, until it has what it wants."""
         corrupt: list[tuple[int, int, str]] = []  # (offset, length, reason), newest first
         start: int | None = size
         if markers is not None and head is not None:
@@ -475,7 +503,6 @@ class JsonlHistoryStore(HistoryStoreBase):
                 for offset, length, reason in reversed(corrupt)
             ]
             self._handle_corrupt(path, numbered)
-        return chain.items()
 
     async def _records_backward(
         self, fd: int, path: Path, end: int, corrupt: list[tuple[int, int, str]]

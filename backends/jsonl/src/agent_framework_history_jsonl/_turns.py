@@ -12,6 +12,7 @@ and backward readings always agree, and a hand-edited file cannot make a cycle.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from agent_framework_history import Item
@@ -19,7 +20,7 @@ from agent_framework_history._chains import ChainIndex, Turn
 
 from ._lines import Record, TurnMarker
 
-__all__ = ["BackwardChain", "FileIndex", "chain_items", "chain_tail"]
+__all__ = ["BackwardChain", "BackwardTail", "FileIndex", "chain_items", "chain_tail"]
 
 
 @dataclass(eq=False, slots=True)
@@ -154,3 +155,41 @@ class BackwardChain:
     def items(self) -> list[Item]:
         """The items found, oldest first."""
         return list(reversed(self.found))
+
+
+class BackwardTail(BackwardChain):
+    """Collects, from records fed newest first, the chain's items after the turn ``after``.
+
+    It stops at ``after``'s marker when that turn lies on the chain (:attr:`continues`), else it
+    collects the whole chain. :attr:`tip` names the chain's tip once known: ``head``, or for the
+    latest turn the first marker met (``None`` when item lines follow the last marker).
+    """
+
+    def __init__(self, head: str | None, after: str | None) -> None:
+        super().__init__(head, sys.maxsize)
+        self.after = after
+        self.tip: str | None = None
+        self.continues = False
+        self._head = head
+        self._done = False
+
+    def enter(self, parent: str | None) -> None:
+        turn = self.wanted  # the turn whose marker the read now starts before
+        if self._head is not None:
+            self.tip = self._head  # its marker is in the file: the caller found it there
+        super().enter(parent)
+        if turn is not None and turn == self.after:
+            self.continues = self._done = True
+
+    def feed(self, record: Record) -> bool:
+        if self._done:
+            return True
+        if isinstance(record, TurnMarker) and not self._root and (self._latest or record.head == self.wanted):
+            if self._latest and not self.found:
+                self.tip = record.head  # the latest turn, named by its marker
+            elif self._head is not None and record.head == self._head:
+                self.tip = record.head
+            if record.head == self.after:
+                self.continues = self._done = True
+                return True
+        return super().feed(record)
