@@ -44,7 +44,9 @@ async def run_provider(name: str, kind: str, provider: Any, turns: int, *, load:
 async def run_backend(name: str, target: str, turns: int) -> Row:
     store = open_store(target)
     try:
-        provider = HistoryStoreProvider(store)
+        # The message cache off: the load columns measure reading and converting the whole history
+        # (sections/provider.py measures turns with the cache).
+        provider = HistoryStoreProvider(store, cache_messages=0)
         row = await run_provider(name, "backend", provider, turns)
         limited = HistoryStoreProvider(store, limit=20)
         row.load_20_s = await best_of(5, lambda: limited.get_messages(SESSION, state={}))

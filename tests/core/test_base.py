@@ -8,6 +8,7 @@ import pytest
 
 from agent_framework_history import (
     AppendResult,
+    ChainTail,
     Item,
     SessionKey,
     StoreClosedError,
@@ -48,7 +49,35 @@ async def test_the_chain_head_reaches_the_backend_and_an_empty_append_keeps_it()
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("operation", ["append", "load", "delete", "list_sessions", "__aenter__"])
+async def test_load_after_falls_back_to_the_whole_chain_and_says_so() -> None:
+    store = RecordingStore()
+    key = SessionKey("s1")
+    await store.append(key, [{"type": "message", "id": "m1"}, {"type": "message", "id": "m2"}])
+    tail = await store.load_after(key, "h1", head="h2")
+    assert tail == ChainTail(items=await store.load(key), head=None, continues=False)
+    assert [item["id"] for item in tail.items] == ["m1", "m2"]
+    assert store.calls[1] == ("load", (None, "h2"))  # one plain load of the chain, whole
+    with pytest.raises(ValueError, match="head"):
+        await store.load_after(key, "")
+
+
+@pytest.mark.asyncio
+async def test_the_provider_converts_everything_on_a_store_without_load_after() -> None:
+    from agent_framework import Message
+
+    from agent_framework_history import HistoryStoreProvider
+
+    store = ListStore()
+    provider = HistoryStoreProvider(store)
+    await provider.save_messages("s", [Message("user", ["hi"])])
+    for _ in range(2):
+        [loaded] = await provider.get_messages("s")
+        assert type(loaded) is Message and loaded.text == "hi"
+        loaded.contents.clear()  # a plain message of its own each time
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("operation", ["append", "load", "load_after", "delete", "list_sessions", "__aenter__"])
 async def test_use_after_close_names_the_store_and_the_operation(operation: str) -> None:
     store = ListStore()
     assert store.closed is False
@@ -58,6 +87,7 @@ async def test_use_after_close_names_the_store_and_the_operation(operation: str)
     calls = {
         "append": lambda: store.append(key, [{"type": "message", "id": "m1"}]),
         "load": lambda: store.load(key),
+        "load_after": lambda: store.load_after(key, None),
         "delete": lambda: store.delete(key),
         "list_sessions": lambda: store.list_sessions().__anext__(),
         "__aenter__": lambda: store.__aenter__(),

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 
+from agent_framework_history import HistoryStore
 from agent_framework_history.testing import HistoryStoreConformance
 from agent_framework_history_jsonl import JsonlHistoryStore
 
@@ -15,6 +17,10 @@ class TestJsonlConformance(HistoryStoreConformance):
         store = JsonlHistoryStore(tmp_path / "history")
         yield store
         await store.aclose()
+
+    def process_target(self, store: HistoryStore) -> tuple[str, dict[str, Any]]:
+        assert isinstance(store, JsonlHistoryStore)
+        return f"jsonl:///{Path(store.root).as_posix()}", {}
 
 
 class TestJsonlConformanceThroughThreads(HistoryStoreConformance):

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from agent_framework_history import Capability
+from agent_framework_history import Capability, HistoryStore
 from agent_framework_history.testing import HistoryStoreConformance
 from agent_framework_history_sqlite import SQLiteHistoryStore
 
@@ -17,6 +18,10 @@ class TestSQLiteFileConformance(HistoryStoreConformance):
         store = SQLiteHistoryStore(tmp_path / "history.db")
         yield store
         await store.aclose()
+
+    def process_target(self, store: HistoryStore) -> tuple[str, dict[str, Any]]:
+        assert isinstance(store, SQLiteHistoryStore) and store.path is not None
+        return f"sqlite:///{store.path.as_posix()}", {}
 
 
 class TestSQLiteMemoryConformance(HistoryStoreConformance):

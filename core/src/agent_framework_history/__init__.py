@@ -39,7 +39,7 @@ from ._plugins import (
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
 from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
 from ._session_store import DurableSessionStore, SessionConflictError, SessionRecords, SessionStoreProvider
-from ._store import AppendResult, Capability, HistoryStore, Item, SessionActivity
+from ._store import AppendResult, Capability, ChainTail, HistoryStore, Item, SessionActivity
 from ._urls import url_query_options
 from ._version import __version__
 
@@ -58,6 +58,7 @@ __all__ = [
     "BackendRegistry",
     "BackendSpec",
     "Capability",
+    "ChainTail",
     "ConfigurationError",
     "CorruptDataError",
     "DurableSessionStore",

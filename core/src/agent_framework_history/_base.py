@@ -11,7 +11,7 @@ from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
 from ._json import MAX_INT, clone_json
 from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
-from ._store import AppendResult, Capability, Item, SessionActivity
+from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
 
 __all__ = [
     "HistoryStoreBase",
@@ -166,6 +166,13 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
             return []
         return await self._do_load(key, checked_limit, head)
 
+    async def load_after(self, key: SessionKey, after: str | None, *, head: str | None = None) -> ChainTail:
+        self._check_open("load_after")
+        key = check_key(key)
+        after = check_head(after)
+        head = check_head(head)
+        return await self._do_load_after(key, after, head)
+
     async def delete(self, key: SessionKey) -> bool:
         self._check_open("delete")
         return await self._do_delete(check_key(key))
@@ -230,6 +237,16 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     @abc.abstractmethod
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first."""
+
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        """The items of the chain ending at ``head`` after the turn ``after`` (see :class:`ChainTail`).
+
+        This default cannot tell where ``after`` lies, nor name the tip: it reads the whole chain
+        with ``_do_load`` and says so (``continues=False``, ``head=None``). A store that can read
+        a chain's tail in one read overrides it and declares :attr:`Capability.LOAD_AFTER`.
+        """
+        items = await self._do_load(key, None, head)
+        return ChainTail(items=items, head=None, continues=False)
 
     async def _do_delete(self, key: SessionKey) -> bool:
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete sessions.")

@@ -15,8 +15,9 @@ from ._base import check_limit
 from ._closing import AsyncClosing
 from ._context import RequestContext, current_request_context, use_request_context
 from ._keys import SessionKey
+from ._message_cache import DEFAULT_CACHE_MESSAGES, MessageCache
 from ._selector import open_store
-from ._store import HistoryStore
+from ._store import Capability, HistoryStore
 from .conversion import to_items, to_messages
 
 if TYPE_CHECKING:
@@ -60,6 +61,17 @@ def keep_head(state: dict[str, Any], key: SessionKey, head: str) -> None:
     state.pop(_LEGACY_HEAD_KEY, None)
 
 
+_CACHEABLE: frozenset[Capability] = frozenset({Capability.CHAIN_HEAD, Capability.LOAD_AFTER})
+
+
+def _message_cache(budget: object) -> MessageCache:
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise ValueError(
+            f"cache_messages must be an int >= 0 (messages kept converted; 0 turns the cache off), got {budget!r}."
+        )
+    return MessageCache(budget)
+
+
 class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     """Loads and saves an agent's conversation through a :class:`HistoryStore`.
 
@@ -76,6 +88,13 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     key :data:`HEAD_STATE_KEY`, one head per isolation partition): a session restored as it was
     after an earlier turn (a host that snapshots the session per response, then a request with
     that ``previous_response_id``) loads and continues exactly the chain that ended there.
+
+    Converted messages are kept per session and chain head (``cache_messages``: how many, summed
+    over sessions; ``0`` turns it off), so a turn reads and converts only the items stored after
+    the head it last saw (:meth:`HistoryStore.load_after`, on stores with
+    :attr:`Capability.LOAD_AFTER` and no ``limit``). Every load still asks the store, so other
+    processes' appends, forks and deletes are seen. Each call returns a new list whose messages are
+    shared with the cache and read-only (``copy.copy(message)`` gives one to change).
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
@@ -102,6 +121,7 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         store_context_from: set[str] | None = None,
         store_outputs: bool = True,
         store_options: dict[str, Any] | None = None,
+        cache_messages: int = DEFAULT_CACHE_MESSAGES,
     ) -> None:
         super().__init__(
             source_id,
@@ -119,6 +139,7 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         self._store: HistoryStore | None = store if store is not None and not isinstance(store, str) else None
         self._owns_store = self._store is None
         self._store_options = dict(store_options or {})
+        self._cache = _message_cache(cache_messages)
         # The request context seen when each run started, for the save at its end.
         self._run_contexts: weakref.WeakKeyDictionary[SessionContext, RequestContext] = weakref.WeakKeyDictionary()
 
@@ -169,6 +190,8 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Message]:
         key = self.session_key(session_id)
+        if self._cached():
+            return await self._cache.load(self.store, key, state_head(state, key))
         items = await self.store.load(key, limit=self.limit, head=state_head(state, key))
         return to_messages(items)
 
@@ -186,9 +209,17 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
             if message.message_id is None:
                 message.message_id = f"msg_{uuid.uuid4().hex}"
         key = self.session_key(session_id)
-        result = await self.store.append(key, to_items(messages), head=state_head(state, key))
+        parent = state_head(state, key)
+        items = to_items(messages)
+        result = await self.store.append(key, items, head=parent)
         if state is not None and result.head is not None:
             keep_head(state, key, result.head)
+        if self._cached():
+            self._cache.saved(key, parent, result.head, items, result.stored)
+
+    def _cached(self) -> bool:
+        """Whether loads go through the message cache: on, no ``limit`` window, a store that reads tails."""
+        return self._cache.budget > 0 and self.limit is None and self.store.capabilities >= _CACHEABLE
 
     async def aclose(self) -> None:
         """Close the store if this provider opened it (a store passed in stays open)."""

@@ -11,7 +11,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 
 from ._keys import ALL, AllPartitions, SessionKey
 
-__all__ = ["AppendResult", "Capability", "HistoryStore", "Item", "SessionActivity"]
+__all__ = ["AppendResult", "Capability", "ChainTail", "HistoryStore", "Item", "SessionActivity"]
 
 Item = dict[str, Any]
 """One Responses-API item (``{"type": ..., "id": ..., ...}``): the record every backend stores."""
@@ -28,6 +28,9 @@ class Capability(enum.StrEnum):
     """A session is a chain of turns: every ``append`` returns the head of the turn it recorded,
     ``load(head=H)`` returns the chain ending at ``H`` and ``append(head=H)`` continues from ``H``
     (a fork when ``H`` is not the latest turn). Every first-party backend declares it."""
+    LOAD_AFTER = "load_after"
+    """``load_after`` reads only what follows a head the caller already has, in one read; without
+    it, ``load_after`` (where the store has it) returns the whole chain every time."""
     PERSISTENT = "persistent"
     """Data outlives the process (files, databases, services)."""
     CONCURRENT_APPEND = "concurrent_append"
@@ -61,6 +64,24 @@ class SessionActivity:
     last_active: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ChainTail:
+    """What one ``load_after(key, after, head=...)`` found.
+
+    ``continues`` is ``True`` when ``after`` lies on the chain ending at ``head``: ``items`` are
+    then the items stored after it, oldest first (``[]``: nothing new). It is ``False`` when
+    ``after`` is ``None`` or does not lie on that chain (an unknown head, another session's or
+    partition's, a deleted session's, a turn of another branch, or a store that cannot tell):
+    ``items`` are then the whole chain, and nothing the caller kept for ``after`` may be reused.
+    ``head`` is the head of the chain's tip (the ``head`` asked for, or the session's latest turn),
+    ``None`` for an empty chain or when the store cannot name it.
+    """
+
+    items: list[Item]
+    head: str | None
+    continues: bool
+
+
 @runtime_checkable
 class HistoryStore(Protocol):
     """Asynchronous storage of conversation histories as Responses items.
@@ -79,6 +100,9 @@ class HistoryStore(Protocol):
       ``head=None`` means the session's latest turn. A head the session does not know (another
       session's, another partition's, a deleted session's) names an empty chain: ``load`` returns
       ``[]`` and ``append`` starts a new chain.
+    - ``load_after(key, after, head=H)`` returns a :class:`ChainTail`: the items of the chain
+      ending at ``H`` stored after the turn ``after`` when ``after`` lies on that chain, else the
+      whole chain, saying which; with :attr:`Capability.LOAD_AFTER` in one read.
     - After ``aclose()`` every operation raises :class:`StoreClosedError`.
     """
 
@@ -93,6 +117,10 @@ class HistoryStore(Protocol):
 
     async def load(self, key: SessionKey, *, limit: int | None = None, head: str | None = None) -> list[Item]:
         """Return the session's items, oldest first (the latest ``limit`` when given)."""
+        ...
+
+    async def load_after(self, key: SessionKey, after: str | None, *, head: str | None = None) -> ChainTail:
+        """Return the items of the chain ending at ``head`` (the latest turn) that follow ``after``."""
         ...
 
     async def delete(self, key: SessionKey) -> bool:

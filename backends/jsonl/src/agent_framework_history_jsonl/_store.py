@@ -18,6 +18,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     CorruptDataError,
     HistoryStoreBase,
     Item,
@@ -41,7 +42,7 @@ from ._dirs import (
 from ._lines import Parsed, Record, TurnMarker, dumps_marker, parse_line, parse_region
 from ._paths import SessionLocation, locate
 from ._report import FileReport, RepairResult
-from ._turns import BackwardChain, FileIndex, chain_items
+from ._turns import BackwardChain, BackwardTail, FileIndex, chain_items
 
 __all__ = ["Durability", "JsonlHistoryStore", "OnCorrupt"]
 
@@ -123,6 +124,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             Capability.CONCURRENT_APPEND,
             Capability.CHAIN_HEAD,
             Capability.ACTIVITY,
+            Capability.LOAD_AFTER,
             *((Capability.MULTI_PROCESS,) if _io.HAVE_OS_LOCKS else ()),
         }
     )
@@ -416,6 +418,41 @@ class JsonlHistoryStore(HistoryStoreBase):
         finally:
             os.close(fd)
 
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        location = self._location(key)
+        try:
+            fd = await open_session_file(location, _READ_FLAGS)
+        except FileNotFoundError:
+            return ChainTail(items=[], head=None, continues=False)
+        try:
+            await _io.lock(fd, exclusive=False)
+            try:
+                markers = self._current_markers(key, os.fstat(fd))
+                if markers is not None and head is not None:
+                    if head not in markers:
+                        return ChainTail(items=[], head=None, continues=False)
+                    if head == after:
+                        return ChainTail(items=[], head=head, continues=True)
+                tail = BackwardTail(head, after)
+                await self._walk_back(fd, location.path, os.fstat(fd).st_size, tail, head, markers)
+            finally:
+                _io.unlock(fd)
+        finally:
+            os.close(fd)
+        return ChainTail(items=tail.items(), head=tail.tip, continues=tail.continues)
+
+    def _current_markers(self, key: SessionKey, stat: os.stat_result) -> dict[str, tuple[int, str | None]] | None:
+        """``head -> (offset, parent)`` of every turn, when this store's index describes the whole file."""
+        session = self._sessions.get(key)
+        if (
+            session is not None
+            and session.index is not None
+            and session.identity == (stat.st_dev, stat.st_ino)
+            and session.size == stat.st_size
+        ):
+            return session.index.markers
+        return None
+
     async def _load_all(self, fd: int, path: Path, size: int, head: str | None) -> list[Item]:
         parsed = parse_region(await _io.read_range(fd, 0, size))
         self._handle_corrupt(path, [(p.line, p.reason) for p in parsed.corrupt])
@@ -440,6 +477,19 @@ class JsonlHistoryStore(HistoryStoreBase):
         are read and passed over.
         """
         chain = BackwardChain(head, limit)
+        await self._walk_back(fd, path, size, chain, head, markers)
+        return chain.items()
+
+    async def _walk_back(
+        self,
+        fd: int,
+        path: Path,
+        size: int,
+        chain: BackwardChain,
+        head: str | None,
+        markers: dict[str, tuple[int, str | None]] | None,
+    ) -> None:
+        """Feed ``chain`` the records before the end of the file, newest first, until it has what it wants."""
         corrupt: list[tuple[int, str]] = []  # (offset, reason), newest first
         start: int | None = size
         if markers is not None and head is not None:
@@ -463,7 +513,6 @@ class JsonlHistoryStore(HistoryStoreBase):
         if corrupt:
             numbered = [(await _io.line_number(fd, offset), reason) for offset, reason in reversed(corrupt)]
             self._handle_corrupt(path, numbered)
-        return chain.items()
 
     async def _records_backward(
         self, fd: int, path: Path, end: int, corrupt: list[tuple[int, str]]

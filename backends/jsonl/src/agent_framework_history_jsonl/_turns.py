@@ -12,6 +12,7 @@ and backward readings always agree, and a hand-edited file cannot make a cycle.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 from agent_framework_history import Item
@@ -19,7 +20,7 @@ from agent_framework_history._chains import ChainIndex, Turn
 
 from ._lines import Record, TurnMarker
 
-__all__ = ["BackwardChain", "FileIndex", "chain_items"]
+__all__ = ["BackwardChain", "BackwardTail", "FileIndex", "chain_items", "chain_tail"]
 
 
 @dataclass(eq=False, slots=True)
@@ -56,37 +57,52 @@ class FileIndex:
 
 def chain_items(records: list[Record], head: str | None) -> list[Item]:
     """The items of the chain ending at ``head`` (``None``: the latest turn), reading ``records`` forwards."""
-    turns: list[tuple[list[Item], int | None]] = []  # (items, index of the parent turn)
+    return chain_tail(records, None, head)[2]
+
+
+def chain_tail(records: list[Record], after: str | None, head: str | None) -> tuple[str | None, bool, list[Item]]:
+    """``(tip head, continues, items)``: what the chain ending at ``head`` holds after the turn ``after``.
+
+    ``continues`` tells whether ``after`` lies on the chain; when it does not, the items are the whole
+    chain. The tip head is ``None`` for an empty chain, and for the unnamed run of item lines after the
+    last marker (its turn has no head until the next append names it).
+    """
+    turns: list[tuple[list[Item], int | None, str | None]] = []  # (items, index of the parent turn, head)
     by_head: dict[str, int] = {}
     run: list[Item] = []
     for record in records:
         if isinstance(record, TurnMarker):
             parent = by_head.get(record.parent) if record.parent is not None else None
-            turns.append((run, parent))
+            turns.append((run, parent, record.head))
             by_head[record.head] = len(turns) - 1
             run = []
         else:
             run.append(record)
-    node: tuple[list[Item], int | None]
+    node: tuple[list[Item], int | None, str | None]
     if head is None:
         if run:
-            node = (run, len(turns) - 1 if turns else None)
+            node = (run, len(turns) - 1 if turns else None, None)
         elif turns:
             node = turns[-1]
         else:
-            return []
+            return None, False, []
     else:
         index = by_head.get(head)
         if index is None:
-            return []
+            return None, False, []
         node = turns[index]
+    tip = node[2]
     parts: list[list[Item]] = []
+    continues = False
     while True:
+        if after is not None and node[2] == after:
+            continues = True
+            break
         parts.append(node[0])
         if node[1] is None:
             break
         node = turns[node[1]]
-    return [item for part in reversed(parts) for item in part]
+    return tip, continues, [item for part in reversed(parts) for item in part]
 
 
 class BackwardChain:
@@ -139,3 +155,41 @@ class BackwardChain:
     def items(self) -> list[Item]:
         """The items found, oldest first."""
         return list(reversed(self.found))
+
+
+class BackwardTail(BackwardChain):
+    """Collects, from records fed newest first, the chain's items after the turn ``after``.
+
+    It stops at ``after``'s marker when that turn lies on the chain (:attr:`continues`), else it
+    collects the whole chain. :attr:`tip` names the chain's tip once known: ``head``, or for the
+    latest turn the first marker met (``None`` when item lines follow the last marker).
+    """
+
+    def __init__(self, head: str | None, after: str | None) -> None:
+        super().__init__(head, sys.maxsize)
+        self.after = after
+        self.tip: str | None = None
+        self.continues = False
+        self._head = head
+        self._done = False
+
+    def enter(self, parent: str | None) -> None:
+        turn = self.wanted  # the turn whose marker the read now starts before
+        if self._head is not None:
+            self.tip = self._head  # its marker is in the file: the caller found it there
+        super().enter(parent)
+        if turn is not None and turn == self.after:
+            self.continues = self._done = True
+
+    def feed(self, record: Record) -> bool:
+        if self._done:
+            return True
+        if isinstance(record, TurnMarker) and not self._root and (self._latest or record.head == self.wanted):
+            if self._latest and not self.found:
+                self.tip = record.head  # the latest turn, named by its marker
+            elif self._head is not None and record.head == self._head:
+                self.tip = record.head
+            if record.head == self.after:
+                self.continues = self._done = True
+                return True
+        return super().feed(record)

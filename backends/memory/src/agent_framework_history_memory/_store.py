@@ -14,6 +14,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     ConfigurationError,
     HistoryStoreBase,
     Item,
@@ -57,6 +58,7 @@ class MemoryHistoryStore(HistoryStoreBase):
             Capability.CONCURRENT_APPEND,
             Capability.CHAIN_HEAD,
             Capability.ACTIVITY,
+            Capability.LOAD_AFTER,
         }
     )
 
@@ -97,6 +99,21 @@ class MemoryHistoryStore(HistoryStoreBase):
                     del chosen[limit:]
                     break
             return [clone_item(item) for item in reversed(chosen)]
+
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        with self._data.lock:
+            session = self._data.sessions.get(key)
+            tip = _tip(session.index if session is not None else None, head, key, warn=False)
+            if session is None or tip is None:
+                return ChainTail(items=[], head=None, continues=False)
+            base = session.index.get(after) if after is not None else None
+            continues = base is not None and tip.descends_from(base)
+            chosen: list[Item] = []  # newest first
+            for turn in tip.chain():
+                if continues and turn is base:
+                    break
+                chosen.extend(reversed(session.items[turn.head]))
+            return ChainTail(items=[clone_item(item) for item in reversed(chosen)], head=tip.head, continues=continues)
 
     async def _do_delete(self, key: SessionKey) -> bool:
         with self._data.lock:

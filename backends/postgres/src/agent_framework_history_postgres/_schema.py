@@ -569,6 +569,43 @@ class Names:
             f") x ORDER BY x.seq DESC LIMIT {n}"
         )
 
+    def load_after(self, *, latest: bool) -> str:
+        """``(tip, since, seq, body)`` rows: what the chain ending at ``$5`` (or the latest turn) holds after ``$4``.
+
+        ``tip`` is the head of the chain's tip (``NULL``: an empty chain). ``since`` is the
+        ``last_seq`` of the turn ``$4`` when it lies on the chain (one of its segments reaches it),
+        else ``NULL`` and the rows are the whole chain: the chain's items come in ``seq`` order, so
+        what follows a turn of the chain is what lies above its ``last_seq``. One row with ``NULL``
+        ``seq`` when nothing follows.
+        """
+        which = "ORDER BY t.turn DESC LIMIT 1" if latest else "AND t.head = $5"
+        return (
+            "WITH RECURSIVE tip AS (\n"
+            f"  SELECT t.session_ref, t.branch, t.last_seq AS upto, t.fork, t.head FROM {self.turns} t\n"
+            f"  WHERE t.session_ref = (SELECT s.id FROM {self.sessions} s\n"
+            "    WHERE s.user_id = $1 AND s.chat_id = $2 AND s.session_id = $3)\n"
+            f"  {which}\n"
+            "), seg(session_ref, branch, upto, fork) AS (\n"
+            "  SELECT session_ref, branch, upto, fork FROM tip\n"
+            "  UNION ALL\n"
+            "  SELECT f.session_ref, f.branch, f.last_seq, f.fork FROM seg CROSS JOIN LATERAL (\n"
+            f"    SELECT t.session_ref, t.branch, t.last_seq, t.fork FROM {self.turns} t\n"
+            "    WHERE t.session_ref = seg.session_ref AND t.turn = seg.fork LIMIT 1) f\n"
+            "), since AS (\n"
+            f"  SELECT b.last_seq FROM tip JOIN {self.turns} b ON b.session_ref = tip.session_ref AND b.head = $4\n"
+            "  WHERE EXISTS (SELECT 1 FROM seg WHERE seg.branch = b.branch AND seg.upto >= b.last_seq)\n"
+            ")\n"
+            "SELECT (SELECT head FROM tip) AS tip, (SELECT last_seq FROM since) AS since, x.seq, x.body\n"
+            "FROM (SELECT 1) AS one LEFT JOIN LATERAL (\n"
+            "  SELECT y.seq, y.body FROM seg CROSS JOIN LATERAL (\n"
+            f"    SELECT i.seq, i.body FROM {self.items} i\n"
+            "    WHERE i.session_ref = seg.session_ref AND i.branch = seg.branch AND i.seq <= seg.upto\n"
+            "      AND i.seq > coalesce((SELECT last_seq FROM since), 0)\n"
+            "    ORDER BY i.seq\n"
+            "  ) y\n"
+            ") x ON true ORDER BY x.seq"
+        )
+
     @property
     def delete_session(self) -> str:
         return (

@@ -34,6 +34,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     ConfigurationError,
     CorruptDataError,
     HistoryStoreBase,
@@ -150,6 +151,7 @@ class PostgresHistoryStore(HistoryStoreBase):
             Capability.LIST_SESSIONS,
             Capability.DELETE,
             Capability.CHAIN_HEAD,
+            Capability.LOAD_AFTER,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
@@ -168,6 +170,7 @@ class PostgresHistoryStore(HistoryStoreBase):
             for latest in (False, True)
             for limited in (False, True)
         }
+        self._load_after_sql = {latest: names.load_after(latest=latest) for latest in (False, True)}
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opening = asyncio.Lock()
@@ -437,6 +440,24 @@ class PostgresHistoryStore(HistoryStoreBase):
                 f"An item of {key!r} in {self._names.items} is not a JSON object: {exc}",
                 location=f"{self._names.items} seq {row['seq']}",
             ) from exc
+
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        if head is not None and not _HEAD_FORM.fullmatch(head):
+            return ChainTail(items=[], head=None, continues=False)
+        args: list[object] = [*_key_columns(key), after if after is not None and _HEAD_FORM.fullmatch(after) else None]
+        if head is not None:
+            args.append(head)
+        sql = self._load_after_sql[head is None]
+
+        async def load(conn: Connection) -> list[asyncpg.Record]:
+            return await conn.fetch(sql, *args)
+
+        rows = await self._with_connection("load_after", load)
+        tip: str | None = rows[0]["tip"] if rows else None
+        if tip is None:
+            return ChainTail(items=[], head=None, continues=False)
+        items = [self._decode(key, row) for row in rows if row["seq"] is not None]
+        return ChainTail(items=items, head=tip, continues=rows[0]["since"] is not None)
 
     async def _do_delete(self, key: SessionKey) -> bool:
         sql = self._names.delete_session

@@ -38,7 +38,7 @@ from agent_framework_history import AppendResult
 
 from ._schema import ITEMS, SESSIONS, TURNS, new_head
 
-__all__ = ["Appended", "Partition", "append_rows", "append_turn", "load_chain", "load_texts"]
+__all__ = ["Appended", "Partition", "append_rows", "append_turn", "load_after_texts", "load_chain", "load_texts"]
 
 logger = logging.getLogger("agent_framework_history_sqlite")
 
@@ -89,6 +89,9 @@ _CHAIN_AT_TURN: Final = _CHAIN.format(start="SELECT :session, :turn")
 
 _SEGMENT_ROWS: Final = f"SELECT seq, item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq"
 _SEGMENT_TEXTS: Final = f"SELECT item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq"
+_SEGMENT_TEXTS_AFTER: Final = (
+    f"SELECT item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq > ? AND seq <= ? ORDER BY seq"
+)
 _SEGMENT_LATEST_ROWS: Final = (
     f"SELECT seq, item FROM {ITEMS} WHERE session = ? AND branch = ? AND seq <= ? ORDER BY seq DESC LIMIT ?"
 )
@@ -124,6 +127,37 @@ def load_texts(conn: sqlite3.Connection, partition: Partition, head: str | None)
     for session, branch, upto in sorted(found, key=lambda segment: segment[2]):
         texts += [text for (text,) in conn.execute(_SEGMENT_TEXTS, (session, branch, upto))]
     return texts
+
+
+def load_after_texts(
+    conn: sqlite3.Connection, partition: Partition, after: str | None, head: str | None
+) -> tuple[str | None, bool, list[object]]:
+    """``(tip head, continues, item texts)`` of the chain ending at ``head`` after the turn ``after``.
+
+    ``continues`` tells whether ``after`` lies on the chain (the texts then follow it; otherwise they
+    are the whole chain). Run inside one read transaction, so the statements see one state of the file.
+    """
+    found = conn.execute(_FIND_SESSION, partition).fetchone()
+    if found is None or found[1] is None:
+        return None, False, []
+    session, latest = found[0], _Turn(*found[1:])
+    tip = latest if head is None else _find_head(conn, session, head, latest)
+    if tip is None:
+        return None, False, []
+    base = None if after is None else _find_head(conn, session, after, tip)
+    if base is not None and base.number == tip.number:
+        return tip.head, True, []  # nothing stored after it on this chain
+    segments: list[tuple[int, int, int]] = conn.execute(
+        _CHAIN_AT_TURN, {"session": session, "turn": tip.number}
+    ).fetchall()
+    since = 0
+    if base is not None and any(branch == base.branch and upto >= base.last_seq for _, branch, upto in segments):
+        since = base.last_seq  # the chain's items come in seq order, so what follows the turn is what lies above it
+    texts: list[object] = []
+    for _, branch, upto in sorted(segments, key=lambda segment: segment[2]):
+        if upto > since:
+            texts += [text for (text,) in conn.execute(_SEGMENT_TEXTS_AFTER, (session, branch, since, upto))]
+    return tip.head, since > 0, texts
 
 
 def load_chain(

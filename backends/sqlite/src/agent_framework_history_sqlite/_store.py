@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
@@ -14,6 +14,7 @@ from agent_framework_history import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainTail,
     CorruptDataError,
     HistoryStoreBase,
     Item,
@@ -25,7 +26,7 @@ from agent_framework_history import (
 from agent_framework_history._json import loads_items
 
 from ._activity import delete_idle, list_activity
-from ._chains import Partition, append_turn, load_chain, load_texts
+from ._chains import Partition, append_turn, load_after_texts, load_chain, load_texts
 from ._config import DEFAULT_BUSY_TIMEOUT, MEMORY, Mode, SQLiteConfig, Synchronous, parse_target
 from ._database import Database
 from ._schema import ITEMS, NO_PARTITION, SESSIONS
@@ -59,12 +60,16 @@ class SQLiteHistoryStore(HistoryStoreBase):
             Capability.LIST_SESSIONS,
             Capability.DELETE,
             Capability.CHAIN_HEAD,
+            Capability.LOAD_AFTER,
             Capability.PERSISTENT,
             Capability.CONCURRENT_APPEND,
             Capability.MULTI_PROCESS,
             Capability.ACTIVITY,
         }
     )
+
+    LIST_PAGE_SIZE: ClassVar[int] = 500
+    """Sessions ``list_sessions`` reads per query."""
 
     def __init__(
         self,
@@ -123,6 +128,25 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
         return await self._db.read(load)
 
+    async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
+        partition = _partition(key)
+
+        def load(conn: sqlite3.Connection) -> ChainTail:
+            conn.execute("BEGIN")  # one snapshot for the few statements
+            try:
+                tip, continues, texts = load_after_texts(conn, partition, after, head)
+            finally:
+                conn.execute("COMMIT")
+            try:
+                items = loads_items(texts)
+            except ValueError:  # say which row, with its place in the file: it lies on the chain
+                for seq, text in load_chain(conn, partition, tip, None):
+                    self._decode(key, seq, text)
+                raise
+            return ChainTail(items=items, head=tip, continues=continues)
+
+        return await self._db.read(load)
+
     def _decode(self, key: SessionKey, seq: int, text: Any) -> Item:
         try:
             if not isinstance(text, str):
@@ -143,21 +167,34 @@ class SQLiteHistoryStore(HistoryStoreBase):
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
-        conditions = [f"EXISTS (SELECT 1 FROM {ITEMS} AS i WHERE i.session = s.id)"]
-        params: list[str] = []
+        conditions = ["(s.user, s.chat, s.session_id) > (?, ?, ?)"]
+        filters: list[str] = []
         for column, value in (("user", user), ("chat", chat)):
             if value is not ALL:
                 conditions.append(f"s.{column} = ?")
-                params.append(value if isinstance(value, str) else NO_PARTITION)
-        where = " AND ".join(conditions)
-        query = f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {where} ORDER BY s.id"
+                filters.append(value if isinstance(value, str) else NO_PARTITION)
+        conditions.append(f"EXISTS (SELECT 1 FROM {ITEMS} AS i WHERE i.session = s.id)")
+        query = (
+            f"SELECT s.user, s.chat, s.session_id FROM {SESSIONS} AS s WHERE {' AND '.join(conditions)} "
+            "ORDER BY s.user, s.chat, s.session_id LIMIT ?"
+        )
+        size = self.LIST_PAGE_SIZE
 
-        def list_rows(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-            rows: list[tuple[str, str, str]] = conn.execute(query, params).fetchall()
-            return rows
+        def page_after(cursor: tuple[str, str, str]) -> Callable[[sqlite3.Connection], list[tuple[str, str, str]]]:
+            def page(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+                rows: list[tuple[str, str, str]] = conn.execute(query, (*cursor, *filters, size)).fetchall()
+                return rows
 
-        for row_user, row_chat, session_id in await self._db.read(list_rows):
-            yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+            return page
+
+        cursor = ("", "", "")  # below every key: a session id is never empty
+        while True:  # one page per read, in key order, so memory stays bounded however many sessions match
+            rows = await self._db.read(page_after(cursor))
+            for row_user, row_chat, session_id in rows:
+                yield SessionKey(session_id, user=row_user or None, chat=row_chat or None)
+            if len(rows) < size:
+                return
+            cursor = rows[-1]
 
     async def _do_list_activity(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None

@@ -108,7 +108,9 @@ def _placeholder(item: Any) -> Message:
     )
 
 
-def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False) -> ReadResult:
+def read_items(
+    items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False, approvals: ApprovalRequests | None = None
+) -> ReadResult:
     """Convert items to messages and report what was left out; never raises for a bad item.
 
     Items written by :func:`to_items` (they carry :data:`EXTENSION_KEY`) regroup into their messages
@@ -116,10 +118,14 @@ def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = Fals
     An item whose type has no rule, or that is malformed, is left out and listed in
     ``ReadResult.skipped``; with ``keep_unconverted=True`` it also becomes a placeholder message with
     no contents that holds the item whole, which :func:`to_items` writes back unchanged.
+
+    ``approvals`` carries the approval requests (``mcp_approval_request`` items) read so far from one
+    history to a later call reading what follows it: an approval response finds its request there,
+    and the requests read now are added to it.
     """
     result = ReadResult()
     messages = result.messages
-    requests: ApprovalRequests = {}
+    requests: ApprovalRequests = {} if approvals is None else approvals
     current: Message | None = None
     current_index = -1
     for index, item in enumerate(items):
@@ -181,14 +187,16 @@ def read_items(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = Fals
     return result
 
 
-def to_messages(items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False) -> list[Message]:
+def to_messages(
+    items: Sequence[dict[str, Any]], *, keep_unconverted: bool = False, approvals: ApprovalRequests | None = None
+) -> list[Message]:
     """Convert Responses items back to messages (see :func:`read_items`).
 
     Logs (logger ``agent_framework_history.conversion``) one warning per item type without a rule,
     with how many items of it were left out, and one warning per malformed item naming its index,
     type and what is wrong. Nothing here raises for a bad item.
     """
-    result = read_items(items, keep_unconverted=keep_unconverted)
+    result = read_items(items, keep_unconverted=keep_unconverted, approvals=approvals)
     if result.skipped:
         _report(result.skipped)
     return result.messages

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,7 @@ import pytest
 from .._base import HistoryStoreBase
 from .._errors import StoreClosedError, UnsupportedOperationError
 from .._keys import ALL, SessionKey
-from .._store import Capability, HistoryStore, Item, SessionActivity
+from .._store import Capability, ChainTail, HistoryStore, Item, SessionActivity
 
 __all__ = ["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"]
 
@@ -76,6 +78,44 @@ class HistoryStoreConformance:
         store: HistoryStore, session_id: str = "s1", *, user: str | None = None, chat: str | None = None
     ) -> SessionHandle:
         return SessionHandle(store, SessionKey(session_id, user=user, chat=chat))
+
+    def process_target(self, store: HistoryStore) -> tuple[str, dict[str, Any]] | None:
+        """``(target, options)`` with which another process opens ``store``'s data with ``open_store``.
+
+        Override it in stores with :attr:`Capability.MULTI_PROCESS`; the default ``None`` makes the
+        "another writer" tests write through ``store`` itself, from this process.
+        """
+        return None
+
+    async def other_writer(self, store: HistoryStore, ops: list[dict[str, Any]]) -> list[Any]:
+        """Run append / delete operations as another writer: another process when :meth:`process_target` says how.
+
+        Each op is ``{"op": "append", "key": SessionKey, "items": [...], "head": ...}`` or
+        ``{"op": "delete", "key": SessionKey}``; returns each append's head and each delete's result.
+        """
+        target = self.process_target(store)
+        if target is None:
+            results: list[Any] = []
+            for op in ops:
+                if op["op"] == "append":
+                    results.append((await store.append(op["key"], op["items"], head=op.get("head"))).head)
+                else:
+                    results.append(await store.delete(op["key"]))
+            return results
+        wire = [{**op, "key": [op["key"].session_id, op["key"].user, op["key"].chat]} for op in ops]
+        spec = json.dumps({"target": target[0], "options": target[1], "ops": wire})
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "agent_framework_history.testing._child",
+            spec,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(child.communicate(), 120)
+        assert child.returncode == 0, f"the other process failed: {err.decode(errors='replace')}"
+        answer: list[Any] = json.loads(out)
+        return answer
 
     @staticmethod
     def require(store: HistoryStore, capability: Capability) -> None:
@@ -517,6 +557,8 @@ class HistoryStoreConformance:
         with pytest.raises(StoreClosedError):
             await store.load(key)
         with pytest.raises(StoreClosedError):
+            await store.load_after(key, None)
+        with pytest.raises(StoreClosedError):
             await store.delete(key)
         with pytest.raises(StoreClosedError):
             await self.listed(store)
@@ -730,6 +772,137 @@ class HistoryStoreConformance:
         assert len(set(heads)) == 10
         for n, head in enumerate(heads, 1):
             assert _ids(await store.load(key, head=head)) == ["msg_0u", "msg_0a", f"msg_{n}u", f"msg_{n}a"]
+
+    # -- reading what follows a head ------------------------------------------------------
+    #
+    # load_after(key, after, head=H) is what lets a caller keep what it read: it returns what the
+    # chain ending at H holds after the turn `after`, or, when `after` is not on that chain, the whole
+    # chain and says so. A store without Capability.LOAD_AFTER always says so.
+
+    @staticmethod
+    def check_tail(store: HistoryStore, tail: ChainTail, whole: list[str], after: list[str], head: str | None) -> None:
+        """``tail`` continues with the ids ``after`` (or, without LOAD_AFTER, is the whole chain ``whole``)."""
+        if Capability.LOAD_AFTER in store.capabilities:
+            assert (tail.continues, _ids(tail.items), tail.head) == (True, after, head)
+        else:
+            assert (tail.continues, _ids(tail.items)) == (False, whole)
+
+    @pytest.mark.asyncio
+    async def test_load_after_gives_what_follows_the_head(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice")
+        h1 = await self.turn(store, key, make_turn(1))
+        h2 = await self.turn(store, key, make_turn(2), h1)
+        h3 = await self.turn(store, key, make_turn(3), h2)
+        whole = _ids(await store.load(key))
+        self.check_tail(store, await store.load_after(key, h1), whole, whole[2:], h3)
+        self.check_tail(store, await store.load_after(key, h2), whole, whole[4:], h3)
+        self.check_tail(store, await store.load_after(key, h1, head=h2), whole[:4], whole[2:4], h2)
+        self.check_tail(store, await store.load_after(key, h3, head=h3), whole, [], h3)
+        self.check_tail(store, await store.load_after(key, h3), whole, [], h3)  # nothing new at the tip
+
+    @pytest.mark.asyncio
+    async def test_load_after_nothing_is_the_whole_chain(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice")
+        assert await store.load_after(key, None) == ChainTail(items=[], head=None, continues=False)
+        h1 = await self.turn(store, key, make_turn(1))
+        h2 = await self.turn(store, key, make_turn(2), h1)
+        tail = await store.load_after(key, None, head=h1)
+        assert (tail.continues, _ids(tail.items)) == (False, _ids(await store.load(key, head=h1)))
+        latest = await store.load_after(key, None)
+        assert (latest.continues, _ids(latest.items)) == (False, _ids(await store.load(key)))
+        if Capability.LOAD_AFTER in store.capabilities:  # a store without it may not name the tip
+            assert (tail.head, latest.head) == (h1, h2)
+
+    @pytest.mark.asyncio
+    async def test_load_after_a_turn_of_another_branch_is_not_continued(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice")
+        h1 = await self.turn(store, key, make_turn(1))
+        h2 = await self.turn(store, key, make_turn(2), h1)
+        fork = await self.turn(store, key, make_turn(9), h1)  # the latest turn, on a branch without turn 2
+        tail = await store.load_after(key, h2)
+        assert (tail.continues, _ids(tail.items)) == (False, ["msg_1u", "msg_1a", "msg_9u", "msg_9a"])
+        self.check_tail(store, await store.load_after(key, h1), _ids(tail.items), ["msg_9u", "msg_9a"], fork)
+        back = await store.load_after(key, fork, head=h2)  # a later turn is no ancestor of an earlier one
+        assert (back.continues, _ids(back.items)) == (False, ["msg_1u", "msg_1a", "msg_2u", "msg_2a"])
+        h3 = await self.turn(store, key, make_turn(3), h2)  # the old branch goes on
+        on_h3 = [f"msg_{n}{r}" for n in (1, 2, 3) for r in "ua"]
+        self.check_tail(store, await store.load_after(key, h2, head=h3), on_h3, on_h3[4:], h3)
+
+    @pytest.mark.asyncio
+    async def test_load_after_a_head_of_another_session_or_partition_is_not_continued(
+        self, store: HistoryStore
+    ) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        alice, bob, other = SessionKey("s1", user="alice"), SessionKey("s1", user="bob"), SessionKey("s2", user="alice")
+        alices = await self.turn(store, alice, [make_item(1, "alice's secret")])
+        await self.turn(store, bob, [make_item(2, "bob")])
+        await self.turn(store, other, [make_item(3, "other")])
+        for key, text in ((bob, "bob"), (other, "other")):
+            tail = await store.load_after(key, alices)
+            assert tail.continues is False
+            assert [i["content"][0]["text"] for i in tail.items] == [text]
+        unknown = await store.load_after(bob, "turn_" + "0" * 32)
+        assert (unknown.continues, [i["content"][0]["text"] for i in unknown.items]) == (False, ["bob"])
+        assert await store.load_after(bob, alices, head=alices) == ChainTail(items=[], head=None, continues=False)
+
+    @pytest.mark.asyncio
+    async def test_load_after_in_a_deleted_session_is_not_continued(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        self.require(store, Capability.DELETE)
+        key = SessionKey("s1", user="alice")
+        old = await self.turn(store, key, [make_item(1, "old")])
+        assert await self.other_writer(store, [{"op": "delete", "key": key}]) == [True]
+        assert await store.load_after(key, old) == ChainTail(items=[], head=None, continues=False)
+        assert await store.load_after(key, old, head=old) == ChainTail(items=[], head=None, continues=False)
+        [new] = await self.other_writer(store, [{"op": "append", "key": key, "items": [make_item(2, "new")]}])
+        tail = await store.load_after(key, old)
+        assert (tail.continues, [i["content"][0]["text"] for i in tail.items]) == (False, ["new"])
+        if Capability.LOAD_AFTER in store.capabilities:
+            assert tail.head == new
+
+    @pytest.mark.asyncio
+    async def test_load_after_sees_what_another_writer_appended_and_forked(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1", user="alice", chat="c")
+        h1 = await self.turn(store, key, make_turn(1))
+        h2, fork, h3 = await self.other_writer(
+            store,
+            [
+                {"op": "append", "key": key, "items": make_turn(2), "head": h1},
+                {"op": "append", "key": key, "items": make_turn(9), "head": h1},
+                {"op": "append", "key": key, "items": make_turn(3)},  # at the latest turn: the fork's
+            ],
+        )
+        on_h2 = ["msg_1u", "msg_1a", "msg_2u", "msg_2a"]
+        self.check_tail(store, await store.load_after(key, h1, head=h2), on_h2, on_h2[2:], h2)
+        whole = ["msg_1u", "msg_1a", "msg_9u", "msg_9a", "msg_3u", "msg_3a"]
+        self.check_tail(store, await store.load_after(key, h1), whole, whole[2:], h3)
+        self.check_tail(store, await store.load_after(key, fork), whole, whole[4:], h3)
+        off = await store.load_after(key, h2)  # h2 is on a branch the latest turn does not continue
+        assert (off.continues, _ids(off.items)) == (False, whole)
+
+    @pytest.mark.asyncio
+    async def test_load_after_returns_copies(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHAIN_HEAD)
+        key = SessionKey("s1")
+        h1 = await self.turn(store, key, [make_item(1, "one")])
+        await self.turn(store, key, [make_item(2, "two")], h1)
+        tail = await store.load_after(key, h1)
+        tail.items[-1]["content"][0]["text"] = "changed"
+        again = await store.load_after(key, h1)
+        assert again.items[-1]["content"][0]["text"] == "two"
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("head", [7, b"turn", "", ["turn"]])
+    async def test_load_after_refuses_a_head_that_is_not_a_string(self, store: HistoryStore, head: Any) -> None:
+        key = SessionKey("s1")
+        with pytest.raises(ValueError, match="head"):
+            await store.load_after(key, head)
+        with pytest.raises(ValueError, match="head"):
+            await store.load_after(key, None, head=head)
 
     # -- what an item may hold ------------------------------------------------------------
     #
