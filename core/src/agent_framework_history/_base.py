@@ -8,8 +8,9 @@ from typing import Any, ClassVar, Self
 
 from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
-from ._json import MAX_INT, clone_json
+from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import AllPartitions, SessionKey, check_partition_value
+from ._nonfinite import NONFINITE_KEY, check_marker, decode_items, stored_form
 from ._store import AppendResult, Capability, Item
 
 __all__ = ["HistoryStoreBase", "check_head", "check_items", "check_key", "check_limit", "unique_items"]
@@ -58,6 +59,10 @@ def check_items(items: object) -> list[Item]:
     backends keep ids in text columns, which cannot hold NUL), holding only what
     :func:`~agent_framework_history.clone_json` accepts. This is the one check that decides, for every
     backend, which items can be stored; a ``ValueError`` names the item's index and the JSON path.
+
+    NaN and ±Infinity are accepted: the copy holds them in the encoded form every backend stores
+    (the word as a string, the paths under ``af_nonfinite``), which ``HistoryStoreBase.load`` reads
+    back as the numbers. An item already in that form is checked and kept as it is.
     """
     if isinstance(items, (str, bytes, dict)) or not isinstance(items, Sequence):
         raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
@@ -80,7 +85,14 @@ def check_items(items: object) -> list[Item]:
                 f"items[{index}].id {item_id!r:.80} contains a NUL character; ids are kept in text columns, "
                 "which cannot hold NUL. Remove it from the id."
             )
-        checked.append(clone_json(typed, f"items[{index}]"))
+        where = f"items[{index}]"
+        try:
+            copied = clone_json(typed, where)
+        except NonFiniteError:
+            copied = clone_json(stored_form(typed), where)
+        if NONFINITE_KEY in copied:
+            check_marker(copied, where)
+        checked.append(copied)
     return checked
 
 
@@ -140,7 +152,7 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         checked_limit = check_limit(limit)
         if checked_limit == 0:
             return []
-        return await self._do_load(key, checked_limit, head)
+        return decode_items(await self._do_load(key, checked_limit, head))
 
     async def delete(self, key: SessionKey) -> bool:
         self._check_open("delete")

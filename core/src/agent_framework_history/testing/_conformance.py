@@ -637,9 +637,8 @@ class HistoryStoreConformance:
     @pytest.mark.parametrize(
         ("bad", "message"),
         [
-            ({"type": "message", "id": "nan", "score": float("nan")}, r"items\[1\]\.score .*JSON cannot store"),
-            ({"type": "message", "id": "inf", "score": float("inf")}, r"items\[1\]\.score .*JSON cannot store"),
-            ({"type": "message", "id": "ninf", "x": [float("-inf")]}, r"items\[1\]\.x\[0\] .*JSON cannot store"),
+            ({"type": "message", "id": "mark", "af_nonfinite": [["x"]], "x": "1"}, r"items\[1\]\.af_nonfinite .*"),
+            ({"type": "message", "id": "mark2", "af_nonfinite": "x"}, r"items\[1\]\.af_nonfinite .*list of paths"),
             ({"type": "message", "id": "big", "n": 2**63}, r"items\[1\]\.n .*outside the range"),
             ({"type": "message", "id": "small", "n": -(2**63) - 1}, r"items\[1\]\.n .*outside the range"),
             ({"type": "message", "id": "huge", "n": 10**5000}, r"items\[1\]\.n .*over 4000 digits"),
@@ -649,8 +648,8 @@ class HistoryStoreConformance:
             ({"type": "message", "id": "nul\x00id"}, r"items\[1\]\.id .*NUL"),
             ({"type": "message", "id": "set", "x": {1, 2}}, r"items\[1\]\.x .*JSON values only"),
         ],
-        ids=["nan", "inf", "-inf", "2**63", "-2**63-1", "5000-digits", "surrogate", "surrogate-key",
-             "surrogate-id", "nul-id", "set"],
+        ids=["bad-nonfinite-path", "bad-nonfinite-key", "2**63", "-2**63-1", "5000-digits", "surrogate",
+             "surrogate-key", "surrogate-id", "nul-id", "set"],
     )  # fmt: skip
     async def test_items_no_backend_can_keep_are_refused_and_nothing_is_stored(
         self, store: HistoryStore, bad: Item, message: str
@@ -687,6 +686,53 @@ class HistoryStoreConformance:
         assert loaded == [edge, self._nested(MAX_DEPTH)]
         assert [type(n) for n in loaded[0]["ints"] + loaded[0]["floats"]] == [int] * 4 + [float] * 4
         assert str(loaded[0]["floats"][3]) == "-0.0"
+
+    @staticmethod
+    def _nonfinite_item(item_id: str = "nonfinite") -> Item:
+        return {
+            "type": "message",
+            "id": item_id,
+            "score": float("nan"),
+            "range": [float("-inf"), 0.5, float("inf")],
+            "words": ["NaN", "Infinity", "-Infinity"],  # strings stay strings
+            "nested": {"deeper": [{"x": float("nan"), "text": "NaN"}]},
+            "af_note": "Infinity",
+        }
+
+    @staticmethod
+    def _exact(items: list[Item]) -> str:
+        """Items as JSON text that tells NaN from "NaN", 1 from 1.0 and -0.0 from 0.0."""
+        import json
+
+        return json.dumps(items, allow_nan=True, ensure_ascii=False)
+
+    @pytest.mark.asyncio
+    async def test_nan_and_infinity_round_trip_exactly(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        item = self._nonfinite_item()
+        await s.append([make_item(0), item, make_item(1)])
+        loaded = await s.load()
+        assert self._exact(loaded) == self._exact([make_item(0), item, make_item(1)])
+        assert loaded[1]["score"] != loaded[1]["score"]  # a float NaN, not a string
+        assert loaded[1]["range"] == [float("-inf"), 0.5, float("inf")]
+        assert loaded[1]["words"] == ["NaN", "Infinity", "-Infinity"]
+        assert self._exact(await s.load(limit=2)) == self._exact([item, make_item(1)])
+        assert await s.append([loaded[1]]) == 0  # the same id: not stored twice
+        loaded[1]["range"][0] = 7.0  # a loaded item is a copy
+        assert self._exact(await s.load()) == self._exact([make_item(0), item, make_item(1)])
+
+    @pytest.mark.asyncio
+    async def test_the_stored_form_of_nan_appends_as_the_numbers(self, store: HistoryStore) -> None:
+        import json
+
+        from .._nonfinite import stored_form
+
+        s = self.session(store)
+        item = self._nonfinite_item("exported")
+        encoded = stored_form(item)
+        json.dumps(encoded, allow_nan=False)  # plain JSON: the words, no NaN numbers
+        await s.append([encoded])
+        assert self._exact(await s.load()) == self._exact([item])
 
     @pytest.mark.parametrize("field", ["session_id", "user", "chat"])
     def test_session_keys_with_lone_surrogates_are_refused(self, field: str) -> None:
