@@ -12,6 +12,10 @@ from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import AllPartitions, SessionKey, check_partition_value
 from ._nonfinite import NONFINITE_KEY, check_marker, decode_items, stored_form
 from ._store import AppendResult, Capability, Item
+from ._windows import window_start
+
+WINDOW_SLACK = 16
+"""Items a limited load reads beyond ``limit`` at first, so a window that grows back a little costs one read."""
 
 __all__ = ["HistoryStoreBase", "check_head", "check_items", "check_key", "check_limit", "unique_items"]
 
@@ -152,7 +156,25 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         checked_limit = check_limit(limit)
         if checked_limit == 0:
             return []
-        return decode_items(await self._do_load(key, checked_limit, head))
+        if checked_limit is None:
+            return decode_items(await self._do_load(key, None, head))
+        return decode_items(await self._load_window(key, checked_limit, head))
+
+    async def _load_window(self, key: SessionKey, limit: int, head: str | None) -> list[Item]:
+        """The latest ``limit`` items grown back to a group boundary (see ``_windows``), reading O(window).
+
+        Reads a little more than ``limit``, then four times more each time the window starts
+        before what was read, so the items read stay proportional to the window.
+        """
+        fetch: int | None = limit + WINDOW_SLACK
+        while True:
+            items = await self._do_load(key, fetch, head)
+            complete = fetch is None or len(items) < fetch
+            start = window_start(items, limit, complete=complete)
+            if start is not None:
+                return items[start:] if start else items
+            assert fetch is not None  # a complete read always has a start
+            fetch = fetch * 4 if fetch * 4 <= MAX_INT else None
 
     async def delete(self, key: SessionKey) -> bool:
         self._check_open("delete")
@@ -188,7 +210,10 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
 
     @abc.abstractmethod
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first."""
+        """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first.
+
+        Exactly the latest ``limit``: ``load`` asks for a few more and grows the window itself.
+        """
 
     async def _do_delete(self, key: SessionKey) -> bool:
         raise UnsupportedOperationError(f"{type(self).__name__} cannot delete sessions.")

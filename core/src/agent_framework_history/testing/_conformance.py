@@ -12,6 +12,7 @@ import pytest
 from .._errors import StoreClosedError, UnsupportedOperationError
 from .._keys import ALL, SessionKey
 from .._store import Capability, HistoryStore, Item
+from ._transcripts import WINDOW_TRANSCRIPTS, shortest_valid_window, window_problems, window_transcript
 
 __all__ = ["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"]
 
@@ -115,9 +116,37 @@ class HistoryStoreConformance:
     @pytest.mark.asyncio
     async def test_load_limit_returns_latest_in_order(self, store: HistoryStore) -> None:
         s = self.session(store)
-        for n in range(5):
+        for n in range(40):  # far more items than a limited load reads
             await s.append(make_turn(n))
-        assert _ids(await s.load(limit=3)) == ["msg_3a", "msg_4u", "msg_4a"]
+        assert _ids(await s.load(limit=3)) == ["msg_38a", "msg_39u", "msg_39a"]
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("transcript", WINDOW_TRANSCRIPTS)
+    async def test_every_limit_gives_a_valid_window(self, store: HistoryStore, transcript: str) -> None:
+        # Whole messages, results with their calls, calls with their reasoning, approval responses
+        # with their requests: the latest `limit` items grown back to the nearest valid start.
+        s = self.session(store)
+        filler = [make_item(f"f{n}") for n in range(40)]  # more than a limited load reads at first
+        await s.append(filler)
+        for turn in window_transcript(transcript):
+            await s.append(turn)
+        full = (await s.load())[len(filler) :]
+        assert _ids(full) == [item["id"] for turn in window_transcript(transcript) for item in turn]
+        for limit in range(1, len(full) + 1):
+            window = await s.load(limit=limit)
+            assert window_problems(full, window, limit) == [], (limit, _ids(window))
+            assert len(window) == shortest_valid_window(full, limit), (limit, _ids(window))
+
+    @pytest.mark.asyncio
+    async def test_a_window_grows_back_across_many_items(self, store: HistoryStore) -> None:
+        # One tool result far after its call: the window reads back (in a few larger reads) to the call.
+        s = self.session(store)
+        call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}"}
+        parts = [make_item(f"p{n}", role="assistant") for n in range(300)]
+        result = {"type": "function_call_output", "id": "fco_1", "call_id": "c1", "output": "done"}
+        await s.append([make_item("q"), call, *parts, result, make_item("after")])
+        window = await s.load(limit=2)
+        assert _ids(window) == ["fc_1", *_ids(parts), "fco_1", "msg_after"]
 
     @pytest.mark.asyncio
     async def test_load_limit_zero_is_empty(self, store: HistoryStore) -> None:
