@@ -11,9 +11,8 @@ refuses the request otherwise).
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from openai import AsyncOpenAI
 from agent_framework_history import HistoryStore, HistoryStoreProvider, SessionKey, open_store
 from agent_framework_history.testing._transcripts import WINDOW_TRANSCRIPTS, window_transcript
 
-BACKENDS = ["memory", "jsonl", "sqlite", "postgres"]
+from ._stores import BACKENDS, open_backend
 
 
 def _response_body() -> dict[str, Any]:
@@ -63,23 +62,8 @@ class Recorder:
 
 
 @pytest_asyncio.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[HistoryStore]:
-    name = request.param
-    if name == "memory":
-        opened = open_store("memory://")
-    elif name == "jsonl":
-        opened = open_store(f"jsonl://{tmp_path}/histories")
-    elif name == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path}/h.db")
-    else:
-        dsn = os.environ.get("AF_HISTORY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-        schema = f"windows_{uuid.uuid4().hex[:12]}"
-        try:
-            opened = open_store(dsn, schema=schema)
-        except Exception as exc:  # pragma: no cover - only without a server
-            if os.environ.get("CI"):
-                raise
-            pytest.skip(f"PostgreSQL is not reachable: {exc}")
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
+    opened = open_backend(request.param, tmp_path)
     yield opened
     await opened.aclose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import uuid
@@ -13,6 +14,16 @@ from agent_framework import HistoryProvider, Message
 
 from ._base import check_limit
 from ._closing import AsyncClosing
+from ._compaction import (
+    LoadedView,
+    compaction_record,
+    forget_guess,
+    guess_of,
+    kept_run,
+    load_view,
+    note_saved,
+    set_guess,
+)
 from ._context import RequestContext, current_request_context, use_request_context
 from ._keys import SessionKey
 from ._selector import open_store
@@ -60,6 +71,10 @@ def keep_head(state: dict[str, Any], key: SessionKey, head: str) -> None:
     state.pop(_LEGACY_HEAD_KEY, None)
 
 
+_LOADING: contextvars.ContextVar[list[LoadedView] | None] = contextvars.ContextVar("af_history_loading", default=None)
+"""Set by ``before_run`` around the base class's load, so ``get_messages`` can hand back what it loaded."""
+
+
 class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     """Loads and saves an agent's conversation through a :class:`HistoryStore`.
 
@@ -76,6 +91,11 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     key :data:`HEAD_STATE_KEY`, one head per isolation partition): a session restored as it was
     after an earlier turn (a host that snapshots the session per response, then a request with
     that ``previous_response_id``) loads and continues exactly the chain that ended there.
+
+    Placed before a ``CompactionProvider`` (``before_strategy``), the provider keeps what the
+    compaction made of the loaded history: it stores a compaction record in the chain before the
+    run's messages, and later runs load from the latest record on (see ``docs/serving.md`` and
+    :mod:`agent_framework_history._compaction`); the full transcript stays in the store.
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
@@ -121,6 +141,11 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         self._store_options = dict(store_options or {})
         # The request context seen when each run started, for the save at its end.
         self._run_contexts: weakref.WeakKeyDictionary[SessionContext, RequestContext] = weakref.WeakKeyDictionary()
+        # What each run loaded (the messages put in the context, and the view they came from), to tell
+        # after the run whether a CompactionProvider rewrote them.
+        self._loaded: weakref.WeakKeyDictionary[SessionContext, tuple[list[Message], LoadedView | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def store(self) -> HistoryStore:
@@ -148,7 +173,14 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         state: dict[str, Any],
     ) -> None:
         self._run_contexts[context] = current_request_context()
-        await super().before_run(agent=agent, session=session, context=context, state=state)
+        views: list[LoadedView] = []
+        token = _LOADING.set(views)
+        try:
+            await super().before_run(agent=agent, session=session, context=context, state=state)
+        finally:
+            _LOADING.reset(token)
+        loaded = list(context.context_messages.get(self.source_id, []))
+        self._loaded[context] = (loaded, views[-1] if views else None)
 
     async def after_run(
         self,
@@ -163,14 +195,49 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
             await super().after_run(agent=agent, session=session, context=context, state=state)
             return
         with use_request_context(started):
+            await self._keep_compaction(context, state)
             await super().after_run(agent=agent, session=session, context=context, state=state)
+
+    async def _keep_compaction(self, context: SessionContext, state: dict[str, Any]) -> None:
+        """Store what a compaction made of the loaded history as a record, when it changed anything."""
+        run = self._loaded.pop(context, None)
+        if run is None:
+            return
+        loaded, view = run
+        compacted = context.context_messages.get(self.source_id, [])
+        if not compacted or (
+            len(compacted) == len(loaded) and all(a is b for a, b in zip(compacted, loaded, strict=True))
+        ):
+            return
+        kept = kept_run(loaded, compacted, view.plain_ids if view is not None else frozenset())
+        record = compaction_record(compacted, kept, self.source_id)
+        key = self.session_key(context.session_id)
+        result = await self.store.append(key, record, head=state_head(state, key))
+        if result.head is not None:
+            keep_head(state, key, result.head)
+        reach = len(record)
+        if kept and view is not None:
+            first = record[0]["keep_from"]
+            start = next((i for i, item in enumerate(view.items) if item.get("id") == first), len(view.items))
+            reach += len(view.items) - start
+        set_guess(state, partition_tag(key), reach)
 
     async def get_messages(
         self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Message]:
         key = self.session_key(session_id)
-        items = await self.store.load(key, limit=self.limit, head=state_head(state, key))
-        return to_messages(items)
+        tag = partition_tag(key)
+        view = await load_view(
+            self.store, key, limit=self.limit, head=state_head(state, key), guess=guess_of(state, tag)
+        )
+        if state is not None:
+            if view.compacted:
+                set_guess(state, tag, view.span)
+            else:
+                forget_guess(state, tag)
+        if (views := _LOADING.get()) is not None:
+            views.append(view)
+        return to_messages(view.items)
 
     async def save_messages(
         self,
@@ -189,6 +256,7 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         result = await self.store.append(key, to_items(messages), head=state_head(state, key))
         if state is not None and result.head is not None:
             keep_head(state, key, result.head)
+        note_saved(state, partition_tag(key), result)
 
     async def aclose(self) -> None:
         """Close the store if this provider opened it (a store passed in stays open)."""
