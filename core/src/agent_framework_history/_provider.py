@@ -94,8 +94,9 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
 
     Placed before a ``CompactionProvider`` (``before_strategy``), the provider keeps what the
     compaction made of the loaded history: it stores a compaction record in the chain before the
-    run's messages, and later runs load from the latest record on (see ``docs/serving.md`` and
-    :mod:`agent_framework_history._compaction`); the full transcript stays in the store.
+    run's messages, and later runs load from the latest record on (``docs/quickstart.md``,
+    "Compaction that lasts"; :mod:`agent_framework_history._compaction`); the full transcript stays
+    in the store.
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
