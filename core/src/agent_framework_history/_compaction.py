@@ -57,6 +57,9 @@ partition without an entry has no record the provider wrote, and loads as before
 
 _GROWTH: Final = 4
 
+RECORD_PREFIX: Final = "cmp_"
+"""Start of a record's id; its copies' ids are ``<record id>/<item id>``."""
+
 
 @dataclass
 class LoadedView:
@@ -84,6 +87,11 @@ def _message_id(item: Item) -> str | None:
 
 def _ids_of(items: Sequence[Item]) -> frozenset[str]:
     return frozenset(m for item in items if (m := _message_id(item)) is not None)
+
+
+def _is_copy(item: Item) -> bool:
+    item_id = item.get("id")
+    return isinstance(item_id, str) and item_id.startswith(RECORD_PREFIX) and "/" in item_id
 
 
 def _latest_marker(items: Sequence[Item]) -> int | None:
@@ -148,7 +156,9 @@ async def load_view(
         complete = fetch is None or len(items) < fetch
         marker_at = _latest_marker(items)
         if marker_at is None:
-            if complete or limit is not None:
+            # With a limit, the latest items make the view unless they hold a record's copies (whose
+            # marker, just before them, was not read: the view puts them before the kept run).
+            if complete or (limit is not None and not any(_is_copy(item) for item in items)):
                 return LoadedView(items, _ids_of(items), len(items))
         elif (composed := _compose(items, marker_at, complete=complete)) is not None:
             view, plain, span = composed
@@ -196,7 +206,7 @@ def _as_stored(message: Message, source_id: str) -> Message:
 
 def compaction_record(compacted: Sequence[Message], kept: int, source_id: str) -> list[Item]:
     """The items of a record for the compacted history whose last ``kept`` messages stay stored."""
-    record_id = f"cmp_{uuid.uuid4().hex}"
+    record_id = f"{RECORD_PREFIX}{uuid.uuid4().hex}"
     copied = [_as_stored(m, source_id) for m in compacted[: len(compacted) - kept]]
     copies = to_items(copied)
     for item in copies:
