@@ -1,8 +1,8 @@
 """Limited loads through agent-framework's own OpenAI Responses client, with HTTP mocked.
 
-For every limit over transcripts with reasoning, tool calls, approvals and MCP calls, on the embedded
-backends and PostgreSQL: the history ``HistoryStoreProvider(limit=N)`` loads goes through
-``OpenAIChatClient`` (stateless replay, ``store=False``, so calls and reasoning are sent inline) and
+For every limit over transcripts with reasoning, tool calls, approvals and MCP calls, on every backend
+(foundry on the SDK's in-memory provider): the history ``HistoryStoreProvider(limit=N)`` loads goes
+through ``OpenAIChatClient`` (stateless replay, ``store=False``, so calls and reasoning are sent inline) and
 the request body pairs every ``function_call_output`` with its ``function_call``, every
 ``mcp_approval_response`` with its request, and keeps the reasoning each call group needs (the client
 refuses the request otherwise).
