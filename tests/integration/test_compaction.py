@@ -24,6 +24,9 @@ from agent_framework_history.testing import RecallChatClient
 
 from ._stores import BACKENDS, open_backend
 
+USER = "compaction-user"
+"""The partition of these tests' sessions, fixed so that no request context another test left changes it."""
+
 
 class Summarizer(RecallChatClient):
     """Answers a summarization request with a summary naming how many lines it was given."""
@@ -77,7 +80,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 
 
 def summarizing_agent(store: CountingStore, client: RecallChatClient, *, limit: int | None = None) -> Agent:
-    history = HistoryStoreProvider(store, limit=limit)  # type: ignore[arg-type]  # a HistoryStore by protocol
+    history = HistoryStoreProvider(store, limit=limit, user=USER)  # type: ignore[arg-type]  # a HistoryStore by protocol
     compaction = CompactionProvider(
         before_strategy=SummarizationStrategy(client=Summarizer(), target_count=2, threshold=2),
         history_source_id=history.source_id,
@@ -96,7 +99,7 @@ async def test_a_summary_is_stored_and_later_runs_load_from_it(store: CountingSt
     session = agent.create_session()
     for n in range(30):
         await agent.run(f"turn {n}", session=session)
-    key = SessionKey(session.session_id)
+    key = SessionKey(session.session_id, user=USER)
     transcript = await store.inner.load(key)
     user_texts = [m.text for m in to_messages(transcript) if m.role == "user"]
     assert [f"turn {n}" for n in range(30)] == [t for t in user_texts if t.startswith("turn")]  # nothing lost
@@ -163,7 +166,7 @@ async def test_a_limit_applies_to_the_compacted_history(store: CountingStore) ->
     provider = agent.context_providers[0]
     assert isinstance(provider, HistoryStoreProvider)
     state = session.state[provider.source_id]
-    unlimited = HistoryStoreProvider(store)  # type: ignore[arg-type]
+    unlimited = HistoryStoreProvider(store, user=USER)  # type: ignore[arg-type]
     everything = texts(await unlimited.get_messages(session.session_id, state=state))
     limited = texts(await provider.get_messages(session.session_id, state=state))
     assert limited == everything[-len(limited) :] and 3 <= len(limited) < len(everything)
@@ -171,7 +174,7 @@ async def test_a_limit_applies_to_the_compacted_history(store: CountingStore) ->
 
 @pytest.mark.asyncio
 async def test_a_sliding_window_is_kept_by_reference_without_copies(store: CountingStore) -> None:
-    history = HistoryStoreProvider(store)  # type: ignore[arg-type]
+    history = HistoryStoreProvider(store, user=USER)  # type: ignore[arg-type]
     compaction = CompactionProvider(
         before_strategy=SlidingWindowStrategy(keep_last_groups=2), history_source_id=history.source_id
     )
@@ -185,7 +188,7 @@ async def test_a_sliding_window_is_kept_by_reference_without_copies(store: Count
         "Seen 2 earlier messages. You said: turn 38",
         "turn 39",
     ]
-    transcript = await store.inner.load(SessionKey(session.session_id))
+    transcript = await store.inner.load(SessionKey(session.session_id, user=USER))
     markers = [item for item in transcript if item["type"] == MARKER_TYPE]
     assert markers and all(item["items"] == 0 and "keep_from" in item for item in markers)
     assert len(transcript) == 80 + len(markers)  # every message once, plus one marker per compaction

@@ -90,7 +90,7 @@ def _problems(body: dict[str, Any]) -> list[str]:
 async def test_every_limited_history_is_a_request_the_responses_api_accepts(
     store: HistoryStore, transcript: str
 ) -> None:
-    key = SessionKey(f"windows-{transcript}")
+    key = SessionKey(f"windows-{transcript}", user="windows-user")  # a partition of its own, whatever a host binds
     head = None
     for turn in window_transcript(transcript):
         head = (await store.append(key, turn, head=head)).head
@@ -102,7 +102,7 @@ async def test_every_limited_history_is_a_request_the_responses_api_accepts(
     )
     sent_outputs = 0
     for limit in range(1, total + 1):
-        provider = HistoryStoreProvider(store, limit=limit)
+        provider = HistoryStoreProvider(store, limit=limit, user=key.user)
         history = await provider.get_messages(key.session_id)
         await client.get_response([*history, Message("user", ["go on"])], options={"store": False})
         body = recorder.bodies[-1]
