@@ -10,6 +10,7 @@ import pytest
 from agent_framework_history import ALL, SessionKey, check_items, check_limit, clone_json, loads_item
 from agent_framework_history._json import MAX_DEPTH, MAX_INT, MIN_INT, loads_json
 from agent_framework_history._keys import check_partition_value
+from agent_framework_history._nonfinite import decode_items
 
 from .conftest import ListStore
 
@@ -97,13 +98,42 @@ def test_nesting_is_allowed_up_to_the_limit_and_refused_beyond() -> None:
     ("item", "message"),
     [
         ({"type": "message", "id": "a\x00b"}, r"items\[1\]\.id .*NUL"),
-        ({"type": "message", "id": "m", "score": float("nan")}, r"items\[1\]\.score is nan"),
+        (
+            {"type": "message", "id": "m", "score": [float("nan")], "af_nonfinite": [["score"]]},
+            r"items\[1\]\.af_nonfinite .*leads to \[",
+        ),
         ({"type": "message", "id": "\ud800"}, r"items\[1\]\.id .*lone surrogate"),
     ],
 )
 def test_check_items_names_the_item_index(item: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_items([{"type": "message", "id": "fine"}, item])
+
+
+def test_check_items_stores_nan_and_infinity_as_listed_words() -> None:
+    item = {"type": "message", "id": "m", "a": [1, float("nan"), {"b": -float("inf")}], "c": float("inf"), "d": "NaN"}
+    (stored,) = check_items([item])
+    assert stored == {
+        "type": "message",
+        "id": "m",
+        "a": [1, "NaN", {"b": "-Infinity"}],
+        "c": "Infinity",
+        "d": "NaN",
+        "af_nonfinite": [["a", 1], ["a", 2, "b"], ["c"]],
+    }
+    assert item["c"] == float("inf")  # the caller's item is untouched
+    json.dumps(stored, allow_nan=False)
+    (decoded,) = decode_items([stored])
+    assert json.dumps(decoded) == json.dumps(item)
+    assert "af_nonfinite" in stored  # decoding copies: the stored form is unchanged
+
+
+def test_nan_inside_an_item_nested_too_deeply_is_still_refused_for_the_depth() -> None:
+    value: Any = float("nan")
+    for _ in range(MAX_DEPTH + 5):
+        value = [value]
+    with pytest.raises(ValueError, match="nested more than"):
+        check_items([{"type": "message", "id": "m", "v": value}])
 
 
 def test_nul_inside_text_is_allowed_but_not_in_ids() -> None:

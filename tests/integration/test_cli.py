@@ -206,10 +206,11 @@ def test_show_json_shape_and_limit(store_url: str) -> None:
     body = json.loads(result.stdout)
     assert set(body) == {"store", "session", "count", "transcript", "items"}
     assert body["session"] == {"session_id": "trip", "user": None, "chat": None}
-    assert body["count"] == 2
-    assert body["items"] == SAMPLE[SessionKey("trip")][-2:]
-    assert body["transcript"][0] == {
-        "index": 0,
+    assert body["count"] == 3  # the latest 2, grown back to the request of the approval response
+    assert body["items"] == SAMPLE[SessionKey("trip")][-3:]
+    assert body["transcript"][0]["id"] == "a-ar" and body["transcript"][0]["kind"] == "approval request"
+    assert body["transcript"][1] == {
+        "index": 1,
         "id": "a-ap",
         "type": "mcp_approval_response",
         "role": "user",

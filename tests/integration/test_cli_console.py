@@ -90,7 +90,8 @@ def test_every_command_on_a_persistent_store(store: str, tmp_path: Path) -> None
         "message",
     ]
     text = ok(af("show", store, "trip", "--limit", "4", cwd=tmp_path)).stdout.splitlines()
-    assert text[1:] == [
+    assert text[1:] == [  # the latest 4, grown back to the call of the first one's result
+        'assistant (tool call): get_weather({"city":"Paris"})  [call a-call]',
         "tool (tool result): [call a-call] sunny, 21 C",
         'assistant (approval request): may I call files.delete_file({"path":"notes.txt"})?  [request a-ar]',
         "user (approval): denied: keep it  [request a-ar]",

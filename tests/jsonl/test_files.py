@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent_framework_history import ALL, CorruptDataError, SessionKey, dumps_item
+from agent_framework_history._base import WINDOW_SLACK
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_jsonl import JsonlHistoryStore
 
@@ -113,10 +114,13 @@ async def test_corrupt_line_raises_naming_file_and_line(tmp_path: Path) -> None:
         with pytest.raises(CorruptDataError, match=r"line 3 is not a stored item") as info:
             await store.load(KEY, limit=limit)
         assert info.value.location == f"{path}:3"
-    assert ids(await store.load(KEY, limit=2)) == ["msg_3", "msg_4"]  # the tail never reaches line 3
     with pytest.raises(CorruptDataError, match="line 3"):
         await store.append(KEY, [make_item(5)])
     assert path.read_text().count("\n") == 5  # nothing written, nothing removed
+    later = [item_line(n) for n in range(3, 3 + WINDOW_SLACK + 4)]
+    write_lines(path, [item_line(0), item_line(1), "{not json", *later])
+    assert ids(await store.load(KEY, limit=2)) == [f"msg_{n}" for n in range(WINDOW_SLACK + 5, WINDOW_SLACK + 7)]
+    # the tail a limited load reads (limit plus WINDOW_SLACK items) never reaches line 3
 
 
 @pytest.mark.asyncio

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_framework_history import SessionKey
+from agent_framework_history._base import WINDOW_SLACK
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_sqlite import SQLiteHistoryStore
 from agent_framework_history_sqlite._chains import _CHAIN_AT_HEAD, _CHAIN_AT_LATEST
@@ -93,10 +94,11 @@ async def test_load_at_a_deep_fork_reads_one_statement_per_segment_not_per_turn(
     seen = await statements_of(store, lambda: store.load(KEY, head=head))
     assert len(seen) == 1 + 4  # the chain's segments, then each segment's rows
     assert _ids(await store.load(KEY, head=head)) == [f"msg_{n}{r}" for n in range(60) for r in "ua"]
-    seen = await statements_of(store, lambda: store.load(KEY, head=head, limit=20))
+    # A limited load reads limit + WINDOW_SLACK rows (the window may grow back to a group boundary).
+    seen = await statements_of(store, lambda: store.load(KEY, head=head, limit=20 - WINDOW_SLACK))
     assert len(seen) == 2  # the segments, then the 20 rows from the tip's segment alone
-    assert _ids(await store.load(KEY, head=head, limit=20)) == [f"msg_{n}{r}" for n in range(50, 60) for r in "ua"]
-    seen = await statements_of(store, lambda: store.load(KEY, head=head, limit=24))
+    assert _ids(await store.load(KEY, head=head, limit=4)) == [f"msg_{n}{r}" for n in range(58, 60) for r in "ua"]
+    seen = await statements_of(store, lambda: store.load(KEY, head=head, limit=24 - WINDOW_SLACK))
     assert len(seen) == 3  # ten turns on the tip's segment, two more on the one before it
     assert _ids(await store.load(KEY, head=head, limit=24)) == [f"msg_{n}{r}" for n in range(48, 60) for r in "ua"]
 

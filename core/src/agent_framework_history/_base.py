@@ -9,9 +9,14 @@ from typing import Any, ClassVar, Self
 
 from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
-from ._json import MAX_INT, clone_json
+from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
+from ._nonfinite import NONFINITE_KEY, check_marker, decode_items, stored_form
 from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
+from ._windows import window_start
+
+WINDOW_SLACK = 16
+"""Items a limited load reads beyond ``limit`` at first, so a window that grows back a little costs one read."""
 
 __all__ = [
     "HistoryStoreBase",
@@ -82,6 +87,10 @@ def check_items(items: object) -> list[Item]:
     backends keep ids in text columns, which cannot hold NUL), holding only what
     :func:`~agent_framework_history.clone_json` accepts. This is the one check that decides, for every
     backend, which items can be stored; a ``ValueError`` names the item's index and the JSON path.
+
+    NaN and ±Infinity are accepted: the copy holds them in the encoded form every backend stores
+    (the word as a string, the paths under ``af_nonfinite``), which ``HistoryStoreBase.load`` reads
+    back as the numbers. An item already in that form is checked and kept as it is.
     """
     if isinstance(items, (str, bytes, dict)) or not isinstance(items, Sequence):
         raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
@@ -104,7 +113,14 @@ def check_items(items: object) -> list[Item]:
                 f"items[{index}].id {item_id!r:.80} contains a NUL character; ids are kept in text columns, "
                 "which cannot hold NUL. Remove it from the id."
             )
-        checked.append(clone_json(typed, f"items[{index}]"))
+        where = f"items[{index}]"
+        try:
+            copied = clone_json(typed, where)
+        except NonFiniteError:
+            copied = clone_json(stored_form(typed), where)
+        if NONFINITE_KEY in copied:
+            check_marker(copied, where)
+        checked.append(copied)
     return checked
 
 
@@ -164,14 +180,33 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         checked_limit = check_limit(limit)
         if checked_limit == 0:
             return []
-        return await self._do_load(key, checked_limit, head)
+        if checked_limit is None:
+            return decode_items(await self._do_load(key, None, head))
+        return decode_items(await self._load_window(key, checked_limit, head))
+
+    async def _load_window(self, key: SessionKey, limit: int, head: str | None) -> list[Item]:
+        """The latest ``limit`` items grown back to a group boundary (see ``_windows``), reading O(window).
+
+        Reads a little more than ``limit``, then four times more each time the window starts
+        before what was read, so the items read stay proportional to the window.
+        """
+        fetch: int | None = limit + WINDOW_SLACK
+        while True:
+            items = await self._do_load(key, fetch, head)
+            complete = fetch is None or len(items) < fetch
+            start = window_start(items, limit, complete=complete)
+            if start is not None:
+                return items[start:] if start else items
+            assert fetch is not None  # a complete read always has a start
+            fetch = fetch * 4 if fetch * 4 <= MAX_INT else None
 
     async def load_after(self, key: SessionKey, after: str | None, *, head: str | None = None) -> ChainTail:
         self._check_open("load_after")
         key = check_key(key)
         after = check_head(after)
         head = check_head(head)
-        return await self._do_load_after(key, after, head)
+        tail = await self._do_load_after(key, after, head)
+        return ChainTail(decode_items(tail.items), tail.head, tail.continues)
 
     async def delete(self, key: SessionKey) -> bool:
         self._check_open("delete")
@@ -236,7 +271,10 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
 
     @abc.abstractmethod
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
-        """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first."""
+        """Return the latest ``limit`` items (all when ``None``; never called with 0), oldest first.
+
+        Exactly the latest ``limit``: ``load`` asks for a few more and grows the window itself.
+        """
 
     async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
         """The items of the chain ending at ``head`` after the turn ``after`` (see :class:`ChainTail`).

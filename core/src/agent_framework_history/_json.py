@@ -16,6 +16,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_INT",
     "MIN_INT",
+    "NonFiniteError",
     "clone_item",
     "clone_json",
     "dumps_item",
@@ -34,12 +35,17 @@ MAX_INT: Final = 2**63 - 1
 """Largest integer an item may hold."""
 
 
+class NonFiniteError(ValueError):
+    """``clone_json`` met NaN or ±Infinity (``check_items`` stores those in their encoded form instead)."""
+
+
 class _Refused(Exception):
     """A value no backend can keep; ``segments`` grow with the path (innermost first) as it unwinds."""
 
-    def __init__(self, problem: str) -> None:
+    def __init__(self, problem: str, *, nonfinite: bool = False) -> None:
         super().__init__(problem)
         self.problem = problem
+        self.nonfinite = nonfinite
         self.segments: list[str] = []
 
 
@@ -63,7 +69,8 @@ def _number(value: float | int) -> _Refused:
     if isinstance(value, float):
         return _Refused(
             f"is {value!r}, which JSON cannot store (only finite numbers are JSON); "
-            "store it as a string or null instead."
+            "store it as a string or null instead.",
+            nonfinite=True,
         )
     digits = len(str(abs(value))) if abs(value) < 10**4000 else "over 4000"
     return _Refused(
@@ -164,12 +171,15 @@ def clone_json(value: Any, path: str = "item") -> Any:
     non-string key, NaN or an infinite float (JSON has no such numbers), an integer outside
     ``MIN_INT``..``MAX_INT``, a string or key holding a lone surrogate (not valid Unicode, so not
     UTF-8), or nesting deeper than :data:`MAX_DEPTH`. So every backend accepts exactly the same items.
+    For NaN / ±Infinity the error is a :class:`NonFiniteError` (``check_items`` stores those items in
+    the encoded form of :mod:`agent_framework_history._nonfinite` instead).
     """
     try:
         return _clone(value, 1)
     except _Refused as exc:
         where = path + "".join(reversed(exc.segments))
-        raise ValueError(f"{where} {exc.problem}") from None
+        error = NonFiniteError if exc.nonfinite else ValueError
+        raise error(f"{where} {exc.problem}") from None
 
 
 def clone_item(item: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -156,10 +157,25 @@ class MessageCache:
             del self._heads[key]
         self._resize(key)
 
-    async def load(self, store: HistoryStore, key: SessionKey, head: str | None) -> list[Message]:
-        """The messages of the chain ending at ``head`` (the latest turn), reading only what is new."""
+    async def load(
+        self,
+        store: HistoryStore,
+        key: SessionKey,
+        head: str | None,
+        *,
+        usable: Callable[[list[Item]], bool] | None = None,
+    ) -> list[Message] | None:
+        """The messages of the chain ending at ``head`` (the latest turn), reading only what is new.
+
+        ``usable`` vets the items read: when it refuses them, the session's entries are dropped and
+        ``None`` is returned (the caller reads the chain its own way).
+        """
         found = self._find(key, head)
         tail: ChainTail = await store.load_after(key, found[0] if found is not None else None, head=head)
+        if usable is not None and not usable(tail.items):
+            for cached in list(self._heads.get(key, ())):
+                self._drop((key, cached))
+            return None
         if found is not None and tail.continues:
             entry = extend(found[1], tail.items)
         else:

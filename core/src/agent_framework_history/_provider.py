@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import uuid
@@ -13,6 +14,17 @@ from agent_framework import HistoryProvider, Message
 
 from ._base import check_limit
 from ._closing import AsyncClosing
+from ._compaction import (
+    LoadedView,
+    compaction_record,
+    forget_guess,
+    guess_of,
+    holds_no_record,
+    kept_run,
+    load_view,
+    note_saved,
+    set_guess,
+)
 from ._context import RequestContext, current_request_context, use_request_context
 from ._keys import SessionKey
 from ._message_cache import DEFAULT_CACHE_MESSAGES, MessageCache
@@ -72,6 +84,10 @@ def _message_cache(budget: object) -> MessageCache:
     return MessageCache(budget)
 
 
+_LOADING: contextvars.ContextVar[list[LoadedView] | None] = contextvars.ContextVar("af_history_loading", default=None)
+"""Set by ``before_run`` around the base class's load, so ``get_messages`` can hand back what it loaded."""
+
+
 class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     """Loads and saves an agent's conversation through a :class:`HistoryStore`.
 
@@ -95,6 +111,12 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
     :attr:`Capability.LOAD_AFTER` and no ``limit``). Every load still asks the store, so other
     processes' appends, forks and deletes are seen. Each call returns a new list whose messages are
     shared with the cache and read-only (``copy.copy(message)`` gives one to change).
+
+    Placed before a ``CompactionProvider`` (``before_strategy``), the provider keeps what the
+    compaction made of the loaded history: it stores a compaction record in the chain before the
+    run's messages, and later runs load from the latest record on (``docs/quickstart.md``,
+    "Compaction that lasts"; :mod:`agent_framework_history._compaction`); the full transcript stays
+    in the store.
 
     Messages without a ``message_id`` get one (``msg_<uuid>``) when first saved, written back
     onto the message, so a transcript replayed later is recognised by id and never stored
@@ -142,6 +164,11 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         self._cache = _message_cache(cache_messages)
         # The request context seen when each run started, for the save at its end.
         self._run_contexts: weakref.WeakKeyDictionary[SessionContext, RequestContext] = weakref.WeakKeyDictionary()
+        # What each run loaded (the messages put in the context, and the view they came from), to tell
+        # after the run whether a CompactionProvider rewrote them.
+        self._loaded: weakref.WeakKeyDictionary[SessionContext, tuple[list[Message], LoadedView | None]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def store(self) -> HistoryStore:
@@ -169,7 +196,14 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         state: dict[str, Any],
     ) -> None:
         self._run_contexts[context] = current_request_context()
-        await super().before_run(agent=agent, session=session, context=context, state=state)
+        views: list[LoadedView] = []
+        token = _LOADING.set(views)
+        try:
+            await super().before_run(agent=agent, session=session, context=context, state=state)
+        finally:
+            _LOADING.reset(token)
+        loaded = list(context.context_messages.get(self.source_id, []))
+        self._loaded[context] = (loaded, views[-1] if views else None)
 
     async def after_run(
         self,
@@ -184,16 +218,54 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
             await super().after_run(agent=agent, session=session, context=context, state=state)
             return
         with use_request_context(started):
+            await self._keep_compaction(context, state)
             await super().after_run(agent=agent, session=session, context=context, state=state)
+
+    async def _keep_compaction(self, context: SessionContext, state: dict[str, Any]) -> None:
+        """Store what a compaction made of the loaded history as a record, when it changed anything."""
+        run = self._loaded.pop(context, None)
+        if run is None:
+            return
+        loaded, view = run
+        compacted = context.context_messages.get(self.source_id, [])
+        if not compacted or (
+            len(compacted) == len(loaded) and all(a is b for a, b in zip(compacted, loaded, strict=True))
+        ):
+            return
+        kept = kept_run(loaded, compacted, view.plain_ids if view is not None else frozenset())
+        record = compaction_record(compacted, kept, self.source_id)
+        key = self.session_key(context.session_id)
+        result = await self.store.append(key, record, head=state_head(state, key))
+        if result.head is not None:
+            keep_head(state, key, result.head)
+        reach = len(record)
+        if kept and view is not None:
+            first = record[0]["keep_from"]
+            start = next((i for i, item in enumerate(view.items) if item.get("id") == first), len(view.items))
+            reach += len(view.items) - start
+        set_guess(state, partition_tag(key), reach)
 
     async def get_messages(
         self, session_id: str | None, *, state: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Message]:
         key = self.session_key(session_id)
-        if self._cached():
-            return await self._cache.load(self.store, key, state_head(state, key))
-        items = await self.store.load(key, limit=self.limit, head=state_head(state, key))
-        return to_messages(items)
+        head = state_head(state, key)
+        tag = partition_tag(key)
+        if self._cached() and guess_of(state, tag) is None:
+            cached = await self._cache.load(self.store, key, head, usable=holds_no_record)
+            if cached is not None:  # a chain without compaction records: its messages, converted once
+                if (views := _LOADING.get()) is not None:
+                    views.append(LoadedView([], frozenset(m.message_id for m in cached if m.message_id is not None)))
+                return cached
+        view = await load_view(self.store, key, limit=self.limit, head=head, guess=guess_of(state, tag))
+        if state is not None:
+            if view.compacted:
+                set_guess(state, tag, view.span)
+            else:
+                forget_guess(state, tag)
+        if (views := _LOADING.get()) is not None:
+            views.append(view)
+        return to_messages(view.items)
 
     async def save_messages(
         self,
@@ -214,6 +286,7 @@ class HistoryStoreProvider(AsyncClosing, HistoryProvider):
         result = await self.store.append(key, items, head=parent)
         if state is not None and result.head is not None:
             keep_head(state, key, result.head)
+        note_saved(state, partition_tag(key), result)
         if self._cached():
             self._cache.saved(key, parent, result.head, items, result.stored)
 

@@ -91,7 +91,10 @@ class HistoryStore(Protocol):
     - ``append`` stores one turn's items in order; an item whose ``id`` is already stored in
       that session is not stored again, and the cost is proportional to the items passed.
     - ``load`` returns items oldest first; ``limit=N`` gives the latest ``N`` (still oldest
-      first), ``0`` gives ``[]``, a negative limit raises ``ValueError``.
+      first) grown back to the nearest place a valid history may start: never inside a message,
+      never a tool result without its call, a call without the reasoning before it, or an approval
+      response without its request, so at least ``N`` items. ``0`` gives ``[]``, a negative limit
+      raises ``ValueError``. ``HistoryStoreBase`` does the growing for every backend.
     - Sessions under different ``(user, chat)`` partitions never see each other.
     - With :attr:`Capability.CHAIN_HEAD`, a session is a chain of turns. ``append(key, items,
       head=H)`` records a turn whose parent is ``H`` and returns its head; an item whose id is
@@ -116,7 +119,7 @@ class HistoryStore(Protocol):
         ...
 
     async def load(self, key: SessionKey, *, limit: int | None = None, head: str | None = None) -> list[Item]:
-        """Return the session's items, oldest first (the latest ``limit`` when given)."""
+        """Return the session's items, oldest first (the latest ``limit``, grown to a valid start, when given)."""
         ...
 
     async def load_after(self, key: SessionKey, after: str | None, *, head: str | None = None) -> ChainTail:

@@ -181,7 +181,11 @@ def sessions(store: str | None, user: str | None, chat: str | None, every: bool,
 @click.argument("args", nargs=-1, metavar="[STORE] SESSION")
 @user_option
 @chat_option
-@click.option("--limit", type=click.IntRange(min=1), help="Show only the latest N items.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Show only the latest N items (grown back to a message, call or approval boundary).",
+)
 @json_option
 def show(args: tuple[str, ...], user: str | None, chat: str | None, limit: int | None, as_json: bool) -> None:
     """Print a session's transcript.

@@ -19,6 +19,7 @@ from typing import Any, Final, TextIO
 from .._base import check_items
 from .._json import dumps_item, loads_json
 from .._keys import SessionKey
+from .._nonfinite import stored_form
 from .._store import HistoryStore, Item
 from ._stores import key_json
 
@@ -89,7 +90,7 @@ def write_session(out: TextIO, key: SessionKey, items: Sequence[Item]) -> None:
     """Write one session's items as interchange lines; ``InterchangeError`` for text UTF-8 cannot encode."""
     session = json.dumps(key_json(key), ensure_ascii=False, separators=(",", ":"))
     for item in items:
-        out.write(_utf8(f'{{"session":{session},"item":{dumps_item(item)}}}\n', key, item))
+        out.write(_utf8(f'{{"session":{session},"item":{dumps_item(stored_form(item))}}}\n', key, item))
 
 
 def _check_header(line: str | None, where: str) -> None:

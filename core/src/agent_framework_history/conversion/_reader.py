@@ -14,7 +14,7 @@ from ._fields import merge
 from ._format import EXTENSION_KEY, UNCONVERTED_KEY
 from ._items import READERS, REQUIRED_FIELDS, ApprovalRequests, read_natural
 
-__all__ = ["ReadResult", "SkippedItem", "read_items", "to_messages"]
+__all__ = ["ReadResult", "SkippedItem", "item_contents", "read_items", "to_messages"]
 
 logger = logging.getLogger("agent_framework_history.conversion")
 
@@ -67,6 +67,44 @@ def _contents_from_entries(item: dict[str, Any], entries: Any) -> list[Content]:
         merged["type"] = kind
         contents.append(build_content(merged))
     return contents
+
+
+def _entry_dicts(item: dict[str, Any], entries: Any) -> list[dict[str, Any]]:
+    natural: list[dict[str, Any] | None] | None = None
+    read: list[dict[str, Any]] = []
+    for entry in entries:
+        kind = entry["type"]
+        slot = entry.get("slot")
+        base: dict[str, Any] | None = None
+        if slot is not None:
+            if natural is None:
+                natural = read_natural(item)
+            base = natural[slot]
+        if base is None or base.get("type") != kind:
+            base = {"type": kind}
+        merged = merge(base, entry.get("fields") or {})
+        merged["type"] = kind
+        read.append(merged)
+    return read
+
+
+def item_contents(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The content fields (``Content.to_dict()`` shape) one item reads as, without building ``Content``s.
+
+    What :func:`read_items` makes of the item alone (for an item of ours, its share of its message);
+    ``[]`` for an item without a rule or a broken one. Cheap enough to look at ids and call ids.
+    """
+    try:
+        extension = item.get(EXTENSION_KEY)
+        if isinstance(extension, dict) and isinstance(extension.get("message"), dict):
+            entries = extension.get("contents")
+            if entries is not None:
+                return _entry_dicts(item, entries)
+            return [fields for fields in read_natural(item) if fields is not None]
+        rule = READERS.get(item["type"])
+        return [] if rule is None else rule[1](item, None)
+    except Exception:  # a broken item reads as nothing here, as read_items leaves it out
+        return []
 
 
 def _read_ours(item: dict[str, Any], extension: dict[str, Any]) -> list[Content]:

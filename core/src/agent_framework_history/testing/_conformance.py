@@ -16,6 +16,7 @@ from .._base import HistoryStoreBase
 from .._errors import StoreClosedError, UnsupportedOperationError
 from .._keys import ALL, SessionKey
 from .._store import Capability, ChainTail, HistoryStore, Item, SessionActivity
+from ._transcripts import WINDOW_TRANSCRIPTS, shortest_valid_window, window_problems, window_transcript
 
 __all__ = ["HistoryStoreConformance", "SessionHandle", "make_item", "make_turn"]
 
@@ -157,9 +158,37 @@ class HistoryStoreConformance:
     @pytest.mark.asyncio
     async def test_load_limit_returns_latest_in_order(self, store: HistoryStore) -> None:
         s = self.session(store)
-        for n in range(5):
+        for n in range(40):  # far more items than a limited load reads
             await s.append(make_turn(n))
-        assert _ids(await s.load(limit=3)) == ["msg_3a", "msg_4u", "msg_4a"]
+        assert _ids(await s.load(limit=3)) == ["msg_38a", "msg_39u", "msg_39a"]
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("transcript", WINDOW_TRANSCRIPTS)
+    async def test_every_limit_gives_a_valid_window(self, store: HistoryStore, transcript: str) -> None:
+        # Whole messages, results with their calls, calls with their reasoning, approval responses
+        # with their requests: the latest `limit` items grown back to the nearest valid start.
+        s = self.session(store)
+        filler = [make_item(f"f{n}") for n in range(40)]  # more than a limited load reads at first
+        await s.append(filler)
+        for turn in window_transcript(transcript):
+            await s.append(turn)
+        full = (await s.load())[len(filler) :]
+        assert _ids(full) == [item["id"] for turn in window_transcript(transcript) for item in turn]
+        for limit in range(1, len(full) + 1):
+            window = await s.load(limit=limit)
+            assert window_problems(full, window, limit) == [], (limit, _ids(window))
+            assert len(window) == shortest_valid_window(full, limit), (limit, _ids(window))
+
+    @pytest.mark.asyncio
+    async def test_a_window_grows_back_across_many_items(self, store: HistoryStore) -> None:
+        # One tool result far after its call: the window reads back (in a few larger reads) to the call.
+        s = self.session(store)
+        call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}"}
+        parts = [make_item(f"p{n}", role="assistant") for n in range(300)]
+        result = {"type": "function_call_output", "id": "fco_1", "call_id": "c1", "output": "done"}
+        await s.append([make_item("q"), call, *parts, result, make_item("after")])
+        window = await s.load(limit=2)
+        assert _ids(window) == ["fc_1", *_ids(parts), "fco_1", "msg_after"]
 
     @pytest.mark.asyncio
     async def test_load_limit_zero_is_empty(self, store: HistoryStore) -> None:
@@ -922,9 +951,8 @@ class HistoryStoreConformance:
     @pytest.mark.parametrize(
         ("bad", "message"),
         [
-            ({"type": "message", "id": "nan", "score": float("nan")}, r"items\[1\]\.score .*JSON cannot store"),
-            ({"type": "message", "id": "inf", "score": float("inf")}, r"items\[1\]\.score .*JSON cannot store"),
-            ({"type": "message", "id": "ninf", "x": [float("-inf")]}, r"items\[1\]\.x\[0\] .*JSON cannot store"),
+            ({"type": "message", "id": "mark", "af_nonfinite": [["x"]], "x": "1"}, r"items\[1\]\.af_nonfinite .*"),
+            ({"type": "message", "id": "mark2", "af_nonfinite": "x"}, r"items\[1\]\.af_nonfinite .*list of paths"),
             ({"type": "message", "id": "big", "n": 2**63}, r"items\[1\]\.n .*outside the range"),
             ({"type": "message", "id": "small", "n": -(2**63) - 1}, r"items\[1\]\.n .*outside the range"),
             ({"type": "message", "id": "huge", "n": 10**5000}, r"items\[1\]\.n .*over 4000 digits"),
@@ -934,8 +962,8 @@ class HistoryStoreConformance:
             ({"type": "message", "id": "nul\x00id"}, r"items\[1\]\.id .*NUL"),
             ({"type": "message", "id": "set", "x": {1, 2}}, r"items\[1\]\.x .*JSON values only"),
         ],
-        ids=["nan", "inf", "-inf", "2**63", "-2**63-1", "5000-digits", "surrogate", "surrogate-key",
-             "surrogate-id", "nul-id", "set"],
+        ids=["bad-nonfinite-path", "bad-nonfinite-key", "2**63", "-2**63-1", "5000-digits", "surrogate",
+             "surrogate-key", "surrogate-id", "nul-id", "set"],
     )  # fmt: skip
     async def test_items_no_backend_can_keep_are_refused_and_nothing_is_stored(
         self, store: HistoryStore, bad: Item, message: str
@@ -972,6 +1000,53 @@ class HistoryStoreConformance:
         assert loaded == [edge, self._nested(MAX_DEPTH)]
         assert [type(n) for n in loaded[0]["ints"] + loaded[0]["floats"]] == [int] * 4 + [float] * 4
         assert str(loaded[0]["floats"][3]) == "-0.0"
+
+    @staticmethod
+    def _nonfinite_item(item_id: str = "nonfinite") -> Item:
+        return {
+            "type": "message",
+            "id": item_id,
+            "score": float("nan"),
+            "range": [float("-inf"), 0.5, float("inf")],
+            "words": ["NaN", "Infinity", "-Infinity"],  # strings stay strings
+            "nested": {"deeper": [{"x": float("nan"), "text": "NaN"}]},
+            "af_note": "Infinity",
+        }
+
+    @staticmethod
+    def _exact(items: list[Item]) -> str:
+        """Items as JSON text that tells NaN from "NaN", 1 from 1.0 and -0.0 from 0.0."""
+        import json
+
+        return json.dumps(items, allow_nan=True, ensure_ascii=False)
+
+    @pytest.mark.asyncio
+    async def test_nan_and_infinity_round_trip_exactly(self, store: HistoryStore) -> None:
+        s = self.session(store)
+        item = self._nonfinite_item()
+        await s.append([make_item(0), item, make_item(1)])
+        loaded = await s.load()
+        assert self._exact(loaded) == self._exact([make_item(0), item, make_item(1)])
+        assert loaded[1]["score"] != loaded[1]["score"]  # a float NaN, not a string
+        assert loaded[1]["range"] == [float("-inf"), 0.5, float("inf")]
+        assert loaded[1]["words"] == ["NaN", "Infinity", "-Infinity"]
+        assert self._exact(await s.load(limit=2)) == self._exact([item, make_item(1)])
+        assert await s.append([loaded[1]]) == 0  # the same id: not stored twice
+        loaded[1]["range"][0] = 7.0  # a loaded item is a copy
+        assert self._exact(await s.load()) == self._exact([make_item(0), item, make_item(1)])
+
+    @pytest.mark.asyncio
+    async def test_the_stored_form_of_nan_appends_as_the_numbers(self, store: HistoryStore) -> None:
+        import json
+
+        from .._nonfinite import stored_form
+
+        s = self.session(store)
+        item = self._nonfinite_item("exported")
+        encoded = stored_form(item)
+        json.dumps(encoded, allow_nan=False)  # plain JSON: the words, no NaN numbers
+        await s.append([encoded])
+        assert self._exact(await s.load()) == self._exact([item])
 
     @pytest.mark.parametrize("field", ["session_id", "user", "chat"])
     def test_session_keys_with_lone_surrogates_are_refused(self, field: str) -> None:
