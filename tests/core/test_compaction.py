@@ -6,6 +6,7 @@ import pytest
 from agent_framework import Message
 
 from agent_framework_history import Item, SessionKey
+from agent_framework_history._base import WINDOW_SLACK
 from agent_framework_history._compaction import MARKER_TYPE, compaction_record, kept_run, load_view
 from agent_framework_history.conversion import to_items, to_messages
 from agent_framework_history.testing import make_item
@@ -58,7 +59,8 @@ async def test_a_guess_reads_the_view_and_grows_when_short() -> None:
     view = await load_view(store, KEY, limit=None, head=None, guess=3)
     assert ids(view.items) == [*(f"msg_{n}" for n in range(400, 500)), "msg_after"]
     assert view.plain_ids == {f"msg_{n}" for n in range(400, 500)} | {"msg_after"}  # a marker alone splits nothing
-    assert store.reads == [35, 92, 320]  # guess + 16, four times more until msg_400 is read (each + 16 by load)
+    # guess + 16, four times more until msg_400 is read (each widened by load's WINDOW_SLACK)
+    assert store.reads == [19 + WINDOW_SLACK, 76 + WINDOW_SLACK, 304 + WINDOW_SLACK]
     store.reads.clear()
     assert ids((await load_view(store, KEY, limit=None, head=None, guess=view.span)).items) == ids(view.items)
     assert len(store.reads) == 1

@@ -15,8 +15,9 @@ from ._nonfinite import NONFINITE_KEY, check_marker, decode_items, stored_form
 from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
 from ._windows import window_start
 
-WINDOW_SLACK = 16
-"""Items a limited load reads beyond ``limit`` at first, so a window that grows back a little costs one read."""
+WINDOW_SLACK = 4
+"""Items a limited load reads beyond ``limit`` at first: the item before the window (which says whether the
+window may start there) and a few more, so a window that grows back a little still costs one read."""
 
 __all__ = [
     "HistoryStoreBase",

@@ -28,7 +28,6 @@ from typing import Any, Final, cast
 
 from agent_framework import Message
 
-from ._base import WINDOW_SLACK
 from ._keys import SessionKey
 from ._store import AppendResult, HistoryStore, Item
 from ._windows import window_start
@@ -57,6 +56,9 @@ how many items the last load read (plus those saved since), the first read of th
 partition without an entry has no record the provider wrote, and loads as before (one read)."""
 
 _GROWTH: Final = 4
+
+_GUESS_SLACK: Final = 16
+"""Items a compacted chain's first read takes beyond the guess (turns saved since may have grown it)."""
 
 RECORD_PREFIX: Final = "cmp_"
 """Start of a record's id; its copies' ids are ``<record id>/<item id>``."""
@@ -156,7 +158,7 @@ async def load_view(
     at once (a chain without records costs what it did). With ``limit``, the latest ``limit`` items
     of the compacted history, grown back to a valid start as ``HistoryStore.load`` does.
     """
-    fetch: int | None = limit if limit is not None else (None if guess is None else guess + WINDOW_SLACK)
+    fetch: int | None = limit if limit is not None else (None if guess is None else guess + _GUESS_SLACK)
     while True:
         items = await store.load(key, limit=fetch, head=head)
         complete = fetch is None or len(items) < fetch
