@@ -112,23 +112,3 @@ def test_check_ids_names_the_bad_id(ids: list[object], bad: str) -> None:
 def test_check_ids_accepts_clean_ids() -> None:
     assert _check_ids(("a", "b\x01c"), "ids") == ["a", "b\x01c"]
     assert _check_ids(None, "ids") == []
-
-
-@pytest.mark.asyncio
-async def test_a_history_is_checked_unless_it_is_a_chain_the_store_just_served() -> None:
-    from agent_framework_history import open_response_store
-    from agent_framework_history.testing import host_turn
-    from agent_framework_history.testing import response_envelope as envelope
-    from agent_framework_history.testing import response_message as message
-
-    store = open_response_store("memory://")
-    previous = await host_turn(store, None, 0, None)
-    previous = await host_turn(store, None, 1, previous)
-    served = await store.get_history_item_ids(previous, None, -1)
-    assert served == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
-    for bad in ([*served[:-1], "msg_\x00"], [*served, ""], [served[0], 7, *served[2:]]):
-        with pytest.raises(ValueError, match="history_item_ids must hold"):
-            await store.create_response(envelope("caresp_9", []), [message("msg_9u", "q")], bad)
-    await store.create_response(envelope("caresp_2", []), [message("msg_2u", "q")], list(served))
-    assert await store.get_history_item_ids("caresp_2", None, -1) == [*served, "msg_2u"]
-    await store.aclose()

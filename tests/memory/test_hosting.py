@@ -73,3 +73,23 @@ async def test_open_session_store_scopes_each_user() -> None:
         "caresp_1"
     )
     assert found is not None and found.session_id == "alice-session"
+
+
+@pytest.mark.asyncio
+async def test_a_history_is_checked_unless_it_is_a_chain_the_store_just_served() -> None:
+    from agent_framework_history import open_response_store
+    from agent_framework_history.testing import host_turn
+    from agent_framework_history.testing import response_envelope as envelope
+    from agent_framework_history.testing import response_message as message
+
+    store = open_response_store("memory://")
+    previous = await host_turn(store, None, 0, None)
+    previous = await host_turn(store, None, 1, previous)
+    served = await store.get_history_item_ids(previous, None, -1)
+    assert served == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
+    for bad in ([*served[:-1], "msg_\x00"], [*served, ""], [served[0], 7, *served[2:]]):
+        with pytest.raises(ValueError, match="history_item_ids must hold"):
+            await store.create_response(envelope("caresp_9", []), [message("msg_9u", "q")], bad)
+    await store.create_response(envelope("caresp_2", []), [message("msg_2u", "q")], list(served))
+    assert await store.get_history_item_ids("caresp_2", None, -1) == [*served, "msg_2u"]
+    await store.aclose()

@@ -104,6 +104,27 @@ async def test_a_corrupt_row_is_located_by_its_session_key(tmp_path: Path) -> No
     assert str(path) in raised.value.location and repr(KEY) in raised.value.location
 
 
+@pytest.mark.parametrize("read", ["load", "load_after"])
+@pytest.mark.asyncio
+async def test_a_corrupt_row_is_located_by_its_row_whichever_read_meets_it(tmp_path: Path, read: str) -> None:
+    path = tmp_path / "h.db"
+    async with SQLiteHistoryStore(path) as store:
+        first = await store.append(KEY, make_turn(0))
+        await store.append(KEY, make_turn(1))
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE af_history_items SET item = '[1' WHERE seq = 3")  # the second turn's first item
+    conn.close()
+    async with SQLiteHistoryStore(path) as store:
+        reading = store.load(KEY) if read == "load" else store.load_after(KEY, first.head)  # (the second turn)
+        with pytest.raises(CorruptDataError) as raised:
+            await reading
+        # the same error at the same place as a whole load: the row is named by its file, table, key and seq
+        assert raised.value.location == f"{path}: table af_history_items, {KEY!r}, seq 3"
+        assert str(raised.value).startswith("A stored item cannot be read back (")
+        tail = await store.load_after(KEY, None, head=first.head)  # the first turn alone is still readable
+        assert [item["id"] for item in tail.items] == ["msg_0u", "msg_0a"] and not tail.continues
+
+
 @pytest.mark.asyncio
 async def test_repr_names_the_class_and_path(tmp_path: Path) -> None:
     async with SQLiteHistoryStore(tmp_path / "h.db") as store:
@@ -119,3 +140,15 @@ async def test_open_sqlite_store_without_a_url_opens_the_default_file(
         await store.append(KEY, make_turn(0))
         assert store.path == tmp_path / ".af-history" / "history.db"
     assert (tmp_path / ".af-history" / "history.db").is_file()
+
+
+@pytest.mark.asyncio
+async def test_load_after_a_first_turn_of_one_item_reads_only_what_follows(tmp_path: Path) -> None:
+    # The first turn ends at seq 1: the smallest turn there is, still a turn the chain continues from.
+    async with SQLiteHistoryStore(tmp_path / "h.db") as store:
+        first = await store.append(KEY, [make_item("only")])
+        second = await store.append(KEY, make_turn(1))
+        tail = await store.load_after(KEY, first.head)
+        assert (tail.continues, tail.head) == (True, second.head)
+        assert _ids(tail.items) == ["msg_1u", "msg_1a"]
+        assert (await store.load_after(KEY, second.head)).items == []

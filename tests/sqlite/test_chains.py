@@ -154,12 +154,21 @@ async def test_an_unknown_head_warns_and_starts_a_new_root(
     store: SQLiteHistoryStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = (await store.append(KEY, make_turn(0))).head
+    unknown = "turn_" + "0" * 32
     caplog.set_level(logging.WARNING, logger="agent_framework_history_sqlite")
-    assert await store.load(KEY, head="turn_" + "0" * 32) == []
-    assert "names an empty chain" in caplog.text
-    root = await store.append(KEY, make_turn(0), head="turn_" + "0" * 32)  # the same ids: stored on the new root
+    partition = (KEY.user or "", KEY.chat or "", KEY.session_id)
+    for limit in (None, 1):
+        caplog.clear()
+        assert await store.load(KEY, head=unknown, limit=limit) == []
+        assert [r.getMessage() for r in caplog.records] == [
+            f"load: {partition!r} has no turn with head {unknown!r}; it names an empty chain."
+        ]
+    caplog.clear()
+    root = await store.append(KEY, make_turn(0), head=unknown)  # the same ids: stored on the new root
     assert root.stored == 2 and root.head not in (None, first)
-    assert "starting a new chain" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"append: {partition!r} has no turn with head {unknown!r}; starting a new chain."
+    ]
     assert _ids(await store.load(KEY, head=root.head)) == ["msg_0u", "msg_0a"]
     assert _ids(await store.load(KEY, head=first)) == ["msg_0u", "msg_0a"]
 
