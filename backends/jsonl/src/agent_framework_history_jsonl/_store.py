@@ -399,17 +399,9 @@ class JsonlHistoryStore(HistoryStoreBase):
             await _io.lock(fd, exclusive=False)
             try:
                 stat = os.fstat(fd)
-                markers: dict[str, tuple[int, str | None]] | None = None
-                session = self._sessions.get(key)
-                if (
-                    session is not None
-                    and session.index is not None
-                    and session.identity == (stat.st_dev, stat.st_ino)
-                    and session.size == stat.st_size
-                ):  # this store's index describes the whole file: it knows every head and where it is
-                    markers = session.index.markers
-                    if head is not None and head not in markers:
-                        return []
+                markers = self._current_markers(key, stat)  # every head and where it is, when known
+                if markers is not None and head is not None and head not in markers:
+                    return []
                 if limit is None:
                     return await self._load_all(fd, path, stat.st_size, head)
                 return await self._load_tail(fd, path, stat.st_size, limit, head, markers)

@@ -471,34 +471,25 @@ class PostgresHistoryStore(HistoryStoreBase):
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
-        filters = [_column(v) for v in (user, chat) if not isinstance(v, AllPartitions)]
-        sql = self._names.list_sessions(
-            by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
-        )
-        size = self.LIST_PAGE_SIZE
-
-        def page_after(cursor: tuple[str, str, str]) -> Callable[[Connection], Awaitable[list[asyncpg.Record]]]:
-            async def page(conn: Connection) -> list[asyncpg.Record]:
-                return await conn.fetch(sql, *cursor, size, *filters)
-
-            return page
-
-        cursor = ("", "", "")
-        while True:
-            rows = await self._with_connection("list_sessions", page_after(cursor))
-            for row in rows:
-                yield SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
-            if len(rows) < size:
-                return
-            cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])
+        by_user, by_chat = not isinstance(user, AllPartitions), not isinstance(chat, AllPartitions)
+        sql = self._names.list_sessions(by_user=by_user, by_chat=by_chat)
+        async for row in self._session_rows("list_sessions", sql, user, chat):
+            yield SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
 
     async def _do_list_activity(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionActivity]:
+        by_user, by_chat = not isinstance(user, AllPartitions), not isinstance(chat, AllPartitions)
+        sql = list_activity_sql(self._names, by_user=by_user, by_chat=by_chat)
+        async for row in self._session_rows("list_activity", sql, user, chat):
+            key = SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
+            yield SessionActivity(key, row["updated_at"])
+
+    async def _session_rows(
+        self, operation: str, sql: str, user: str | AllPartitions | None, chat: str | AllPartitions | None
+    ) -> AsyncIterator[asyncpg.Record]:
+        """The rows of ``sql`` (keyset-paged by session key) for the partition, one page per round trip."""
         filters = [_column(v) for v in (user, chat) if not isinstance(v, AllPartitions)]
-        sql = list_activity_sql(
-            self._names, by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
-        )
         size = self.LIST_PAGE_SIZE
 
         def page_after(cursor: tuple[str, str, str]) -> Callable[[Connection], Awaitable[list[asyncpg.Record]]]:
@@ -509,10 +500,9 @@ class PostgresHistoryStore(HistoryStoreBase):
 
         cursor = ("", "", "")
         while True:
-            rows = await self._with_connection("list_activity", page_after(cursor))
+            rows = await self._with_connection(operation, page_after(cursor))
             for row in rows:
-                key = SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
-                yield SessionActivity(key, row["updated_at"])
+                yield row
             if len(rows) < size:
                 return
             cursor = (rows[-1]["user_id"], rows[-1]["chat_id"], rows[-1]["session_id"])

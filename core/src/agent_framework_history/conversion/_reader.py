@@ -50,26 +50,11 @@ class _Malformed(ValueError):
 
 
 def _contents_from_entries(item: dict[str, Any], entries: Any) -> list[Content]:
-    natural: list[dict[str, Any] | None] | None = None
-    contents: list[Content] = []
-    for entry in entries:
-        kind = entry["type"]
-        fields = entry.get("fields") or {}
-        slot = entry.get("slot")
-        base: dict[str, Any] | None = None
-        if slot is not None:
-            if natural is None:
-                natural = read_natural(item)
-            base = natural[slot]
-        if base is None or base.get("type") != kind:
-            base = {"type": kind}
-        merged = merge(base, fields)
-        merged["type"] = kind
-        contents.append(build_content(merged))
-    return contents
+    return [build_content(fields) for fields in _entry_dicts(item, entries)]
 
 
 def _entry_dicts(item: dict[str, Any], entries: Any) -> list[dict[str, Any]]:
+    """Each extension entry's content fields: its stored fields over the item's natural content in its slot."""
     natural: list[dict[str, Any] | None] | None = None
     read: list[dict[str, Any]] = []
     for entry in entries:
