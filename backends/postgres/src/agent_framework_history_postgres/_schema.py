@@ -614,7 +614,8 @@ class Names:
         )
 
     def list_sessions(self, *, by_user: bool, by_chat: bool) -> str:
-        """A page of sessions holding items, after the cursor ``($1, $2, $3)``, in key order.
+        """A page of ``(user_id, chat_id, session_id, updated_at)`` of the sessions holding items, after the
+        cursor ``($1, $2, $3)``, in key order (``updated_at``: the last append, for retention).
 
         ``$4`` is the page size; ``$5`` / ``$6`` are the user / chat filters when given.
         """
@@ -625,7 +626,8 @@ class Names:
             where.append(f"s.chat_id = ${6 if by_user else 5}")
         where.append(f"EXISTS (SELECT 1 FROM {self.items} i WHERE i.session_ref = s.id)")
         return (
-            f"SELECT s.user_id, s.chat_id, s.session_id FROM {self.sessions} s WHERE {' AND '.join(where)} "
+            f"SELECT s.user_id, s.chat_id, s.session_id, s.updated_at FROM {self.sessions} s "
+            f"WHERE {' AND '.join(where)} "
             "ORDER BY s.user_id, s.chat_id, s.session_id LIMIT $4"
         )
 

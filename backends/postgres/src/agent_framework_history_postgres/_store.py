@@ -47,7 +47,7 @@ from agent_framework_history import (
     loads_item,
 )
 
-from ._activity import delete_idle_sql, list_activity_sql
+from ._activity import delete_idle_sql
 from ._batch import Batcher
 from ._config import PostgresSettings, parse_settings
 from ._errors import PostgresServerError, PostgresUnavailableError, UnstorableItemError, is_connection_loss
@@ -471,25 +471,24 @@ class PostgresHistoryStore(HistoryStoreBase):
     async def _do_list_sessions(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionKey]:
-        by_user, by_chat = not isinstance(user, AllPartitions), not isinstance(chat, AllPartitions)
-        sql = self._names.list_sessions(by_user=by_user, by_chat=by_chat)
-        async for row in self._session_rows("list_sessions", sql, user, chat):
+        async for row in self._session_rows("list_sessions", user, chat):
             yield SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
 
     async def _do_list_activity(
         self, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[SessionActivity]:
-        by_user, by_chat = not isinstance(user, AllPartitions), not isinstance(chat, AllPartitions)
-        sql = list_activity_sql(self._names, by_user=by_user, by_chat=by_chat)
-        async for row in self._session_rows("list_activity", sql, user, chat):
+        async for row in self._session_rows("list_activity", user, chat):
             key = SessionKey(row["session_id"], user=row["user_id"] or None, chat=row["chat_id"] or None)
             yield SessionActivity(key, row["updated_at"])
 
     async def _session_rows(
-        self, operation: str, sql: str, user: str | AllPartitions | None, chat: str | AllPartitions | None
+        self, operation: str, user: str | AllPartitions | None, chat: str | AllPartitions | None
     ) -> AsyncIterator[asyncpg.Record]:
-        """The rows of ``sql`` (keyset-paged by session key) for the partition, one page per round trip."""
+        """The partition's sessions (key and last append), keyset-paged by key, one page per round trip."""
         filters = [_column(v) for v in (user, chat) if not isinstance(v, AllPartitions)]
+        sql = self._names.list_sessions(
+            by_user=not isinstance(user, AllPartitions), by_chat=not isinstance(chat, AllPartitions)
+        )
         size = self.LIST_PAGE_SIZE
 
         def page_after(cursor: tuple[str, str, str]) -> Callable[[Connection], Awaitable[list[asyncpg.Record]]]:
