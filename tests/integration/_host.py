@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -142,3 +144,22 @@ async def drop_schema(schema: str) -> None:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     finally:
         await conn.close()
+
+
+@contextmanager
+def fresh_store_url(backend: str, tmp_path: Path, label: str) -> Iterator[str]:
+    """A URL naming a new, empty store of ``backend`` (memory, sqlite, jsonl, postgres: a schema dropped after)."""
+    if backend == "memory":
+        yield "memory://"
+    elif backend == "sqlite":
+        yield f"sqlite:///{tmp_path.as_posix()}/{label}.db"
+    elif backend == "jsonl":
+        yield f"jsonl:///{tmp_path.as_posix()}/{label}-jsonl"
+    elif backend == "postgres":
+        schema = f"af_{label}_{secrets.token_hex(4)}"
+        try:
+            yield f"{POSTGRES}?schema={schema}"
+        finally:
+            asyncio.run(drop_schema(schema))
+    else:
+        raise ValueError(f"no fresh store URL for backend {backend!r}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from agent_framework import Agent
 from agent_framework_history import HistoryStoreProvider, SessionKey, open_store
 from agent_framework_history.testing import RecallChatClient
 
-from ._host import POSTGRES, drop_schema, serve
+from ._host import fresh_store_url, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = 40
@@ -41,16 +40,8 @@ def example() -> Iterator[ModuleType]:
 
 @pytest.fixture(params=["memory", "sqlite", "jsonl", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory://"
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/concurrent.db"
-    elif request.param == "jsonl":
-        yield f"jsonl:///{tmp_path}/concurrent-jsonl"
-    else:
-        schema = f"af_concurrent_{secrets.token_hex(4)}"
-        yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(drop_schema(schema))
+    with fresh_store_url(request.param, tmp_path, "concurrent") as url:
+        yield url
 
 
 def test_forty_bound_users_on_one_agent_stay_apart(example: ModuleType, store_url: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from agent_framework_history._sealed import SealedMessage
 from agent_framework_history.conversion import to_items, to_messages
 from agent_framework_history_memory import MemoryHistoryStore
 
-from ._host import POSTGRES, drop_schema
+from ._host import fresh_store_url
 
 pytestmark = pytest.mark.asyncio
 
@@ -166,14 +165,8 @@ async def test_restored_earlier_heads_and_forks_load_their_own_chain() -> None:
 
 @pytest.fixture(params=["sqlite", "jsonl", "postgres"])
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path.as_posix()}/history.db"
-    elif request.param == "jsonl":
-        yield f"jsonl:///{tmp_path.as_posix()}/history"
-    else:
-        schema = f"af_cache_{secrets.token_hex(4)}"
-        yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(drop_schema(schema))
+    with fresh_store_url(request.param, tmp_path, "cache") as url:
+        yield url
 
 
 @pytest_asyncio.fixture

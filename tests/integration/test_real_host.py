@@ -10,27 +10,20 @@ response ids, streamed and non-streamed requests.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ._host import POSTGRES, drop_schema, reply, seen, serve
+from ._host import fresh_store_url, reply, seen, serve
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(params=["sqlite", "jsonl", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/served.db"
-    elif request.param == "jsonl":
-        yield f"jsonl:///{tmp_path}/served-jsonl"
-    else:
-        schema = f"af_host_{secrets.token_hex(4)}"
-        yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(drop_schema(schema))
+    with fresh_store_url(request.param, tmp_path, "served") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ their own chain, and a second user cannot continue the first user's response.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from ._host import POSTGRES, HostProcess, drop_schema, reply, seen, serve
+from ._host import HostProcess, fresh_store_url, reply, seen, serve
 
 pytestmark = pytest.mark.slow
 
@@ -26,12 +25,8 @@ SCRIPT = ROOT / "examples" / "serving" / "database_host.py"
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/host.db"
-    else:
-        schema = f"af_replicas_{secrets.token_hex(4)}"
-        yield f"{POSTGRES}?schema={schema}"
-        asyncio.run(drop_schema(schema))
+    with fresh_store_url(request.param, tmp_path, "host") as url:
+        yield url
 
 
 def replicas(store_url: str, tmp_path: Path, stack: ExitStack) -> tuple[HostProcess, HostProcess]:
