@@ -11,7 +11,7 @@ from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
 from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
-from ._nonfinite import NONFINITE_KEY, check_marker, decode_items, stored_form
+from ._nonfinite import check_marker, decode_items, stored_form
 from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
 from ._windows import window_start
 
@@ -119,8 +119,7 @@ def check_items(items: object) -> list[Item]:
             copied = clone_json(typed, where)
         except NonFiniteError:
             copied = clone_json(stored_form(typed), where)
-        if NONFINITE_KEY in copied:
-            check_marker(copied, where)
+        check_marker(copied, where)  # an item already in the stored form: its paths must be valid
         checked.append(copied)
     return checked
 

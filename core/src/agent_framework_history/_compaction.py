@@ -31,7 +31,8 @@ from agent_framework import Message
 from ._keys import SessionKey
 from ._store import AppendResult, HistoryStore, Item
 from ._windows import window_start
-from .conversion import EXTENSION_KEY, to_items
+from .conversion import to_items
+from .conversion._format import message_part
 
 __all__ = [
     "COMPACTION_STATE_KEY",
@@ -78,13 +79,8 @@ class LoadedView:
 
 
 def _message_id(item: Item) -> str | None:
-    extension = item.get(EXTENSION_KEY)
-    if isinstance(extension, dict):
-        header = cast(dict[str, Any], extension).get("message")
-        if isinstance(header, dict):
-            value = cast(dict[str, Any], header).get("message_id")
-            return value if isinstance(value, str) else None
-    value = item.get("id")
+    part = message_part(item)
+    value = part.message_id if part is not None else item.get("id")
     return value if isinstance(value, str) else None
 
 

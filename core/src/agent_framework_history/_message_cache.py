@@ -19,14 +19,15 @@ import copy
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from agent_framework import Message
 
 from ._keys import SessionKey
 from ._sealed import seal_message
 from ._store import ChainTail, HistoryStore, Item
-from .conversion import EXTENSION_KEY, read_items
+from .conversion import read_items
+from .conversion._format import MessagePart, continues_message, message_part
 from .conversion._reader import _report  # pyright: ignore[reportPrivateUsage]
 
 __all__ = ["DEFAULT_CACHE_MESSAGES", "MessageCache", "extend"]
@@ -34,37 +35,13 @@ __all__ = ["DEFAULT_CACHE_MESSAGES", "MessageCache", "extend"]
 DEFAULT_CACHE_MESSAGES: Final = 20_000
 """Messages a provider keeps converted by default, summed over its entries."""
 
-_Tail = tuple[Any, Any, int]
-"""``(message_id, role, index)`` of the last item read when it is a part of one of our messages."""
-
 
 @dataclass(eq=False, slots=True)
 class _Entry:
     messages: list[Message]
     approvals: dict[str, dict[str, Any]] = field(default_factory=lambda: {})
     """The approval requests read so far (an approval response read later needs its request)."""
-    tail: _Tail | None = None
-
-
-def _tail(item: Item) -> _Tail | None:
-    extension: Any = item.get(EXTENSION_KEY)
-    if not isinstance(extension, dict):
-        return None
-    fields = cast(dict[str, Any], extension)
-    header = fields.get("message")
-    index = fields.get("index", 0)
-    if not isinstance(header, dict) or type(index) is not int:
-        return None
-    message = cast(dict[str, Any], header)
-    return (message.get("message_id"), message.get("role"), index)
-
-
-def _continues(tail: _Tail | None, item: Item) -> bool:
-    """Whether the reader would add ``item``'s contents to the message the last item read belongs to."""
-    if tail is None:
-        return False
-    nxt = _tail(item)
-    return nxt is not None and nxt[2] > 0 and nxt[2] == tail[2] + 1 and nxt[0] == tail[0] and nxt[1] == tail[1]
+    tail: MessagePart | None = None
 
 
 def extend(entry: _Entry | None, items: list[Item]) -> _Entry:
@@ -79,14 +56,14 @@ def extend(entry: _Entry | None, items: list[Item]) -> _Entry:
         _report(result.skipped)
     messages = list(entry.messages)
     new = result.messages
-    if messages and new and _continues(entry.tail, items[0]):
+    if messages and new and continues_message(entry.tail, message_part(items[0])):
         last = copy.copy(messages[-1])  # a new message: the earlier entry keeps its own unchanged
         last.contents = [*messages[-1].contents, *new[0].contents]
         messages[-1] = seal_message(last)
         new = new[1:]
     messages += [seal_message(message) for message in new]
     skipped_last = bool(result.skipped) and result.skipped[-1].index == len(items) - 1
-    return _Entry(messages, approvals, None if skipped_last else _tail(items[-1]))
+    return _Entry(messages, approvals, None if skipped_last else message_part(items[-1]))
 
 
 HEADS_PER_SESSION: Final = 4

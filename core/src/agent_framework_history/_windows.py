@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from .conversion import EXTENSION_KEY
+from .conversion._format import continues_message, message_part
 from .conversion._reader import item_contents
 
 __all__ = ["references", "window_start"]
@@ -87,22 +88,7 @@ def references(item: dict[str, Any]) -> tuple[set[Reference], set[Reference]]:
 
 def _continues(before: dict[str, Any], item: dict[str, Any]) -> bool:
     """Whether no window may start at ``item`` when ``before`` precedes it."""
-    if before.get("type") == "reasoning":
-        return True
-    extension = _extension(item)
-    if extension is None:
-        return False
-    index = extension.get("index")
-    if type(index) is not int or index <= 0:
-        return False
-    previous = _extension(before)
-    if previous is None or previous.get("index") != index - 1:
-        return False
-    header, previous_header = extension["message"], previous["message"]
-    return bool(
-        header.get("message_id") == previous_header.get("message_id")
-        and header.get("role") == previous_header.get("role")
-    )
+    return before.get("type") == "reasoning" or continues_message(message_part(before), message_part(item))
 
 
 def window_start(items: Sequence[dict[str, Any]], limit: int, *, complete: bool) -> int | None:

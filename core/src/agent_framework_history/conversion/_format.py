@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, NamedTuple, cast
 
 __all__ = [
     "EXTENSION_KEY",
     "MESSAGE_ROLES",
     "OUTPUT_ITEM_TYPES",
     "UNCONVERTED_KEY",
+    "MessagePart",
+    "continues_message",
+    "message_part",
 ]
 
 EXTENSION_KEY: Final = "agent_framework"
@@ -19,6 +22,41 @@ first item of a message ``author_name`` / ``additional_properties``), ``index`` 
 position within its message) and, when the natural reading of the item is not exact,
 ``contents`` (one entry per content: ``type``, optional ``slot``, optional ``fields``).
 """
+
+
+class MessagePart(NamedTuple):
+    """Which message an item of ours belongs to, and its place in it (from its :data:`EXTENSION_KEY` object)."""
+
+    message_id: Any
+    role: Any
+    position: int
+
+
+def message_part(item: dict[str, Any]) -> MessagePart | None:
+    """The message ``item`` is a part of, when it carries our extension with a header; else ``None``."""
+    extension = item.get(EXTENSION_KEY)
+    if not isinstance(extension, dict):
+        return None
+    fields = cast(dict[str, Any], extension)
+    header = fields.get("message")
+    index = fields.get("index", 0)
+    if not isinstance(header, dict) or type(index) is not int:
+        return None
+    message = cast(dict[str, Any], header)
+    return MessagePart(message.get("message_id"), message.get("role"), index)
+
+
+def continues_message(previous: MessagePart | None, part: MessagePart | None) -> bool:
+    """Whether ``part`` is the next item of the message ``previous`` is a part of (the reader joins them)."""
+    return (
+        previous is not None
+        and part is not None
+        and part.position > 0
+        and part.position == previous.position + 1
+        and part.message_id == previous.message_id
+        and part.role == previous.role
+    )
+
 
 UNCONVERTED_KEY: Final = "agent_framework_history.item"
 """``Message.additional_properties`` key of a placeholder message holding an item kept whole."""
