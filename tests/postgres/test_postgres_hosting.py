@@ -530,7 +530,7 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
     assert [r["version"] for r in versions] == [1, 2]
 
     store = open_response_store(url(dsn, schema))  # opening migrates to the latest version
-    assert LATEST_VERSION == 4
+    assert LATEST_VERSION == 5
     alice_u = PlatformContext(user_id_key="u")
     found = await store.get_items(["msg_1", "msg_3", "msg_9"], context=alice_u)
     assert [None if i is None else i["id"] for i in found] == ["msg_1", "msg_3", None]
@@ -538,7 +538,7 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
     assert await store.get_history_item_ids("caresp_1", None, -1, context=alice_u) == ["msg_4"]
     await store.aclose()
     versions = await admin.fetch(f'SELECT version FROM "{schema}".af_history_schema_version ORDER BY version')
-    assert [r["version"] for r in versions] == [1, 2, 3, 4]
+    assert [r["version"] for r in versions] == [1, 2, 3, 4, 5]
     async with open_postgres_store(dsn, schema=schema) as history:
         assert [i["id"] for i in await history.load(key, head=first.head)] == ["msg_1", "msg_2"]
         assert [i["id"] for i in await history.load(key)] == ["msg_1", "msg_2", "msg_3"]

@@ -106,7 +106,7 @@ async def test_version_1_tables_upgrade_in_place_and_lose_nothing(
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {store.names.version_table} ORDER BY version")
         assert [r["version"] for r in versions] == list(range(1, LATEST_VERSION + 1))
-        assert LATEST_VERSION == 4
+        assert LATEST_VERSION == 5
 
         # Every item loads, in order, with every kind of load.
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -200,12 +200,14 @@ async def test_version_3_tables_get_the_version_4_append_functions_and_lose_noth
     await admin.execute(names.append_function_at(2).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
     await admin.execute(f"DROP FUNCTION {names.append_batch_routine}")
     await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 4")
+    for routine in (names.create_response_routine, names.update_response_routine):
+        await admin.execute(f"ALTER FUNCTION {routine} RESET plan_cache_mode")
     assert "OFFSET 0" not in await _append_source(admin, schema)
 
     async with open_postgres_store(dsn, schema=schema) as store:
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
-        assert [r["version"] for r in versions] == [1, 2, 3, 4] == list(range(1, LATEST_VERSION + 1))
+        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5] == list(range(1, LATEST_VERSION + 1))
         assert "OFFSET 0" in await _append_source(admin, schema)
         assert await admin.fetchval("SELECT to_regproc($1) IS NOT NULL", names.append_batch_routine)
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -218,3 +220,61 @@ async def test_version_3_tables_get_the_version_4_append_functions_and_lose_noth
         assert fork.stored == 2
         assert _ids(await store.load(PLAIN, head=fork.head)) == plain
         assert _ids(await store.load(PLAIN, head=heads[1])) == plain[:4]
+
+
+async def _plan_settings(admin: asyncpg.Connection[Any], schema: str) -> dict[str, list[str] | None]:
+    rows = await admin.fetch(
+        "SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = $1 AND p.proname LIKE 'af_history_%'",
+        schema,
+    )
+    return {row["proname"]: row["proconfig"] for row in rows}
+
+
+@pytest.mark.asyncio
+async def test_version_4_tables_get_the_version_5_functions_and_lose_nothing(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    """Version 5 plans every function's statements once and gives the append function a leaner body."""
+    async with open_postgres_store(dsn, schema=schema) as store:
+        names = store.names
+        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
+        fork = await store.append(PLAIN, make_turn(9), head=heads[0])
+    generic = ["plan_cache_mode=force_generic_plan"]
+    functions = [
+        "af_history_append",
+        "af_history_append_batch",
+        "af_history_create_response",
+        "af_history_update_response",
+    ]
+    assert await _plan_settings(admin, schema) == dict.fromkeys(functions, generic)
+    # Back to version 4: its append function, no plan settings, its version rows.
+    await admin.execute(names.append_function_at(4))
+    for routine in (names.append_batch_routine, names.create_response_routine, names.update_response_routine):
+        await admin.execute(f"ALTER FUNCTION {routine} RESET plan_cache_mode")
+    await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 5")
+    assert await _plan_settings(admin, schema) == dict.fromkeys(functions)
+    assert "SET updated_at = now()\n  WHERE" not in await _append_source(admin, schema)
+
+    async with open_postgres_store(dsn, schema=schema) as store:
+        await store.connect()
+        versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
+        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5] == list(range(1, LATEST_VERSION + 1))
+        assert await _plan_settings(admin, schema) == dict.fromkeys(functions, generic)
+        assert "SET updated_at = now()\n  WHERE" in await _append_source(admin, schema)
+        plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        forked = ["msg_0u", "msg_0a", "msg_9u", "msg_9a"]
+        assert _ids(await store.load(PLAIN, head=heads[2])) == plain
+        assert _ids(await store.load(PLAIN)) == forked  # the fork is the latest turn
+        # The latest turn continues, ids already in its chain skipped (a linear branch: no fork walk).
+        again = await store.append(PLAIN, [*make_turn(9), *make_turn(3)])
+        assert again.stored == 2
+        assert _ids(await store.load(PLAIN)) == [*forked, "msg_3u", "msg_3a"]
+        # A branch's earlier tip continues its own chain; ids of the other branch do not count.
+        tip = await store.append(PLAIN, [*make_turn(2), *make_turn(3)], head=heads[2])
+        assert tip.stored == 2
+        assert _ids(await store.load(PLAIN, head=tip.head)) == [*plain, "msg_3u", "msg_3a"]
+        # A fork of the fork: the walk crosses both branches.
+        deeper = await store.append(PLAIN, [*make_turn(0), *make_turn(9), *make_turn(4)], head=fork.head)
+        assert deeper.stored == 2
+        assert _ids(await store.load(PLAIN, head=deeper.head)) == [*forked, "msg_4u", "msg_4a"]
