@@ -97,13 +97,18 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, then mypy --strict over every distribution."""
+    """ruff, then mypy --strict and pyright (strict, as ``[tool.pyright]`` sets it) over every distribution."""
     install(session, *BACKENDS)
-    session.install("ruff", "mypy")
+    session.install("ruff", "mypy", "pyright")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     packages = ["core/src/agent_framework_history", *(f"backends/{b}/src" for b in BACKENDS)]
     session.run("mypy", *packages)
+    # The session's interpreter, so pyright resolves imports against the packages installed above.
+    python = shutil.which("python", path=session.bin)
+    if python is None:
+        session.error(f"no python in the session's environment ({session.bin})")
+    session.run("pyright", "--pythonpath", python)
 
 
 @nox.session(python=PYTHON)

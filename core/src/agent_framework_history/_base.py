@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 from ._closing import AsyncClosing
 from ._errors import StoreClosedError, UnsupportedOperationError
@@ -93,13 +93,13 @@ def check_items(items: object) -> list[Item]:
     (the word as a string, the paths under ``af_nonfinite``), which ``HistoryStoreBase.load`` reads
     back as the numbers. An item already in that form is checked and kept as it is.
     """
-    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Sequence):
+    if not isinstance(items, Sequence) or isinstance(items, (str, bytes, dict)):
         raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
     checked: list[Item] = []
-    for index, item in enumerate(items):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    for index, item in enumerate(cast("Sequence[object]", items)):  # what the caller passed: each one is checked
         if not isinstance(item, dict):
-            raise ValueError(f"items[{index}] must be a dict, got {type(item).__name__}.")  # pyright: ignore[reportUnknownArgumentType]
-        typed: dict[Any, Any] = item  # pyright: ignore[reportUnknownVariableType]
+            raise ValueError(f"items[{index}] must be a dict, got {type(item).__name__}.")
+        typed = cast("dict[str, Any]", item)  # clone_json below checks its keys are strings
         item_type = typed.get("type")
         if not isinstance(item_type, str) or not item_type:
             raise ValueError(f"items[{index}] needs a non-empty string 'type', got {item_type!r}.")

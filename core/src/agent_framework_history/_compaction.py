@@ -70,7 +70,7 @@ class LoadedView:
     """What the provider loaded: the items, and which of their messages may be kept by reference."""
 
     items: list[Item]
-    plain_ids: frozenset[str] = field(default_factory=frozenset)
+    plain_ids: frozenset[str] = field(default_factory=frozenset[str])
     """Message ids of the view's stored run: messages a next record may keep by ``keep_from``."""
     span: int = 0
     """How many stored items, counted back from the head, the view reaches (its first read next time)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -135,8 +135,14 @@ def current_request_context() -> RequestContext:
     )
 
 
+def _check_binding(name: str, value: object) -> None:
+    """``ValueError`` unless ``value`` (as an untyped caller may pass it) is a non-empty string or None."""
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"bind_request_context({name}=...) needs a non-empty string or None, got {value!r}.")
+
+
 @contextmanager
-def use_request_context(context: RequestContext) -> Iterator[RequestContext]:
+def use_request_context(context: RequestContext) -> Generator[RequestContext, None, None]:
     """Make ``context`` (e.g. one captured earlier in the same run) the binding inside the block."""
     token = _CURRENT.set(context)
     try:
@@ -153,7 +159,7 @@ def bind_request_context(
     response_id: str | None = None,
     previous_response_id: str | None = None,
     call_id: str | None = None,
-) -> Iterator[RequestContext]:
+) -> Generator[RequestContext, None, None]:
     """Bind request facts for the code inside the ``with`` block.
 
     Bindings live in a :class:`~contextvars.ContextVar`, so concurrent asyncio tasks each
@@ -173,8 +179,7 @@ def bind_request_context(
         ("previous_response_id", previous_response_id),
         ("call_id", call_id),
     ):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise ValueError(f"bind_request_context({name}=...) needs a non-empty string or None, got {value!r}.")
+        _check_binding(name, value)
     context = RequestContext(
         user=user,
         chat=chat,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeGuard, cast
 
 __all__ = [
     "MAX_DEPTH",
@@ -20,6 +20,9 @@ __all__ = [
     "clone_item",
     "clone_json",
     "dumps_item",
+    "is_json_array",
+    "is_json_object",
+    "kind_of",
     "loads_item",
     "loads_items",
     "loads_json",
@@ -47,6 +50,20 @@ class _Refused(Exception):
         self.problem = problem
         self.nonfinite = nonfinite
         self.segments: list[str] = []
+
+
+kind_of: Callable[[object], type[Any]] = type
+"""``type``, for values typed ``Any`` (pyright reads ``type()`` of one as partly unknown); as fast as ``type``."""
+
+
+def is_json_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """Whether ``value`` is a JSON object: a dict, typed ``dict[str, Any]`` (JSON objects key by strings)."""
+    return isinstance(value, dict)
+
+
+def is_json_array(value: object) -> TypeGuard[list[Any]]:
+    """Whether ``value`` is a JSON array: a list, read as ``list[Any]`` (its values are whatever JSON holds)."""
+    return isinstance(value, list)
 
 
 def _segment(key: str) -> str:
@@ -81,7 +98,7 @@ def _number(value: float | int) -> _Refused:
 
 def _clone(value: Any, depth: int) -> Any:
     """A checked copy; raises :class:`_Refused` (the location is added by the callers as it unwinds)."""
-    kind = type(value)
+    kind = kind_of(value)
     if kind is str:  # the common cases first, by exact type
         if not value.isascii() and (refused := _surrogate(value, "is a string that")) is not None:
             raise refused
@@ -119,10 +136,10 @@ def _clone_other(value: Any, depth: int) -> Any:
         if not math.isfinite(value):
             raise _number(value)
         return value
-    if isinstance(value, dict):
-        return _clone_dict(value, depth)  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(value, dict):  # keys of any type: _clone_dict checks them
+        return _clone_dict(cast("dict[object, Any]", value), depth)
     if isinstance(value, (list, tuple)):
-        return _clone_list(value, depth)  # pyright: ignore[reportUnknownArgumentType]
+        return _clone_list(cast("Sequence[Any]", value), depth)
     raise _Refused(f"holds a {type(value).__name__} ({value!r:.80}); items may hold JSON values only.")
 
 
@@ -133,7 +150,7 @@ def _too_deep() -> _Refused:
     )
 
 
-def _clone_dict(value: dict[Any, Any], depth: int) -> dict[str, Any]:
+def _clone_dict(value: dict[object, Any], depth: int) -> dict[str, Any]:
     if depth > MAX_DEPTH:
         raise _too_deep()
     copied: dict[str, Any] = {}
@@ -150,7 +167,7 @@ def _clone_dict(value: dict[Any, Any], depth: int) -> dict[str, Any]:
     return copied
 
 
-def _clone_list(value: list[Any] | tuple[Any, ...], depth: int) -> list[Any]:
+def _clone_list(value: Sequence[Any], depth: int) -> list[Any]:
     if depth > MAX_DEPTH:
         raise _too_deep()
     result: list[Any] = []
@@ -216,10 +233,9 @@ def loads_json(text: str | bytes) -> Any:
 def loads_item(text: str | bytes) -> dict[str, Any]:
     """Parse an item; raises ``ValueError`` when the text is not a JSON object (or nests too deeply to parse)."""
     value = loads_json(text)
-    if not isinstance(value, dict):
+    if not is_json_object(value):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
-    result: dict[str, Any] = value
-    return result
+    return value
 
 
 def loads_items(texts: Sequence[object]) -> list[dict[str, Any]]:
@@ -228,13 +244,14 @@ def loads_items(texts: Sequence[object]) -> list[dict[str, Any]]:
     A store's ``load`` hands back thousands of items; this runs the JSON scanner on each text
     directly. ``ValueError`` names the first text (by index) that is not exactly one JSON object.
     """
-    scan: Callable[[object, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # set in __init__
+    # The scanner is set in JSONDecoder.__init__ and missing from typeshed's JSONDecoder, hence getattr:
+    scan: Callable[[object, int], tuple[Any, int]] = getattr(_DECODER, "scan_once")  # noqa: B009
     items: list[dict[str, Any]] = []
     for index, text in enumerate(texts):
         try:
             value, end = scan(text, 0)
-            if type(value) is dict and end == len(text):  # type: ignore[arg-type]
-                items.append(value)  # pyright: ignore[reportUnknownArgumentType]
+            if type(value) is dict and isinstance(text, str) and end == len(text):
+                items.append(cast("dict[str, Any]", value))  # the scanner's objects key by strings
                 continue
         except (StopIteration, TypeError, ValueError, RecursionError):
             pass

@@ -28,7 +28,7 @@ from ._sealed import seal_message
 from ._store import ChainTail, HistoryStore, Item
 from .conversion import read_items
 from .conversion._format import MessagePart, continues_message, message_part
-from .conversion._reader import _report  # pyright: ignore[reportPrivateUsage]
+from .conversion._reader import _report
 
 __all__ = ["DEFAULT_CACHE_MESSAGES", "MessageCache", "extend"]
 

@@ -12,7 +12,10 @@ hold such a number carry the key, so reading every other item costs one dict loo
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
+
+from ._json import is_json_array, is_json_object
 
 __all__ = ["NONFINITE_KEY", "check_marker", "decode_items", "encode_nonfinite", "stored_form"]
 
@@ -38,16 +41,16 @@ def _encode(value: Any, path: Path, found: list[Path], depth: int) -> Any:
         return _word(value)
     if depth > 250:  # far past MAX_DEPTH: left as it is, for clone_json to refuse with its own message
         return value
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # keys unchecked: clone_json refuses what is not a string
         copied: dict[Any, Any] = {}
-        for key, inner in value.items():  # pyright: ignore[reportUnknownVariableType]
-            path.append(key)  # pyright: ignore[reportUnknownArgumentType]
+        for key, inner in cast("Mapping[Any, Any]", value).items():
+            path.append(key)
             copied[key] = _encode(inner, path, found, depth + 1)
             path.pop()
         return copied
     if isinstance(value, (list, tuple)):
         result: list[Any] = []
-        for index, inner in enumerate(value):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+        for index, inner in enumerate(cast("Sequence[Any]", value)):
             path.append(index)
             result.append(_encode(inner, path, found, depth + 1))
             path.pop()
@@ -71,23 +74,23 @@ _MISSING: Final = object()
 
 def _step(value: Any, segment: Any) -> Any:
     """``value[segment]`` for an object key or an array index that exists, else :data:`_MISSING`."""
-    if isinstance(value, dict) and isinstance(segment, str):
-        return value.get(segment, _MISSING)  # pyright: ignore[reportUnknownMemberType]
-    if isinstance(value, list) and type(segment) is int and 0 <= segment < len(value):  # pyright: ignore[reportUnknownArgumentType]
-        return value[segment]  # pyright: ignore[reportUnknownVariableType]
+    if is_json_object(value) and isinstance(segment, str):
+        return value.get(segment, _MISSING)
+    if is_json_array(value) and type(segment) is int and 0 <= segment < len(value):
+        return value[segment]
     return _MISSING
 
 
 def _marker_problem(item: dict[str, Any], marker: Any) -> str | None:
-    if not isinstance(marker, list) or not marker:
+    if not is_json_array(marker) or not marker:
         return "must be a non-empty list of paths"
-    for number, path in enumerate(marker):  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-        if not isinstance(path, list) or not path:
+    for number, path in enumerate(marker):
+        if not is_json_array(path) or not path:
             return f"path {number} must be a non-empty list of keys and indexes, got {path!r:.80}"
         if path[0] == NONFINITE_KEY:
             return f"path {number} points into the key itself"
         value: Any = item
-        for segment in path:  # pyright: ignore[reportUnknownVariableType]
+        for segment in path:
             value = _step(value, segment)
             if value is _MISSING:
                 return f"path {number} ({path!r:.80}) does not lead to a value of the item"
@@ -111,21 +114,21 @@ def check_marker(item: dict[str, Any], where: str) -> None:
 def _decode(item: dict[str, Any]) -> dict[str, Any]:
     decoded = {key: value for key, value in item.items() if key != NONFINITE_KEY}
     paths = item[NONFINITE_KEY]
-    if not isinstance(paths, list):
+    if not is_json_array(paths):
         return decoded
-    for path in paths:  # pyright: ignore[reportUnknownVariableType]
-        if not isinstance(path, list) or not path:
+    for path in paths:
+        if not is_json_array(path) or not path:
             continue
         parent: Any = decoded
-        for segment in path[:-1]:  # pyright: ignore[reportUnknownVariableType]
+        for segment in path[:-1]:
             try:
                 child = parent[segment]
             except (KeyError, IndexError, TypeError):
                 break
-            if isinstance(child, dict):
-                child = dict(child)  # pyright: ignore[reportUnknownArgumentType]
-            elif isinstance(child, list):
-                child = list(child)  # pyright: ignore[reportUnknownArgumentType]
+            if is_json_object(child):
+                child = dict(child)
+            elif is_json_array(child):
+                child = list(child)
             else:
                 break
             parent[segment] = child  # copy on write: the stored item is never changed
@@ -155,5 +158,5 @@ def stored_form(item: dict[str, Any]) -> dict[str, Any]:
     if not paths:
         return item
     existing = item.get(NONFINITE_KEY)
-    encoded[NONFINITE_KEY] = [*(existing if isinstance(existing, list) else []), *paths]  # pyright: ignore[reportUnknownArgumentType]
+    encoded[NONFINITE_KEY] = [*(existing if isinstance(existing, list) else []), *paths]
     return encoded

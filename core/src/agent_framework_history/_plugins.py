@@ -122,7 +122,8 @@ class BackendSpec:
             raw_schemes = (raw_schemes,)
         schemes = tuple(dict.fromkeys(_normalise("scheme", s, _SCHEME_RE) for s in raw_schemes))
         object.__setattr__(self, "schemes", schemes or (self.name,))
-        if not isinstance(self.description, str):
+        description: Any = self.description  # as an untyped plugin may pass it
+        if not isinstance(description, str):
             raise ValueError(f"BackendSpec {self.name!r}: description must be a string.")
         for field_name in ("response_store", "session_records", "exists"):
             value = getattr(self, field_name)
@@ -163,6 +164,7 @@ class _HookSpecs:
                     return MyStore.from_url(target, **options)
                 yield BackendSpec("mine", factory, schemes=("mine",), description="My store")
         """
+        ...
 
 
 @dataclass(slots=True)

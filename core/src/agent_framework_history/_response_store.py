@@ -91,13 +91,13 @@ def _check_ids(ids: Iterable[object] | None, what: str) -> list[str]:
     """
     checked = list(ids or ())
     try:
-        clean = "\x00" not in "".join(checked)  # type: ignore[arg-type]
+        clean = "\x00" not in "".join(cast("list[str]", checked))  # the join refuses what is not a str
     except TypeError:
         clean = False
     if not clean or not all(checked):
-        bad = next(i for i in checked if type(i) is not str or not i or "\x00" in i)  # type: ignore[operator]
+        bad = next(i for i in checked if type(i) is not str or not i or "\x00" in i)
         raise ValueError(f"{what} must hold non-empty strings without NUL characters, got {bad!r}.")
-    return checked  # type: ignore[return-value]
+    return cast("list[str]", checked)  # all strings: the join took them
 
 
 def _item_id(item: object) -> str | None:

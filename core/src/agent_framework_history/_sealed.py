@@ -16,6 +16,8 @@ from typing import Any, ClassVar, NoReturn, SupportsIndex
 
 from agent_framework import Content, Message
 
+from ._json import kind_of
+
 __all__ = ["seal_message", "sealed"]
 
 _HINT = (
@@ -34,13 +36,16 @@ class SealedList(list[Any]):
     def _no(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse("this list cannot be changed")
 
-    append = extend = insert = remove = pop = clear = sort = reverse = _no  # type: ignore[assignment]
-    __setitem__ = __delitem__ = _no  # type: ignore[assignment]
+    append = extend = insert = remove = pop = clear = reverse = _no
+    __setitem__ = __delitem__ = _no
 
-    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[override, misc]
+    def sort(self, *args: Any, **kwargs: Any) -> NoReturn:  # a method: list.sort's overloads type their self
         _refuse("this list cannot be changed")
 
-    def __imul__(self, other: SupportsIndex) -> NoReturn:  # type: ignore[override, misc]
+    def __iadd__(self, other: Iterable[Any]) -> NoReturn:  # type: ignore[misc]
+        _refuse("this list cannot be changed")
+
+    def __imul__(self, other: SupportsIndex) -> NoReturn:
         _refuse("this list cannot be changed")
 
     def __copy__(self) -> list[Any]:
@@ -59,9 +64,15 @@ class SealedDict(dict[str, Any]):
     def _no(self, *args: Any, **kwargs: Any) -> NoReturn:
         _refuse("this dict cannot be changed")
 
-    __setitem__ = __delitem__ = pop = popitem = setdefault = update = clear = _no  # type: ignore[assignment]
+    __setitem__ = __delitem__ = pop = popitem = clear = _no
 
-    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[override, misc]
+    def setdefault(self, *args: Any, **kwargs: Any) -> NoReturn:  # methods: the overloads type their self
+        _refuse("this dict cannot be changed")
+
+    def update(self, *args: Any, **kwargs: Any) -> NoReturn:
+        _refuse("this dict cannot be changed")
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[misc]
         _refuse("this dict cannot be changed")
 
     def __copy__(self) -> dict[str, Any]:
@@ -138,7 +149,7 @@ def _restore(cls: type[Any], state: Any) -> Any:
 
 def sealed(value: Any) -> Any:
     """``value`` with its dicts, lists and ``Content`` objects sealed, recursively (others as they are)."""
-    kind = type(value)
+    kind = kind_of(value)
     if kind is dict:
         return SealedDict({key: sealed(item) for key, item in value.items()})
     if kind is list:

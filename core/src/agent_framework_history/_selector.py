@@ -180,8 +180,9 @@ def open_store(
     to the backend's factory.
     """
     if target is not None and not isinstance(target, str):
-        if isinstance(target, HistoryStore):
-            return target
+        given: Any = target  # as an untyped caller may pass it
+        if isinstance(given, HistoryStore):
+            return given
         raise ConfigurationError(
             f"open_store() takes a URL, a backend name or a HistoryStore, got {type(target).__name__} {target!r}."
         )

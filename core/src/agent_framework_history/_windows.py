@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+from ._json import is_json_array, is_json_object
 from .conversion import EXTENSION_KEY
 from .conversion._format import continues_message, message_part
 from .conversion._reader import item_contents
@@ -59,8 +60,8 @@ Reference = tuple[str, str]
 
 def _extension(item: dict[str, Any]) -> dict[str, Any] | None:
     extension = item.get(EXTENSION_KEY)
-    if isinstance(extension, dict) and isinstance(extension.get("message"), dict):
-        return extension  # pyright: ignore[reportUnknownVariableType]
+    if is_json_object(extension) and is_json_object(extension.get("message")):
+        return extension
     return None
 
 
@@ -71,9 +72,8 @@ def references(item: dict[str, Any]) -> tuple[set[Reference], set[Reference]]:
     if item.get("type") in _PLAIN_TYPES:
         extension = _extension(item)
         entries = extension.get("contents") if extension is not None else None
-        if not isinstance(entries, list) or not any(
-            isinstance(e, dict) and (e.get("type") in _PROVIDES or e.get("type") in _NEEDS)  # pyright: ignore[reportUnknownMemberType]
-            for e in entries  # pyright: ignore[reportUnknownVariableType]
+        if not is_json_array(entries) or not any(
+            is_json_object(e) and (e.get("type") in _PROVIDES or e.get("type") in _NEEDS) for e in entries
         ):
             return provides, needs
     for content in item_contents(item):

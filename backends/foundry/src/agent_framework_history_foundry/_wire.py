@@ -158,6 +158,8 @@ def harden(provider: FoundryStorageProvider, *, timeout: float, storage_url: str
             f"history store expects (no AsyncPipelineClient in _client, found {type(client).__name__}); install a "
             "release the store supports (see its pyproject.toml) or pass response_provider=."
         )
-    checked = CheckedPipelineClient(client, timeout=timeout, storage_url=storage_url)
-    provider._client = checked  # type: ignore[assignment]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+    # isinstance cannot tell the client's type arguments: the provider's pipeline sends azure.core.rest requests.
+    pipeline = cast("AsyncPipelineClient[HttpRequest, AsyncHttpResponse]", client)
+    checked = CheckedPipelineClient(pipeline, timeout=timeout, storage_url=storage_url)
+    provider._client = checked  # type: ignore[assignment]  # pyright: ignore[reportAttributeAccessIssue]
     return provider

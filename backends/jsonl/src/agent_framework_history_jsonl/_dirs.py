@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -119,7 +119,7 @@ class Dir:
             os.replace(source, target, src_dir_fd=self.fd, dst_dir_fd=self.fd)
 
     def entries(self) -> list[os.DirEntry[str]]:
-        return list(os.scandir(self.fd if self.fd is not None else self.path))  # type: ignore[arg-type]
+        return list(os.scandir(self.fd if self.fd is not None else self.path))
 
     def fsync(self) -> None:
         if self.fd is not None:
@@ -177,7 +177,7 @@ def _open_root(root: Path, *, create: bool) -> Dir:
 
 
 @contextlib.contextmanager
-def _walk(location: SessionLocation, *, create: bool, sync: bool = False) -> Iterator[Dir]:
+def _walk(location: SessionLocation, *, create: bool, sync: bool = False) -> Generator[Dir, None, None]:
     """The session's chat directory, reached from the root one directory at a time.
 
     With ``create``, missing directories and the kept names of hashed parts are made on the way;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -52,19 +53,14 @@ fsync: Callable[[int], Any] = aiofiles.os.wrap(os.fsync)
 """``await fsync(fd)``: push the file's data to the disk."""
 
 
-_LOCK_WAITERS: ThreadPoolExecutor | None = None
-
-
+@functools.cache
 def _lock_waiters() -> ThreadPoolExecutor:
     """Threads that only wait for OS locks, apart from the I/O threads.
 
     A lock holder may need an I/O thread to finish (and release), so waiters must never be
     able to take every I/O thread.
     """
-    global _LOCK_WAITERS
-    if _LOCK_WAITERS is None:
-        _LOCK_WAITERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="af-history-jsonl-lock")
-    return _LOCK_WAITERS
+    return ThreadPoolExecutor(max_workers=32, thread_name_prefix="af-history-jsonl-lock")
 
 
 async def lock(fd: int, *, exclusive: bool) -> None:
@@ -131,6 +127,12 @@ write_and_sync: Callable[[int, bytes, bool, str | None], Any] = aiofiles.os.wrap
 """``await write_and_sync(fd, data, sync, new_file_dir)``: write, then fsync the file (and a new file's directory)."""
 
 
+class _CancelledAfterWrite(asyncio.CancelledError):
+    """The task was cancelled while its write went on to finish: ``written`` tells the caller it landed."""
+
+    written = True
+
+
 async def finish(job: Awaitable[None]) -> None:
     """Await ``job`` to its end even if the caller is cancelled meanwhile.
 
@@ -148,9 +150,7 @@ async def finish(job: Awaitable[None]) -> None:
                 raise
             cancelled = True
     if cancelled:
-        error = asyncio.CancelledError()
-        error.written = True  # type: ignore[attr-defined]
-        raise error
+        raise _CancelledAfterWrite()
 
 
 async def read_range(fd: int, start: int, end: int) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal, cast
 
 from agent_framework_history import Item, loads_item
 
@@ -76,8 +76,9 @@ def parse_line(raw: bytes) -> Record:
         return value
     if len(value) == 1 and MARKER_KEY in value:
         turn = value[MARKER_KEY]
-        head = turn.get("head") if isinstance(turn, dict) else None
-        parent = turn.get("parent") if isinstance(turn, dict) else None
+        fields = cast("dict[str, Any]", turn) if isinstance(turn, dict) else {}  # a JSON object keys by strings
+        head = fields.get("head")
+        parent = fields.get("parent")
         if isinstance(head, str) and head and (parent is None or (isinstance(parent, str) and parent)):
             return TurnMarker(head, parent)
         raise ValueError(f"a {MARKER_KEY!r} turn marker without a string 'head' and a string or null 'parent'")

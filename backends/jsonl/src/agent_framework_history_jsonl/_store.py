@@ -11,7 +11,7 @@ from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from agent_framework_history import (
     ALL,
@@ -143,6 +143,7 @@ class JsonlHistoryStore(HistoryStoreBase):
             raise ValueError(f"durability must be 'flush' or 'fsync', got {durability!r}.")
         if on_corrupt not in ("raise", "skip"):
             raise ValueError(f"on_corrupt must be 'raise' or 'skip', got {on_corrupt!r}.")
+        value: Any  # as an untyped caller may pass it
         for name, value, least in (
             ("inline_write_limit", inline_write_limit, 0),
             ("max_open_files", max_open_files, 1),
@@ -197,7 +198,7 @@ class JsonlHistoryStore(HistoryStoreBase):
     # -- append -------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _live_session(self, key: SessionKey) -> AsyncIterator[_Session]:
+    async def _live_session(self, key: SessionKey) -> AsyncGenerator[_Session, None]:
         """The session's state, held under its lock; retried when the entry was retired while waiting."""
         while True:
             session = self._session(key)

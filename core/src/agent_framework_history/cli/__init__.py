@@ -6,7 +6,7 @@ The export format is described in :mod:`agent_framework_history.cli._interchange
 
 from __future__ import annotations
 
-from . import _remove  # noqa: F401 - registers the delete and prune commands on app
+from . import _remove as _remove  # registers the delete and prune commands on app
 from ._app import app, main
 from ._interchange import (
     FORMAT,

@@ -9,7 +9,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Generator, Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any, TextIO, TypeVar, cast
@@ -267,7 +267,7 @@ def _check_output(path: str) -> int | None:
 
 
 @contextmanager
-def _output(path: str | None) -> Iterator[TextIO]:
+def _output(path: str | None) -> Generator[TextIO, None, None]:
     """stdout, or a regular file written next to its final place and renamed over it when complete.
 
     Only a new file or an existing regular file is written (keeping its permissions); a symlink,

@@ -98,7 +98,7 @@ class FileHistorySource:
                 continue
             provider = providers[fmt]
             session_id = _session_id(path.stem)
-            if session_id is None or provider._session_file_path(session_id) != path.resolve():  # pyright: ignore[reportPrivateUsage]
+            if session_id is None or provider._session_file_path(session_id) != path.resolve():
                 self.skipped.append(
                     f"{path.name}: the session id cannot be recovered from this file name (FileHistoryProvider "
                     "stores very long ids as a hash); copy it by hand with its own id"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from .._base import check_items
-from .._json import dumps_item, loads_json
+from .._json import dumps_item, is_json_object, loads_json
 from .._keys import SessionKey
 from .._nonfinite import stored_form
 from .._store import HistoryStore, Item
@@ -100,7 +100,7 @@ def _check_header(line: str | None, where: str) -> None:
         header: Any = loads_json(line)
     except ValueError as exc:
         raise InterchangeError(f"{where}, line 1: the header is not JSON ({exc}).") from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
+    if not is_json_object(header) or header.get("format") != FORMAT:
         raise InterchangeError(
             f"{where}, line 1: not an agent-framework-history export (expected the header {json.dumps(HEADER)})."
         )
@@ -119,10 +119,10 @@ def _parse(line: str, number: int, where: str) -> Record:
         record: Any = loads_json(line)
     except ValueError as exc:
         raise InterchangeError(f"{where}, line {number}: not valid JSON ({exc}).") from exc
-    if not isinstance(record, dict) or set(record) != {"session", "item"}:
+    if not is_json_object(record) or set(record) != {"session", "item"}:
         raise InterchangeError(f"{where}, line {number}: expected an object with the keys 'session' and 'item'.")
-    session: Any = record["session"]
-    if not isinstance(session, dict) or not set(session) <= {"session_id", "user", "chat"}:
+    session = record["session"]
+    if not is_json_object(session) or not set(session) <= {"session_id", "user", "chat"}:
         raise InterchangeError(
             f"{where}, line {number}: 'session' must be an object with 'session_id' and optional 'user' / 'chat'."
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -67,7 +67,7 @@ def _require_persistent(store: HistoryStore, label: str) -> None:
 @asynccontextmanager
 async def opened(
     target: str | None, *, existing: bool = False, persistent: bool = False, **options: Any
-) -> AsyncIterator[HistoryStore]:
+) -> AsyncGenerator[HistoryStore, None]:
     """Open ``target`` (``None``: the selector's choice) and close it afterwards.
 
     ``existing``: refuse a store that is not there yet (commands that only read or remove).

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
+from .._json import is_json_array, is_json_object
 from .._store import Item
 
 __all__ = ["Entry", "describe", "transcript"]
@@ -36,7 +37,7 @@ def _short(value: Any) -> str:
 
 
 def _part_text(part: Any) -> str:
-    if not isinstance(part, dict):
+    if not is_json_object(part):
         return _short(part)
     kind = part.get("type")
     if kind in _TEXT_PARTS:
@@ -56,8 +57,8 @@ def _part_text(part: Any) -> str:
 def _parts(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, list):
-        return "\n".join(_part_text(part) for part in value)  # pyright: ignore[reportUnknownVariableType]
+    if is_json_array(value):
+        return "\n".join(_part_text(part) for part in value)
     return "" if value is None else _short(value)
 
 
@@ -77,11 +78,11 @@ def _approval_request_id(item: Item) -> str:
     converted answer's ``approval_request_id`` is that id; a Responses-native request is named by its item id.
     """
     record = item.get("agent_framework")
-    contents = record.get("contents") if isinstance(record, dict) else None
-    for content in contents if isinstance(contents, list) else []:  # pyright: ignore[reportUnknownVariableType]
-        if isinstance(content, dict) and content.get("type") == "function_approval_request":  # pyright: ignore[reportUnknownMemberType]
-            fields = content.get("fields")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            request_id = fields.get("id") if isinstance(fields, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    contents = record.get("contents") if is_json_object(record) else None
+    for content in contents if is_json_array(contents) else []:
+        if is_json_object(content) and content.get("type") == "function_approval_request":
+            fields = content.get("fields")
+            request_id = fields.get("id") if is_json_object(fields) else None
             if isinstance(request_id, str) and request_id:
                 return request_id
     return str(item.get("id", ""))

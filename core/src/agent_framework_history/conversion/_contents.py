@@ -7,7 +7,7 @@ all plain strings, numbers and booleans, and hand everything else to agent-frame
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from agent_framework import Content
 
@@ -42,7 +42,7 @@ def _slow_fields(content: Content) -> dict[str, Any]:
     return fields
 
 
-def _nested_list(values: list[Any]) -> list[dict[str, Any]] | None:
+def _nested_list(values: list[object]) -> list[dict[str, Any]] | None:
     """A list of flat contents as ``to_dict`` nests it (``additional_properties`` kept), else ``None``."""
     nested: list[dict[str, Any]] = []
     for value in values:
@@ -70,7 +70,9 @@ def content_fields(content: Content) -> dict[str, Any]:
         value = attributes.get(name)
         if value is None:
             continue
-        if type(value) not in _SCALARS and (type(value) is not list or not (value := _nested_list(value))):  # pyright: ignore[reportUnknownArgumentType]
+        if type(value) not in _SCALARS and (
+            type(value) is not list or not (value := _nested_list(cast("list[object]", value)))  # checked there
+        ):
             return _slow_fields(content)
         fields[name] = value
     if attributes.get("exception") is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from .._json import is_json_object
+
 __all__ = [
     "REFUSAL_PROPERTIES",
     "is_refusal",
@@ -57,10 +59,10 @@ def json_text(value: Any) -> str:
 
 def is_refusal(properties: Any) -> bool:
     """Whether a text content's ``additional_properties`` mark it as a model refusal."""
-    if not isinstance(properties, dict) or not properties:
+    if not is_json_object(properties) or not properties:
         return False
     core = properties.get("core")
-    kind = core.get("model_output_kind") if isinstance(core, dict) else None
+    kind = core.get("model_output_kind") if is_json_object(core) else None
     return (kind if kind is not None else properties.get("model_output_kind")) == "refusal"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from .._json import is_json_array, is_json_object
 from ._fields import json_text, text_dict
 from ._parts import read_part, read_screenshot, write_screenshot
 
@@ -87,7 +88,7 @@ def _write_function_result(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _write_approval_request(fields: dict[str, Any]) -> dict[str, Any]:
     call = fields.get("function_call")
-    call = call if isinstance(call, dict) else {}
+    call = call if is_json_object(call) else {}
     return {
         "type": "mcp_approval_request",
         "name": call.get("name") or "",
@@ -124,10 +125,10 @@ def _write_mcp_result(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _first_text(values: Any) -> str | None:
-    if isinstance(values, list):
-        for value in values:  # pyright: ignore[reportUnknownVariableType]
-            if isinstance(value, dict) and value.get("type") == "text":  # pyright: ignore[reportUnknownMemberType]
-                text = value.get("text")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if is_json_array(values):
+        for value in values:
+            if is_json_object(value) and value.get("type") == "text":
+                text = value.get("text")
                 return text if isinstance(text, str) else None
     return None
 
@@ -149,7 +150,7 @@ def _write_image_call(fields: dict[str, Any]) -> dict[str, Any]:
 def _write_image_result(fields: dict[str, Any]) -> dict[str, Any]:
     outputs = fields.get("outputs")
     result = None
-    if isinstance(outputs, dict) and isinstance(uri := outputs.get("uri"), str) and ";base64," in uri:  # pyright: ignore[reportUnknownMemberType]
+    if is_json_object(outputs) and isinstance(uri := outputs.get("uri"), str) and ";base64," in uri:
         result = uri.partition(";base64,")[2]
     return {"type": "image_generation_call", "status": "completed", "result": result}
 
@@ -169,12 +170,12 @@ def _write_shell_call(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_command_output(fields: Any) -> dict[str, Any]:
-    output = fields if isinstance(fields, dict) else {}
-    timed_out = output.get("timed_out") is True  # pyright: ignore[reportUnknownMemberType]
-    exit_code = output.get("exit_code")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    output = fields if is_json_object(fields) else {}
+    timed_out = output.get("timed_out") is True
+    exit_code = output.get("exit_code")
     return {
-        "stdout": output.get("stdout") or "",  # pyright: ignore[reportUnknownMemberType]
-        "stderr": output.get("stderr") or "",  # pyright: ignore[reportUnknownMemberType]
+        "stdout": output.get("stdout") or "",
+        "stderr": output.get("stderr") or "",
         "outcome": {"type": "timeout"}
         if timed_out
         else {"type": "exit", "exit_code": exit_code if isinstance(exit_code, int) else 0},
@@ -186,7 +187,7 @@ def _write_shell_result(fields: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "shell_call_output",
         "call_id": fields.get("call_id") or "",
-        "output": [_write_command_output(o) for o in outputs] if isinstance(outputs, list) else [],  # pyright: ignore[reportUnknownVariableType]
+        "output": [_write_command_output(o) for o in outputs] if is_json_array(outputs) else [],
         "max_output_length": fields.get("max_output_length"),
         "status": "completed",
     }
@@ -207,7 +208,7 @@ def _write_computer_result(fields: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {
         "type": "computer_call_output",
         "call_id": fields.get("call_id") or "",
-        "output": write_screenshot(screenshot if isinstance(screenshot, dict) else None),
+        "output": write_screenshot(screenshot if is_json_object(screenshot) else None),
     }
     if (checks := fields.get("acknowledged_safety_checks")) is not None:
         item["acknowledged_safety_checks"] = checks
@@ -216,12 +217,12 @@ def _write_computer_result(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _write_search_call(fields: dict[str, Any]) -> dict[str, Any]:
     arguments = fields.get("arguments")
-    arguments = arguments if isinstance(arguments, dict) else {}
+    arguments = arguments if is_json_object(arguments) else {}
     if fields.get("tool_name") == "file_search":
         queries = arguments.get("queries")
         return {
             "type": "file_search_call",
-            "queries": [q for q in queries if isinstance(q, str)] if isinstance(queries, list) else [],  # pyright: ignore[reportUnknownVariableType]
+            "queries": [q for q in queries if isinstance(q, str)] if is_json_array(queries) else [],
             "status": _status(fields, _FILE_SEARCH_STATUSES),
         }
     action: dict[str, Any] = {"type": "search"}
@@ -231,8 +232,8 @@ def _write_search_call(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_oauth(fields: dict[str, Any]) -> dict[str, Any]:
-    properties = fields.get("additional_properties") or {}
-    label = properties.get("server_label") if isinstance(properties, dict) else None  # pyright: ignore[reportUnknownMemberType]
+    properties = fields.get("additional_properties")
+    label = properties.get("server_label") if is_json_object(properties) else None
     return {
         "type": "oauth_consent_request",
         "consent_link": fields.get("consent_link") or "",
@@ -322,7 +323,8 @@ def _read_reasoning(item: dict[str, Any], requests: ApprovalRequests | None) -> 
     item_id = item["id"]
     encrypted = item.get("encrypted_content")
     read: list[dict[str, Any]] = []
-    for index, summary in enumerate(item.get("summary") or [{}]):
+    summaries: list[Any] = item.get("summary") or [{}]
+    for index, summary in enumerate(summaries):
         fields: dict[str, Any] = {"type": "text_reasoning", "id": item_id}
         if "text" in summary:
             fields["text"] = summary["text"]
@@ -347,7 +349,7 @@ def _read_mcp_call(item: dict[str, Any], requests: ApprovalRequests | None) -> l
 
 
 def _read_approval_request(item: dict[str, Any], requests: ApprovalRequests | None) -> list[dict[str, Any]]:
-    call = {
+    call: dict[str, Any] = {
         "type": "function_call",
         "call_id": item["id"],
         "name": item["name"],
@@ -387,12 +389,12 @@ def _command_output(stdout: Any = None, stderr: Any = None, outcome: Any = None)
         fields["stdout"] = stdout
     if stderr is not None:
         fields["stderr"] = stderr
-    if isinstance(outcome, dict):
-        if outcome.get("type") == "exit":  # pyright: ignore[reportUnknownMemberType]
-            if (code := outcome.get("exit_code")) is not None:  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if is_json_object(outcome):
+        if outcome.get("type") == "exit":
+            if (code := outcome.get("exit_code")) is not None:
                 fields["exit_code"] = code
             fields["timed_out"] = False
-        elif outcome.get("type") == "timeout":  # pyright: ignore[reportUnknownMemberType]
+        elif outcome.get("type") == "timeout":
             fields["timed_out"] = True
     fields["additional_properties"] = {}
     return fields
@@ -410,10 +412,8 @@ def _read_shell_call(item: dict[str, Any], requests: ApprovalRequests | None) ->
 
 
 def _read_shell_output(item: dict[str, Any], requests: ApprovalRequests | None) -> list[dict[str, Any]]:
-    outputs = [
-        _command_output(out.get("stdout") or "", out.get("stderr") or "", out["outcome"])
-        for out in item["output"] or []
-    ]
+    written: list[Any] = item["output"] or []
+    outputs = [_command_output(out.get("stdout") or "", out.get("stderr") or "", out["outcome"]) for out in written]
     fields: dict[str, Any] = {"type": "shell_tool_result", "call_id": item["call_id"], "outputs": outputs}
     if (limit := item.get("max_output_length")) is not None:
         fields["max_output_length"] = limit

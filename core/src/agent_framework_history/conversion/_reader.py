@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from agent_framework import Content, Message
 
+from .._json import is_json_object
 from ._contents import build_content
 from ._fields import merge
 from ._format import EXTENSION_KEY, UNCONVERTED_KEY
@@ -59,7 +60,7 @@ def _entry_dicts(item: dict[str, Any], entries: Any) -> list[dict[str, Any]]:
     read: list[dict[str, Any]] = []
     for entry in entries:
         kind = entry["type"]
-        slot = entry.get("slot")
+        slot: int | None = entry.get("slot")
         base: dict[str, Any] | None = None
         if slot is not None:
             if natural is None:
@@ -81,7 +82,7 @@ def item_contents(item: dict[str, Any]) -> list[dict[str, Any]]:
     """
     try:
         extension = item.get(EXTENSION_KEY)
-        if isinstance(extension, dict) and isinstance(extension.get("message"), dict):
+        if is_json_object(extension) and is_json_object(extension.get("message")):
             entries = extension.get("contents")
             if entries is not None:
                 return _entry_dicts(item, entries)
@@ -122,7 +123,7 @@ def _read_foreign(item: dict[str, Any], kind: str, requests: ApprovalRequests) -
 
 
 def _placeholder(item: Any) -> Message:
-    item_id = item.get("id") if isinstance(item, dict) else None
+    item_id = item.get("id") if is_json_object(item) else None
     return Message(
         "assistant",
         [],
@@ -151,17 +152,17 @@ def read_items(
     requests: ApprovalRequests = {} if approvals is None else approvals
     current: Message | None = None
     current_index = -1
-    for index, item in enumerate(items):
-        kind = item.get("type") if isinstance(item, dict) else None
+    for index, item in enumerate(cast("Sequence[object]", items)):  # untyped callers pass anything: checked here
+        kind = item.get("type") if is_json_object(item) else None
         label = kind if isinstance(kind, str) and kind else "<missing>"
         try:
-            if not isinstance(item, dict):
+            if not is_json_object(item):
                 raise TypeError(f"an item must be a dict, got {type(item).__name__}")
             if not isinstance(kind, str) or not kind:
                 raise KeyError("type")
             extension = item.get(EXTENSION_KEY)
-            header = extension.get("message") if isinstance(extension, dict) else None
-            if isinstance(extension, dict) and isinstance(header, dict):
+            header = extension.get("message") if is_json_object(extension) else None
+            if is_json_object(extension) and is_json_object(header):
                 position = extension.get("index", 0)
                 if type(position) is not int or position < 0:
                     raise ValueError(f"{EXTENSION_KEY}.index must be a whole number, got {position!r}")

@@ -7,6 +7,7 @@ from typing import Any
 
 from agent_framework import Content, Message
 
+from .._json import is_json_object
 from ._contents import content_fields
 from ._fields import residual
 from ._format import EXTENSION_KEY, MESSAGE_ROLES, UNCONVERTED_KEY
@@ -152,8 +153,8 @@ def to_items(messages: Sequence[Message]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for message in messages:
         kept = message.additional_properties.get(UNCONVERTED_KEY) if message.additional_properties else None
-        if isinstance(kept, dict) and not message.contents:
-            items.append(dict(kept))  # pyright: ignore[reportUnknownArgumentType]
+        if is_json_object(kept) and not message.contents:
+            items.append(dict(kept))
             continue
         writer = _MessageWriter(message, ids.base(message))
         for content in message.contents:

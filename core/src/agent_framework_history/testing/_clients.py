@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from agent_framework import (
     BaseChatClient,
@@ -28,7 +28,7 @@ __all__ = ["RecallChatClient", "ScriptedChatClient", "ToolCall"]
 
 
 # The layers' get_response overloads differ in their keyword arguments, as in agent-framework's own clients.
-class _OfflineClient(  # type: ignore[misc]
+class _OfflineClient(  # type: ignore[misc]  # pyright: ignore[reportIncompatibleMethodOverride]
     ChatMiddlewareLayer[Any],
     FunctionInvocationLayer[Any],
     ChatTelemetryLayer[Any],
@@ -94,6 +94,14 @@ class ToolCall:
 Reply = str | ToolCall | Sequence[ToolCall]
 
 
+def _is_reply(value: object) -> bool:
+    """Whether ``value`` (as an untyped caller may pass it) is a str, a ToolCall or a non-empty list of ToolCalls."""
+    if isinstance(value, (str, ToolCall)):
+        return True
+    replies = cast("Sequence[object]", value) if isinstance(value, Sequence) else ()
+    return bool(replies) and all(isinstance(r, ToolCall) for r in replies)
+
+
 class ScriptedChatClient(_OfflineClient):
     """Plays a script: each model request gets the next reply, a text or one or more tool calls.
 
@@ -116,9 +124,7 @@ class ScriptedChatClient(_OfflineClient):
     def __init__(self, *replies: Reply) -> None:
         super().__init__()
         for index, reply in enumerate(replies):
-            if not isinstance(reply, (str, ToolCall)) and not (
-                isinstance(reply, Sequence) and reply and all(isinstance(r, ToolCall) for r in reply)
-            ):
+            if not _is_reply(reply):
                 raise TypeError(
                     f"ScriptedChatClient reply {index} must be a str, a ToolCall or a non-empty list of ToolCalls, "
                     f"got {type(reply).__name__} {reply!r:.80}."

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,8 +333,8 @@ class ResponseStoreConformance:
         async def scenario() -> None:
             reference = InMemoryResponseProvider()
             driver = _Driver()
-            factory: Callable[[], AsyncIterator[Any]] = response_store_factory
-            async with factory() as store:  # type: ignore[attr-defined]
+            factory: Callable[[], AbstractAsyncContextManager[Any]] = response_store_factory
+            async with factory() as store:
                 for step, op in enumerate(ops):
                     expected, actual = await driver.run(op, reference, store)
                     assert actual == expected, f"step {step}: {op}\nSDK store: {expected}\nthis store: {actual}"

@@ -116,7 +116,7 @@ class FakeFoundryStorage:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls.server_context())
         await site.start()
-        server: Any = site._server  # pyright: ignore[reportPrivateUsage]
+        server: Any = site._server
         self.port = int(server.sockets[0].getsockname()[1])
         return self
 
