@@ -66,10 +66,16 @@ def test_the_rest_of_the_url_reaches_asyncpg_as_written(target: str, dsn: str) -
     assert parse_settings(target).dsn == dsn
 
 
-def test_keyword_option_wins_over_query_parameter() -> None:
-    settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_kwarg")
-    assert settings.schema == "from_kwarg"
+def test_keyword_option_and_query_parameter_must_agree() -> None:
+    settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_url")
+    assert settings.schema == "from_url"
     assert settings.pool_max_size == 3
+    assert parse_settings("postgresql://u@h/db?pool_max_size=3", pool_max_size=3).pool_max_size == 3
+    with pytest.raises(ConfigurationError, match=r"schema is 'from_url' in the URL .* but 'from_kwarg' as a keyword"):
+        parse_settings("postgresql://u:secret@h/db?schema=from_url", schema="from_kwarg")
+    with pytest.raises(ConfigurationError) as caught:
+        parse_settings("postgresql://u:secret@h/db?schema=from_url", schema="from_kwarg")
+    assert "secret" not in str(caught.value)
 
 
 def test_unknown_keyword_option_lists_the_known_ones() -> None:

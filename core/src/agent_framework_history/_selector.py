@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, Final
 from ._errors import ConfigurationError
 from ._plugins import BackendRegistry, BackendSpec, get_registry, logger
 from ._store import HistoryStore
+from ._target import StoreTarget, normalise_name, parse_target, redact_url, scheme_of
 
 __all__ = [
     "CONFIG_ENV",
@@ -32,9 +32,6 @@ DEFAULT_CONFIG_FILE: Final = "af-history.toml"
 DEFAULT_HOSTED: Final = "foundry://"
 DEFAULT_SQLITE: Final = "sqlite:///./.af-history/history.db"
 DEFAULT_JSONL: Final = "jsonl:///./.af-history"
-
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,29 +127,35 @@ def resolve_target(*, registry: BackendRegistry | None = None) -> Selection:
     )
 
 
-def find_backend(target: str, registry: BackendRegistry) -> tuple[BackendSpec, str]:
-    """The backend a URL (``scheme://…``) or backend name chooses, and the URL to hand its factories."""
+def find_backend(target: str, registry: BackendRegistry, **options: Any) -> tuple[BackendSpec, StoreTarget]:
+    """The backend a URL (``scheme://…``) or backend name chooses, and the target (with ``options``) to hand it.
+
+    A backend name stands for its first scheme with nothing after ``://`` (``sqlite`` is ``sqlite://``).
+    """
     text = target.strip()
     if not text:
         raise ConfigurationError("The history store target is empty; give a URL such as 'sqlite:///history.db'.")
-    match = _SCHEME_RE.match(text)
-    if match:
-        return registry.by_scheme(match.group(1).lower()), text
-    if "://" in text or ":" in text:
+    scheme = scheme_of(text)
+    if scheme is not None:
+        spec = registry.by_scheme(scheme)
+        return spec, parse_target(text, **options)
+    if ":" in text:
         raise ConfigurationError(
-            f"Cannot read the history store URL {target!r}: expected 'scheme://…' with a scheme of letters, "
-            "digits, '+', '-' or '.', such as 'sqlite:///history.db' or 'memory://'."
+            f"Cannot read the history store URL {redact_url(target)!r}: expected 'scheme://…' with a scheme of "
+            "letters, digits, '+', '-' or '.', such as 'sqlite:///history.db' or 'memory://'."
         )
-    if not _NAME_RE.match(text):
-        raise ConfigurationError(f"{target!r} is neither a store URL (scheme://…) nor a backend name.")
+    try:
+        normalise_name(text)
+    except ConfigurationError:
+        raise ConfigurationError(f"{target!r} is neither a store URL (scheme://…) nor a backend name.") from None
     spec = registry.by_name(text)
-    return spec, f"{spec.schemes[0]}://"
+    return spec, parse_target(f"{spec.schemes[0]}://", **options)
 
 
 def open_target(target: str, registry: BackendRegistry, **options: Any) -> HistoryStore:
-    """Open a store from a URL (``scheme://…``) or a backend name."""
-    spec, url = find_backend(target, registry)
-    return spec.factory(url, **options)
+    """Build the store a URL (``scheme://…``) or a backend name names; it opens on first use."""
+    spec, parsed = find_backend(target, registry, **options)
+    return spec.factory(parsed)
 
 
 def chosen_target(target: str | None, registry: BackendRegistry) -> str:

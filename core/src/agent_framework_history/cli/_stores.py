@@ -42,8 +42,8 @@ def describe_target(target: str | None) -> str:
 
 def _require_existing(target: str, label: str) -> None:
     """Refuse a store its backend says is not there (a missing file or directory), before opening creates it."""
-    spec, url = find_backend(target, get_registry())
-    if spec.exists is not None and not spec.exists(url):
+    spec, parsed = find_backend(target, get_registry())
+    if spec.exists is not None and not spec.exists(parsed):
         raise CliError(
             f"The store {label} does not exist (no such file or directory); check the URL. "
             "Commands that read a store never create one."
