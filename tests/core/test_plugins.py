@@ -16,7 +16,7 @@ from agent_framework_history import (
     open_store,
 )
 
-from .conftest import ListStore, list_store, opened, plugin_for
+from .conftest import list_store, opened, plugin_for
 
 
 def test_backend_spec_normalises_names_and_schemes() -> None:

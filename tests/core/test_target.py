@@ -192,7 +192,7 @@ def test_callables_written_to_the_old_contract_are_adapted_with_a_deprecation_wa
     calls: list[tuple[str, dict[str, Any]]] = []
     probes: list[str] = []
 
-    def factory(target, **options):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN003, ANN202
+    def factory(target, **options):  # type: ignore[no-untyped-def]
         calls.append((target, options))
         return ListStore(target, **options)
 

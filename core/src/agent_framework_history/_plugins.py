@@ -109,9 +109,9 @@ def _adapted(name: str, field_name: str, function: Any) -> Any:
     if function is None or not _takes_url(function):
         return function
     label = getattr(function, "__qualname__", None) or repr(function)
+    old = "(url)" if field_name == "exists" else "(url, **options)"
     warnings.warn(
-        f"BackendSpec {name!r}: {field_name} {label} takes {'(url)' if field_name == 'exists' else '(url, **options)'}, "
-        "the contract before StoreTarget; "
+        f"BackendSpec {name!r}: {field_name} {label} takes {old}, the contract before StoreTarget; "
         "make it take one StoreTarget (its url, scheme, location and options; see docs/writing-a-backend.md). "
         "The old form is adapted for this release only.",
         DeprecationWarning,

@@ -77,9 +77,7 @@ def resolve_endpoint(target: str | StoreTarget) -> str:
     if host:
         return f"https://{host}{path.rstrip('/')}"
     if path.strip("/"):
-        raise ConfigurationError(
-            f"foundry:// URL {parsed.url!r} has a path but no host; use foundry://<host>/<path>."
-        )
+        raise ConfigurationError(f"foundry:// URL {parsed.url!r} has a path but no host; use foundry://<host>/<path>.")
     from azure.ai.agentserver.core import AgentConfig
 
     try:

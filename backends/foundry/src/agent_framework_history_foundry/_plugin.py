@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
