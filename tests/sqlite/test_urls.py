@@ -11,6 +11,8 @@ from agent_framework_history import ConfigurationError, SessionKey, open_store
 from agent_framework_history.testing import make_item
 from agent_framework_history_sqlite import DEFAULT_PATH, SQLiteHistoryStore, parse_target
 
+from ._open import open_now
+
 
 @pytest.mark.parametrize(
     ("url", "path"),
@@ -134,7 +136,7 @@ def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
 def test_parent_that_is_a_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigurationError, match="Cannot create the directory"):
-        SQLiteHistoryStore(tmp_path / "file" / "h.db")
+        open_now(tmp_path / "file" / "h.db")
 
 
 @pytest.mark.asyncio

@@ -37,7 +37,16 @@ from ._plugins import (
     set_registry,
 )
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
-from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
+from ._selector import (
+    CONFIG_ENV,
+    HOSTED_STORE_ENV,
+    STORE_ENV,
+    Selection,
+    is_hosted,
+    open_store,
+    open_store_async,
+    resolve_target,
+)
 from ._session_store import DurableSessionStore, SessionConflictError, SessionRecords, SessionStoreProvider
 from ._store import AppendResult, Capability, ChainTail, HistoryStore, Item, SessionActivity
 from ._target import StoreTarget, parse_target
@@ -103,6 +112,7 @@ __all__ = [
     "open_session_records",
     "open_session_store",
     "open_store",
+    "open_store_async",
     "parse_target",
     "resolve_target",
     "set_registry",

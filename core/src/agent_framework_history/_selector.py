@@ -21,7 +21,9 @@ __all__ = [
     "STORE_ENV",
     "Selection",
     "is_hosted",
+    "open_now",
     "open_store",
+    "open_store_async",
     "resolve_target",
 ]
 
@@ -179,8 +181,13 @@ def open_store(
 
     ``target`` is a URL (``memory://``, ``sqlite:///path.db``, ``jsonl:///dir``,
     ``foundry://``, ``postgresql://…``), a backend name, or a store (returned as is).
-    With no target the choice comes from :func:`resolve_target`. Keyword ``options`` go
-    to the backend's factory.
+    With no target the choice comes from :func:`resolve_target`. Keyword ``options`` are
+    merged with the URL's query (see :func:`parse_target`) and go to the backend.
+
+    This does no I/O, so it may be called on an event loop: every backend opens its store (its
+    file, its connection pool) on first use, off the loop. A missing or damaged store is
+    reported by the first awaited call; ``await store.open()``, ``async with open_store(...)``
+    or :func:`open_store_async` open it at once.
     """
     if target is not None and not isinstance(target, str):
         if isinstance(target, HistoryStore):
@@ -194,3 +201,31 @@ def open_store(
         logger.debug("History store %r chosen by %s.", selection.target, selection.source)
         target = selection.target
     return open_target(target, registry, **options)
+
+
+async def open_now(store: HistoryStore) -> HistoryStore:
+    """Open ``store`` now when it can be (it has an ``open()``, as every :class:`HistoryStoreBase` does)."""
+    opener: Any = getattr(store, "open", None)
+    if callable(opener):
+        await opener()
+    return store
+
+
+async def open_store_async(
+    target: str | HistoryStore | None = None,
+    *,
+    registry: BackendRegistry | None = None,
+    **options: Any,
+) -> HistoryStore:
+    """:func:`open_store`, then open the store at once, without blocking the event loop.
+
+    Errors of a missing, damaged or unreachable store are raised here rather than by the first
+    call; a store this function built is closed again before the error is raised.
+    """
+    store = open_store(target, registry=registry, **options)
+    try:
+        return await open_now(store)
+    except BaseException:
+        if store is not target:
+            await store.aclose()
+        raise
