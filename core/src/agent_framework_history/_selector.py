@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -205,8 +206,8 @@ def open_store(
 
 async def open_now(store: HistoryStore) -> HistoryStore:
     """Open ``store`` now when it can be (it has an ``open()``, as every :class:`HistoryStoreBase` does)."""
-    opener: Any = getattr(store, "open", None)
-    if callable(opener):
+    opener: Callable[[], Awaitable[object]] | None = getattr(store, "open", None)
+    if opener is not None:
         await opener()
     return store
 
