@@ -15,6 +15,7 @@ from agent_framework_history import (
     HistoryStoreBase,
     Item,
     SessionKey,
+    StoreTarget,
     clone_item,
     hookimpl,
     set_registry,
@@ -56,11 +57,16 @@ class ListStore(HistoryStoreBase):
                 yield key
 
 
+def list_store(target: StoreTarget, /) -> ListStore:
+    """The factory of the test backends: a ListStore holding the target's URL and options."""
+    return ListStore(target.url, **target.options)
+
+
 def plugin_for(name: str, *schemes: str, description: str = "") -> object:
     class Plugin:
         @hookimpl
         def history_store_backends(self) -> list[BackendSpec]:
-            return [BackendSpec(name, ListStore, schemes=schemes, description=description)]
+            return [BackendSpec(name, list_store, schemes=schemes, description=description)]
 
     return Plugin()
 

@@ -16,27 +16,27 @@ from agent_framework_history import (
     open_store,
 )
 
-from .conftest import ListStore, opened, plugin_for
+from .conftest import list_store, opened, plugin_for
 
 
 def test_backend_spec_normalises_names_and_schemes() -> None:
-    spec = BackendSpec(" My_Store ", ListStore, schemes=("MYS://", "other"))
+    spec = BackendSpec(" My_Store ", list_store, schemes=("MYS://", "other"))
     assert spec.name == "my-store"
     assert spec.schemes == ("mys", "other")
 
 
 def test_backend_spec_defaults_scheme_to_name() -> None:
-    assert BackendSpec("toy", ListStore).schemes == ("toy",)
+    assert BackendSpec("toy", list_store).schemes == ("toy",)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"name": "", "factory": ListStore}, "name"),
-        ({"name": "9lives", "factory": ListStore}, "name"),
+        ({"name": "", "factory": list_store}, "name"),
+        ({"name": "9lives", "factory": list_store}, "name"),
         ({"name": "ok", "factory": "not callable"}, "callable"),
-        ({"name": "ok", "factory": ListStore, "schemes": ("bad scheme",)}, "scheme"),
-        ({"name": 3, "factory": ListStore}, "name"),
+        ({"name": "ok", "factory": list_store, "schemes": ("bad scheme",)}, "scheme"),
+        ({"name": 3, "factory": list_store}, "name"),
     ],
 )
 def test_backend_spec_rejects_bad_values(kwargs: dict[str, Any], message: str) -> None:
@@ -64,8 +64,8 @@ def test_plugin_may_yield_specs(registry: BackendRegistry) -> None:
     class Yielding:
         @hookimpl
         def history_store_backends(self) -> Any:
-            yield BackendSpec("one", ListStore)
-            yield BackendSpec("two", ListStore)
+            yield BackendSpec("one", list_store)
+            yield BackendSpec("two", list_store)
 
     registry.register(Yielding())
     assert registry.names() == ["one", "two"]

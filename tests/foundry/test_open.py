@@ -92,14 +92,18 @@ def test_bad_url_query_options_are_rejected(url: str, message: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_url_query_options_are_read_and_keywords_win() -> None:
+async def test_url_query_options_are_read_and_keywords_must_agree_with_them() -> None:
     url = "foundry://h.example/p?timeout=2.5&raise_on_write_error=true&cache_size=7&host_stores=true"
     async with open_foundry_store(url, credential=StaticTokenCredential()) as store:
         assert store.raise_on_write_error is True and store.host_stores is True
         assert store._chains.maxsize == 7  # pyright: ignore[reportPrivateUsage]
         assert store.provider._client.timeout == 2.5  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
-    async with open_foundry_store(url, credential=StaticTokenCredential(), timeout=9, host_stores=False) as store:
-        assert store.host_stores is False
+    async with open_foundry_store(url, credential=StaticTokenCredential(), timeout=2.5, host_stores=True) as store:
+        assert store.host_stores is True
+        assert store.provider._client.timeout == 2.5  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
+    with pytest.raises(ConfigurationError, match=r"host_stores is 'true' in the URL .* but False as a keyword"):
+        open_foundry_store(url, credential=StaticTokenCredential(), host_stores=False)
+    async with open_foundry_store("foundry://h.example/p", credential=StaticTokenCredential(), timeout=9) as store:
         assert store.provider._client.timeout == 9  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]
     async with open_foundry_store("foundry://h.example/p", credential=StaticTokenCredential()) as store:
         assert store.provider._client.timeout == 30  # type: ignore[attr-defined]  # pyright: ignore[reportPrivateUsage, reportAttributeAccessIssue]

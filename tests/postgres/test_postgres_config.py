@@ -66,10 +66,16 @@ def test_the_rest_of_the_url_reaches_asyncpg_as_written(target: str, dsn: str) -
     assert parse_settings(target).dsn == dsn
 
 
-def test_keyword_option_wins_over_query_parameter() -> None:
-    settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_kwarg")
-    assert settings.schema == "from_kwarg"
+def test_keyword_option_and_query_parameter_must_agree() -> None:
+    settings = parse_settings("postgresql://u@h/db?schema=from_url&pool_max_size=3", schema="from_url")
+    assert settings.schema == "from_url"
     assert settings.pool_max_size == 3
+    assert parse_settings("postgresql://u@h/db?pool_max_size=3", pool_max_size=3).pool_max_size == 3
+    with pytest.raises(ConfigurationError, match=r"schema is 'from_url' in the URL .* but 'from_kwarg' as a keyword"):
+        parse_settings("postgresql://u:secret@h/db?schema=from_url", schema="from_kwarg")
+    with pytest.raises(ConfigurationError) as caught:
+        parse_settings("postgresql://u:secret@h/db?schema=from_url", schema="from_kwarg")
+    assert "secret" not in str(caught.value)
 
 
 def test_unknown_keyword_option_lists_the_known_ones() -> None:
@@ -192,3 +198,30 @@ def test_the_driver_check_imports_nothing() -> None:
         " assert missing_driver() is None; assert 'asyncpg' not in sys.modules, 'asyncpg imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.asyncio
+async def test_open_connects_now_and_reports_an_unreachable_server_there() -> None:
+    from agent_framework_history import open_store_async
+    from agent_framework_history_postgres import PostgresUnavailableError
+
+    target = "postgresql://nobody:s3cret@127.0.0.1:1/nowhere?connect_timeout=2"
+    store = open_store(target)  # builds the store: nothing connects
+    with pytest.raises(PostgresUnavailableError, match=r"Cannot connect to PostgreSQL at .*127\.0\.0\.1:1") as caught:
+        await store.open()
+    assert "s3cret" not in str(caught.value)
+    await store.aclose()
+    with pytest.raises(PostgresUnavailableError, match="Cannot connect"):
+        await open_store_async(target)
+
+
+@pytest.mark.asyncio
+async def test_open_creates_the_tables_before_the_first_call(dsn: str, schema: str, admin: Any) -> None:
+    store = open_store(dsn, schema=schema)
+    try:
+        assert await admin.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = $1", schema) == 0
+        assert await store.open() is store
+        assert await admin.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = $1", schema) > 0
+        assert await store.open() is store  # open already: nothing more happens
+    finally:
+        await store.aclose()

@@ -28,6 +28,7 @@ from agent_framework_history_sqlite import (
     _database,
 )
 
+from ._open import aopen_now, open_now
 from .test_schema import schema_rows, write_v1_database, write_v3_database
 
 KEY = SessionKey("s", user="alice")
@@ -97,7 +98,7 @@ async def test_mode_ro_does_not_migrate_an_older_schema(tmp_path: Path) -> None:
     write_v1_database(path)
     before = path.read_bytes()
     with pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1 and cannot be brought to version 4.*read-only"):
-        SQLiteHistoryStore(path, mode="ro")
+        await aopen_now(path, mode="ro")
     assert path.read_bytes() == before
     assert schema_rows(path)[1] == [1]
 
@@ -109,12 +110,12 @@ def test_mode_ro_still_refuses_a_newer_schema(tmp_path: Path) -> None:
         conn.execute("INSERT INTO af_history_schema_version VALUES (?, 'x')", (SCHEMA_VERSION + 1,))
     conn.close()
     with pytest.raises(SchemaVersionError, match="newer"):
-        SQLiteHistoryStore(path, mode="ro")
+        open_now(path, mode="ro")
 
 
 def test_mode_ro_needs_an_existing_database(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist; mode='ro' opens an existing database only"):
-        SQLiteHistoryStore(tmp_path / "missing" / "h.db", mode="ro")
+        open_now(tmp_path / "missing" / "h.db", mode="ro")
     assert not (tmp_path / "missing").exists()
     with pytest.raises(ConfigurationError, match="needs a database file"):
         SQLiteHistoryStore(":memory:", mode="ro")
@@ -126,7 +127,7 @@ def test_a_file_without_history_tables_is_refused_read_only(tmp_path: Path) -> N
         conn.execute("CREATE TABLE app (x)")
     conn.close()
     with pytest.raises(ReadOnlyDatabaseError, match="holds no history tables"):
-        SQLiteHistoryStore(path, mode="ro")
+        open_now(path, mode="ro")
 
 
 @pytest.mark.parametrize("mode", ["readonly", "", 1])
@@ -173,7 +174,7 @@ async def test_an_older_schema_in_an_immutable_directory_is_refused_clearly(tmp_
     folder.mkdir()
     write_v1_database(folder / "v1.db")
     with immutable(folder), pytest.raises(ReadOnlyDatabaseError, match=r"schema version 1.*Open it once with write"):
-        SQLiteHistoryStore(folder / "v1.db")
+        await aopen_now(folder / "v1.db")
 
 
 @pytest.mark.asyncio
@@ -185,7 +186,7 @@ async def test_a_pending_write_ahead_log_in_an_immutable_directory_is_not_ignore
         shutil.copyfile(path, copy)
         shutil.copyfile(path.with_name("h.db-wal"), copy.with_name("h.db-wal"))
     with immutable(copy.parent), pytest.raises(ReadOnlyDatabaseError, match=r"write-ahead log .*h\.db-wal"):
-        SQLiteHistoryStore(copy)
+        await aopen_now(copy)
     async with SQLiteHistoryStore(copy) as store:  # writable again: the commits in the log are all there
         assert _ids(await store.load(KEY)) == ["msg_0u", "msg_0a"]
 
@@ -211,7 +212,7 @@ def test_a_new_database_in_an_immutable_directory_is_a_configuration_error(tmp_p
     folder = tmp_path / "ro"
     folder.mkdir()
     with immutable(folder), pytest.raises(ConfigurationError, match=r"Cannot create .*directory .* is not writable"):
-        SQLiteHistoryStore(folder / "h.db")
+        open_now(folder / "h.db")
 
 
 @pytest.mark.asyncio

@@ -12,6 +12,8 @@ from agent_framework_history import CorruptDataError, SessionKey
 from agent_framework_history.testing import make_turn
 from agent_framework_history_sqlite import SQLiteHistoryStore
 
+from ._open import open_now
+
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
 
 
@@ -58,6 +60,6 @@ def test_a_failed_open_leaves_no_thread_or_descriptor(tmp_path: Path) -> None:
     threads_before = store_threads()
     for _ in range(3):
         with pytest.raises(CorruptDataError):
-            SQLiteHistoryStore(path)
+            open_now(path)
     assert open_fds(path) == []
     assert store_threads() == threads_before

@@ -13,6 +13,8 @@ from agent_framework_history import ALL, CorruptDataError, SessionKey
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_sqlite import SCHEMA_VERSION, SchemaVersionError, SQLiteHistoryStore
 
+from ._open import aopen_now, open_now
+
 V0_LAYOUT = """
 CREATE TABLE af_history (
     user TEXT,
@@ -172,7 +174,7 @@ async def test_an_interrupted_migration_leaves_version_1_intact(
 
     monkeypatch.setattr(_schema, "new_head", fail)
     with pytest.raises(RuntimeError, match="power cut"):
-        SQLiteHistoryStore(path)
+        await aopen_now(path)
     tables, versions = schema_rows(path)
     assert versions == [1] and "af_history_turns" not in tables
     monkeypatch.undo()
@@ -219,7 +221,7 @@ async def test_newer_schema_is_refused_without_writing(tmp_path: Path) -> None:
     conn.close()
     before = path.read_bytes()
     with pytest.raises(SchemaVersionError, match=rf"schema version {SCHEMA_VERSION + 1}.*pip install -U"):
-        SQLiteHistoryStore(path)
+        await aopen_now(path)
     assert path.read_bytes() == before
     assert schema_rows(path)[1] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
 
@@ -230,7 +232,7 @@ def test_empty_version_table_is_corrupt_data(tmp_path: Path) -> None:
         conn.execute("CREATE TABLE af_history_schema_version (version INTEGER PRIMARY KEY, applied_at TEXT)")
     conn.close()
     with pytest.raises(CorruptDataError, match="schema version") as raised:
-        SQLiteHistoryStore(path)
+        open_now(path)
     assert raised.value.location == str(path)
 
 
@@ -243,7 +245,7 @@ def test_file_that_is_not_sqlite_raises_corrupt_data_naming_the_path(tmp_path: P
     path = tmp_path / "garbage.db"
     path.write_bytes(content)
     with pytest.raises(CorruptDataError, match="garbage.db") as raised:
-        SQLiteHistoryStore(path)
+        open_now(path)
     assert raised.value.location == str(path)
     assert path.read_bytes() == content  # nothing was written to it
 

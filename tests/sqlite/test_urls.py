@@ -11,6 +11,8 @@ from agent_framework_history import ConfigurationError, SessionKey, open_store
 from agent_framework_history.testing import make_item
 from agent_framework_history_sqlite import DEFAULT_PATH, SQLiteHistoryStore, parse_target
 
+from ._open import open_now
+
 
 @pytest.mark.parametrize(
     ("url", "path"),
@@ -34,15 +36,20 @@ def test_default_path_is_the_selectors_default() -> None:
     assert parse_target("sqlite:///./.af-history/history.db", {}).path == "./.af-history/history.db"
 
 
-def test_options_come_from_the_query_string_and_keywords_win() -> None:
+def test_options_come_from_the_query_string_or_keywords_which_must_agree() -> None:
     config = parse_target("sqlite:///h.db?busy_timeout=2.5&synchronous=FULL", {})
     assert (config.busy_timeout, config.synchronous) == (2.5, "full")
-    config = parse_target("sqlite:///h.db?busy_timeout=2.5", {"busy_timeout": 7})
+    config = parse_target("sqlite:///h.db", {"busy_timeout": 7})
     assert config.busy_timeout == 7.0
+    assert parse_target("sqlite:///h.db?busy_timeout=7", {"busy_timeout": 7}).busy_timeout == 7.0
     assert parse_target("sqlite:///h.db", {}).synchronous == "normal"
     assert parse_target("sqlite:///h.db?mode=RO", {}).mode == "ro"
-    assert parse_target("sqlite:///h.db?mode=ro", {"mode": "rw"}).mode == "rw"
+    assert parse_target("sqlite:///h.db?mode=ro", {"mode": "ro"}).mode == "ro"
     assert parse_target("sqlite:///h.db", {}).mode == "rw"
+    with pytest.raises(ConfigurationError, match=r"busy_timeout is .2\.5. in the URL .sqlite:///h\.db\?busy.* but 7"):
+        parse_target("sqlite:///h.db?busy_timeout=2.5", {"busy_timeout": 7})
+    with pytest.raises(ConfigurationError, match=r"mode is 'ro' in the URL .* but 'rw' as a keyword option"):
+        parse_target("sqlite:///h.db?mode=ro", {"mode": "rw"})
 
 
 @pytest.mark.parametrize(
@@ -129,7 +136,7 @@ def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
 def test_parent_that_is_a_file_is_reported(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigurationError, match="Cannot create the directory"):
-        SQLiteHistoryStore(tmp_path / "file" / "h.db")
+        open_now(tmp_path / "file" / "h.db")
 
 
 @pytest.mark.asyncio

@@ -39,8 +39,6 @@ async def test_exceptions_reach_the_caller() -> None:
         with pytest.raises(KeyError, match="boom"):
             await worker.run(fail)
         assert await worker.run(lambda: "still serving") == "still serving"
-        with pytest.raises(KeyError):
-            worker.call(fail)
     finally:
         worker.stop()
 

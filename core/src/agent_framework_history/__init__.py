@@ -37,9 +37,19 @@ from ._plugins import (
     set_registry,
 )
 from ._provider import HEAD_STATE_KEY, HistoryStoreProvider
-from ._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV, Selection, is_hosted, open_store, resolve_target
+from ._selector import (
+    CONFIG_ENV,
+    HOSTED_STORE_ENV,
+    STORE_ENV,
+    Selection,
+    is_hosted,
+    open_store,
+    open_store_async,
+    resolve_target,
+)
 from ._session_store import DurableSessionStore, SessionConflictError, SessionRecords, SessionStoreProvider
 from ._store import AppendResult, Capability, ChainTail, HistoryStore, Item, SessionActivity
+from ._target import StoreTarget, parse_target
 from ._urls import url_query_options
 from ._version import __version__
 
@@ -77,6 +87,7 @@ __all__ = [
     "StoreClosedError",
     "StoreFactory",
     "StoreProbe",
+    "StoreTarget",
     "UnknownBackendError",
     "UnsupportedOperationError",
     "__version__",
@@ -101,6 +112,8 @@ __all__ = [
     "open_session_records",
     "open_session_store",
     "open_store",
+    "open_store_async",
+    "parse_target",
     "resolve_target",
     "set_registry",
     "unique_items",

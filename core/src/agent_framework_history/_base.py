@@ -143,6 +143,10 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     Subclasses receive validated keys, limits and deep-copied items, and never see calls
     after ``aclose()``. They set :attr:`CAPABILITIES` and implement the ``_do_*`` methods for
     the operations they offer; the defaults raise :class:`UnsupportedOperationError`.
+
+    Opening: building a store does no I/O. A store that has something to open (a file, a pool)
+    opens it on first use, off the event loop, and overrides :meth:`_do_open` so that
+    ``await store.open()`` (and ``async with store``) opens it now and surfaces its errors there.
     """
 
     CAPABILITIES: ClassVar[frozenset[Capability]] = frozenset()
@@ -259,8 +263,24 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
         self._closed = True
         await self._do_close()
 
+    async def open(self) -> Self:
+        """Open the store now (its file, its connection pool, …) rather than on first use; returns the store.
+
+        Errors of a missing, damaged or unreachable store are raised here. Calling it again when the
+        store is open does nothing; after a failure it tries again. It never blocks the event loop.
+        """
+        self._check_open("open")
+        await self._do_open()
+        return self
+
     async def __aenter__(self) -> Self:
+        """Open the store (see :meth:`open`); a store that fails to open is closed again before the error."""
         self._check_open("__aenter__")
+        try:
+            await self._do_open()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     # -- what a backend implements ---------------------------------------------------------
@@ -303,6 +323,9 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
         """Remove the session only if its latest append is older than ``before``, in one step (no append between)."""
         raise UnsupportedOperationError(f"{type(self).__name__} does not know when its sessions were last used.")
+
+    async def _do_open(self) -> None:
+        """Open what the store needs (idempotent; may be called concurrently); by default there is nothing to open."""
 
     async def _do_close(self) -> None:
         """Release resources; called once."""

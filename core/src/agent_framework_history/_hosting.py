@@ -8,6 +8,7 @@ from ._errors import ConfigurationError
 from ._plugins import BackendRegistry, BackendSpec, get_registry
 from ._selector import chosen_target, find_backend
 from ._session_store import SessionRecords, SessionStoreProvider
+from ._target import StoreTarget
 
 if TYPE_CHECKING:
     from azure.ai.agentserver.responses import ResponseProviderProtocol
@@ -27,9 +28,9 @@ def open_response_store(
     is what ``af-history`` lists, shows and exports.
     """
     registry = registry or get_registry()
-    spec, url = _offering(target, registry, "response_store", "a response store")
+    spec, parsed = _offering(target, registry, "response_store", "a response store", options)
     assert spec.response_store is not None  # _offering checked it
-    store: ResponseProviderProtocol = spec.response_store(url, **options)
+    store: ResponseProviderProtocol = spec.response_store(parsed)
     return store
 
 
@@ -38,9 +39,9 @@ def open_session_records(
 ) -> SessionRecords:
     """Open a backend's versioned session records (what :func:`open_session_store` builds on)."""
     registry = registry or get_registry()
-    spec, url = _offering(target, registry, "session_records", "an agent session store")
+    spec, parsed = _offering(target, registry, "session_records", "an agent session store", options)
     assert spec.session_records is not None  # _offering checked it
-    records: SessionRecords = spec.session_records(url, **options)
+    records: SessionRecords = spec.session_records(parsed)
     return records
 
 
@@ -58,16 +59,18 @@ def open_session_store(
     return SessionStoreProvider(open_session_records(target, registry=registry, **options))
 
 
-def _offering(target: str | None, registry: BackendRegistry, field: str, what: str) -> tuple[BackendSpec, str]:
-    """The chosen backend and URL, or a ``ConfigurationError`` naming the installed backends that offer ``field``."""
-    spec, url = find_backend(chosen_target(target, registry), registry)
+def _offering(
+    target: str | None, registry: BackendRegistry, field: str, what: str, options: dict[str, Any]
+) -> tuple[BackendSpec, StoreTarget]:
+    """The chosen backend and target, or a ``ConfigurationError`` naming the installed backends that offer ``field``."""
+    spec, parsed = find_backend(chosen_target(target, registry), registry, **options)
     if getattr(spec, field) is None:
         offering = sorted(i.name for i in registry.available() if i.ok and _offers(registry, i.name, field))
         raise ConfigurationError(
-            f"The {spec.name!r} backend does not offer {what} (target {url!r}); "
+            f"The {spec.name!r} backend does not offer {what} (target {parsed.redacted!r}); "
             f"use one that does: {', '.join(offering) or 'none is installed (install agent-framework-history-sqlite)'}."
         )
-    return spec, url
+    return spec, parsed
 
 
 def _offers(registry: BackendRegistry, name: str, field: str) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
-import re
 import threading
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -16,6 +18,7 @@ import pluggy
 
 from ._errors import BackendConflictError, UnknownBackendError
 from ._store import HistoryStore
+from ._target import NAME_RULE, SCHEME_RULE, StoreTarget, normalise_name, normalise_scheme
 
 __all__ = [
     "DISABLE_ENV",
@@ -43,9 +46,6 @@ DISABLE_ENV: Final = "AF_HISTORY_DISABLE_PLUGINS"
 hookspec = pluggy.HookspecMarker(NAME)
 hookimpl = pluggy.HookimplMarker(NAME)
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]{0,63}$")
-
 #: Distribution to install for the first-party backends, used in error hints.
 KNOWN_DISTRIBUTIONS: Final = {
     "memory": "agent-framework-history-memory",
@@ -58,35 +58,78 @@ KNOWN_DISTRIBUTIONS: Final = {
 
 
 class StoreFactory(Protocol):
-    """Builds a store from a target (a URL such as ``sqlite:///h.db``) and keyword options."""
+    """Builds a store from a parsed target (its URL and options, see :class:`StoreTarget`).
 
-    def __call__(self, target: str, /, **options: Any) -> HistoryStore: ...
+    It must do no I/O: the store opens on first use (or on ``await store.open()``).
+    """
+
+    def __call__(self, target: StoreTarget, /) -> HistoryStore: ...
 
 
 class StoreProbe(Protocol):
     """Tells whether the store a target names is there, without creating or changing anything."""
 
-    def __call__(self, target: str, /) -> bool: ...
+    def __call__(self, target: StoreTarget, /) -> bool: ...
 
 
 class ExtraStoreFactory(Protocol):
-    """Builds a backend's response store or session records from a target and keyword options."""
+    """Builds a backend's response store or session records from a parsed target."""
 
-    def __call__(self, target: str, /, **options: Any) -> Any: ...
+    def __call__(self, target: StoreTarget, /) -> Any: ...
 
 
-def _normalise(kind: str, value: object, pattern: re.Pattern[str]) -> str:
+def _normalise(kind: str, value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"BackendSpec {kind} must be a string, got {type(value).__name__} {value!r}.")
-    normalised = value.strip().lower().replace("_", "-") if kind == "name" else value.strip().lower()
-    if normalised.endswith("://"):
-        normalised = normalised[:-3]
-    if not pattern.match(normalised):
-        raise ValueError(
-            f"BackendSpec {kind} {value!r} is not valid: use a letter followed by letters, digits"
-            f"{', - or _' if kind == 'name' else ', +, - or .'} (at most 64 characters)."
-        )
-    return normalised
+    try:
+        return normalise_name(value) if kind == "name" else normalise_scheme(value)
+    except ValueError:
+        rule = NAME_RULE if kind == "name" else SCHEME_RULE
+        raise ValueError(f"BackendSpec {kind} {value!r} is not valid: use {rule}.") from None
+
+
+def _takes_url(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` is written to the old contract, ``(url: str, /, **options)``.
+
+    It is when it takes ``**options``, or when its first parameter is annotated ``str``.
+    """
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin or C callable: read as the current contract
+        return False
+    parameters = list(signature.parameters.values())
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return bool(positional) and positional[0].annotation in (str, "str")
+
+
+def _adapted(name: str, field_name: str, function: Any) -> Any:
+    """``function`` itself, or, written to the old ``(url, **options)`` contract, a wrapper taking a StoreTarget."""
+    if function is None or not _takes_url(function):
+        return function
+    label = getattr(function, "__qualname__", None) or repr(function)
+    old = "(url)" if field_name == "exists" else "(url, **options)"
+    warnings.warn(
+        f"BackendSpec {name!r}: {field_name} {label} takes {old}, the contract before StoreTarget; "
+        "make it take one StoreTarget (its url, scheme, location and options; see docs/writing-a-backend.md). "
+        "The old form is adapted for this release only.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    if field_name == "exists":
+
+        @functools.wraps(function)
+        def probe(target: StoreTarget, /) -> Any:
+            return function(target.url)
+
+        return probe
+
+    @functools.wraps(function)
+    def build(target: StoreTarget, /) -> Any:
+        return function(target.url, **target.keywords)
+
+    return build
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +137,21 @@ class BackendSpec:
     """What a plugin's ``history_store_backends`` hook yields for each backend it offers.
 
     ``name`` is normalised to lower case with ``-`` for ``_``; ``schemes`` are URL schemes
-    without ``://``. ``factory(target, **options)`` must import heavy drivers itself, so that
-    discovering the backend costs nothing until it is chosen.
+    without ``://``. ``factory(target)`` receives the :class:`StoreTarget` the core parsed (the
+    URL's query merged with the caller's keyword options); it must import heavy drivers itself,
+    so that discovering the backend costs nothing until it is chosen, and must not do I/O: the
+    store opens on first use, or on ``await store.open()``.
 
-    Optional: ``response_store(target, **options)`` builds the hosting SDK's response store
-    (``ResponseProviderProtocol``, see :func:`open_response_store`) and ``session_records(target,
-    **options)`` the versioned records behind :func:`open_session_store`, on the same URLs.
+    Optional: ``response_store(target)`` builds the hosting SDK's response store
+    (``ResponseProviderProtocol``, see :func:`open_response_store`) and ``session_records(target)``
+    the versioned records behind :func:`open_session_store`, on the same URLs.
     ``exists(target)`` says whether the store a target names is there (its file, directory, …)
     without creating it: commands that only read (``af-history check``, ``migrate --from``, …)
     refuse a missing store instead of opening, and so creating, an empty one.
+
+    A callable written to the contract before :class:`StoreTarget` (``factory(url, **options)``,
+    ``exists(url)``; recognised by its ``**options`` or a first parameter annotated ``str``) is
+    adapted, with a ``DeprecationWarning``, for one release.
     """
 
     name: str
@@ -114,13 +163,13 @@ class BackendSpec:
     exists: StoreProbe | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", _normalise("name", self.name, _NAME_RE))
+        object.__setattr__(self, "name", _normalise("name", self.name))
         if not callable(self.factory):
             raise ValueError(f"BackendSpec {self.name!r}: factory must be callable, got {self.factory!r}.")
         raw_schemes: Any = self.schemes
         if isinstance(raw_schemes, str):
             raw_schemes = (raw_schemes,)
-        schemes = tuple(dict.fromkeys(_normalise("scheme", s, _SCHEME_RE) for s in raw_schemes))
+        schemes = tuple(dict.fromkeys(_normalise("scheme", s) for s in raw_schemes))
         object.__setattr__(self, "schemes", schemes or (self.name,))
         description: Any = self.description  # as an untyped plugin may pass it
         if not isinstance(description, str):
@@ -129,6 +178,8 @@ class BackendSpec:
             value = getattr(self, field_name)
             if value is not None and not callable(value):
                 raise ValueError(f"BackendSpec {self.name!r}: {field_name} must be callable or None, got {value!r}.")
+        for field_name in ("factory", "response_store", "session_records", "exists"):
+            object.__setattr__(self, field_name, _adapted(self.name, field_name, getattr(self, field_name)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +210,9 @@ class _HookSpecs:
 
             @hookimpl
             def history_store_backends():
-                def factory(target, **options):
+                def factory(target: StoreTarget) -> HistoryStore:
                     from my_package._store import MyStore   # imported only when chosen
-                    return MyStore.from_url(target, **options)
+                    return MyStore.from_target(target)
                 yield BackendSpec("mine", factory, schemes=("mine",), description="My store")
         """
         ...
@@ -190,7 +241,15 @@ class _Snapshot:
 
 def _disabled_names() -> set[str]:
     raw = os.environ.get(DISABLE_ENV, "")
-    return {part.strip().lower().replace("_", "-") for part in raw.split(",") if part.strip()}
+    return {_name_key(part) for part in raw.split(",") if part.strip()}
+
+
+def _name_key(value: str) -> str:
+    """``value`` as a backend name (see :func:`normalise_name`); an invalid one as is, lower case, to match nothing."""
+    try:
+        return normalise_name(value)
+    except ValueError:
+        return value.strip().lower()
 
 
 class BackendRegistry:
@@ -240,7 +299,7 @@ class BackendRegistry:
             dist_name = dist.metadata["Name"] if dist is not None else None
             version = dist.version if dist is not None else None
             ep_label = f"{ep.name} = {ep.value}"
-            if ep.name.lower().replace("_", "-") in disabled:
+            if _name_key(ep.name) in disabled:
                 logger.info("History backend plugin %r is disabled by %s.", ep.name, DISABLE_ENV)
                 continue
             try:
@@ -262,7 +321,7 @@ class BackendRegistry:
                 )
                 self._failures.append(
                     BackendInfo(
-                        name=ep.name.lower().replace("_", "-"),
+                        name=_name_key(ep.name),
                         distribution=dist_name,
                         version=version,
                         error=f"{type(exc).__name__}: {exc}",
@@ -380,14 +439,17 @@ class BackendRegistry:
         return entry.spec
 
     def by_name(self, name: str) -> BackendSpec:
-        key = name.strip().lower().replace("_", "-")
+        key = _name_key(name)
         entry = self._build().by_name.get(key)
         if entry is None:
             raise self._unknown("named", key)
         return self._usable(entry)
 
     def by_scheme(self, scheme: str) -> BackendSpec:
-        key = scheme.strip().lower()
+        try:
+            key = normalise_scheme(scheme)
+        except ValueError:
+            key = scheme.strip().lower()
         entry = self._build().by_scheme.get(key)
         if entry is None:
             raise self._unknown("for URL scheme", key)

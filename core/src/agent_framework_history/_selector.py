@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -13,6 +13,7 @@ from typing import Any, Final
 from ._errors import ConfigurationError
 from ._plugins import BackendRegistry, BackendSpec, get_registry, logger
 from ._store import HistoryStore
+from ._target import StoreTarget, normalise_name, parse_target, redact_url, scheme_of
 
 __all__ = [
     "CONFIG_ENV",
@@ -21,7 +22,9 @@ __all__ = [
     "STORE_ENV",
     "Selection",
     "is_hosted",
+    "open_now",
     "open_store",
+    "open_store_async",
     "resolve_target",
 ]
 
@@ -32,9 +35,6 @@ DEFAULT_CONFIG_FILE: Final = "af-history.toml"
 DEFAULT_HOSTED: Final = "foundry://"
 DEFAULT_SQLITE: Final = "sqlite:///./.af-history/history.db"
 DEFAULT_JSONL: Final = "jsonl:///./.af-history"
-
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,29 +130,35 @@ def resolve_target(*, registry: BackendRegistry | None = None) -> Selection:
     )
 
 
-def find_backend(target: str, registry: BackendRegistry) -> tuple[BackendSpec, str]:
-    """The backend a URL (``scheme://…``) or backend name chooses, and the URL to hand its factories."""
+def find_backend(target: str, registry: BackendRegistry, **options: Any) -> tuple[BackendSpec, StoreTarget]:
+    """The backend a URL (``scheme://…``) or backend name chooses, and the target (with ``options``) to hand it.
+
+    A backend name stands for its first scheme with nothing after ``://`` (``sqlite`` is ``sqlite://``).
+    """
     text = target.strip()
     if not text:
         raise ConfigurationError("The history store target is empty; give a URL such as 'sqlite:///history.db'.")
-    match = _SCHEME_RE.match(text)
-    if match:
-        return registry.by_scheme(match.group(1).lower()), text
-    if "://" in text or ":" in text:
+    scheme = scheme_of(text)
+    if scheme is not None:
+        spec = registry.by_scheme(scheme)
+        return spec, parse_target(text, **options)
+    if ":" in text:
         raise ConfigurationError(
-            f"Cannot read the history store URL {target!r}: expected 'scheme://…' with a scheme of letters, "
-            "digits, '+', '-' or '.', such as 'sqlite:///history.db' or 'memory://'."
+            f"Cannot read the history store URL {redact_url(target)!r}: expected 'scheme://…' with a scheme of "
+            "letters, digits, '+', '-' or '.', such as 'sqlite:///history.db' or 'memory://'."
         )
-    if not _NAME_RE.match(text):
-        raise ConfigurationError(f"{target!r} is neither a store URL (scheme://…) nor a backend name.")
+    try:
+        normalise_name(text)
+    except ConfigurationError:
+        raise ConfigurationError(f"{target!r} is neither a store URL (scheme://…) nor a backend name.") from None
     spec = registry.by_name(text)
-    return spec, f"{spec.schemes[0]}://"
+    return spec, parse_target(f"{spec.schemes[0]}://", **options)
 
 
 def open_target(target: str, registry: BackendRegistry, **options: Any) -> HistoryStore:
-    """Open a store from a URL (``scheme://…``) or a backend name."""
-    spec, url = find_backend(target, registry)
-    return spec.factory(url, **options)
+    """Build the store a URL (``scheme://…``) or a backend name names; it opens on first use."""
+    spec, parsed = find_backend(target, registry, **options)
+    return spec.factory(parsed)
 
 
 def chosen_target(target: str | None, registry: BackendRegistry) -> str:
@@ -176,8 +182,13 @@ def open_store(
 
     ``target`` is a URL (``memory://``, ``sqlite:///path.db``, ``jsonl:///dir``,
     ``foundry://``, ``postgresql://…``), a backend name, or a store (returned as is).
-    With no target the choice comes from :func:`resolve_target`. Keyword ``options`` go
-    to the backend's factory.
+    With no target the choice comes from :func:`resolve_target`. Keyword ``options`` are
+    merged with the URL's query (see :func:`parse_target`) and go to the backend.
+
+    This does no I/O, so it may be called on an event loop: every backend opens its store (its
+    file, its connection pool) on first use, off the loop. A missing or damaged store is
+    reported by the first awaited call; ``await store.open()``, ``async with open_store(...)``
+    or :func:`open_store_async` open it at once.
     """
     if target is not None and not isinstance(target, str):
         given: Any = target  # as an untyped caller may pass it
@@ -192,3 +203,31 @@ def open_store(
         logger.debug("History store %r chosen by %s.", selection.target, selection.source)
         target = selection.target
     return open_target(target, registry, **options)
+
+
+async def open_now(store: HistoryStore) -> HistoryStore:
+    """Open ``store`` now when it can be (it has an ``open()``, as every :class:`HistoryStoreBase` does)."""
+    opener: Callable[[], Awaitable[object]] | None = getattr(store, "open", None)
+    if opener is not None:
+        await opener()
+    return store
+
+
+async def open_store_async(
+    target: str | HistoryStore | None = None,
+    *,
+    registry: BackendRegistry | None = None,
+    **options: Any,
+) -> HistoryStore:
+    """:func:`open_store`, then open the store at once, without blocking the event loop.
+
+    Errors of a missing, damaged or unreachable store are raised here rather than by the first
+    call; a store this function built is closed again before the error is raised.
+    """
+    store = open_store(target, registry=registry, **options)
+    try:
+        return await open_now(store)
+    except BaseException:
+        if store is not target:
+            await store.aclose()
+        raise

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from typing import Any, Final, Literal
-from urllib.parse import urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history import ConfigurationError, StoreTarget, parse_target
 
 from ._envelope import Identity
 from ._store import FoundryHistoryStore
 from ._wire import DEFAULT_TIMEOUT, check_timeout, harden
 
-__all__ = ["OPTIONS", "QUERY_OPTIONS", "open_foundry_store", "resolve_endpoint"]
+__all__ = ["OPTIONS", "QUERY_OPTIONS", "foundry_store_from_target", "open_foundry_store", "resolve_endpoint"]
 
 OPTIONS: Final = frozenset(
     {"credential", "response_provider", "raise_on_write_error", "cache_size", "timeout", "host_stores"}
 )
 QUERY_OPTIONS: Final = frozenset({"raise_on_write_error", "cache_size", "timeout", "host_stores"})
-"""Options a ``foundry://`` URL may also carry in its query string (keyword arguments win)."""
+"""Options a ``foundry://`` URL may also carry in its query string (given both ways, they must agree)."""
 
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
 _FALSE: Final = frozenset({"false", "0", "no", "off"})
@@ -67,25 +66,18 @@ def _shares_host_storage(endpoint: str) -> bool:
     return bool(config.is_hosted) and hosted_endpoint.lower() == endpoint.rstrip("/").lower()
 
 
-def resolve_endpoint(target: str) -> str:
+def resolve_endpoint(target: str | StoreTarget) -> str:
     """The project endpoint a ``foundry://`` URL names.
 
     ``foundry://`` takes it from ``AgentConfig.from_env().project_endpoint``
     (``FOUNDRY_PROJECT_ENDPOINT``); ``foundry://<host>[/path]`` means ``https://<host>[/path]``.
     """
-    parts = urlsplit(target.strip())
-    if parts.scheme.lower() != "foundry":
-        raise ConfigurationError(f"Not a foundry:// URL: {target!r}.")
-    if parts.fragment:
-        raise ConfigurationError(f"foundry:// URLs take no fragment, got {target!r}.")
-    if parts.username or parts.password:
-        raise ConfigurationError(
-            f"foundry:// URLs carry no credentials, got {target!r}; pass credential=... (an async Azure credential)."
-        )
-    if parts.netloc:
-        return f"https://{parts.netloc}{parts.path.rstrip('/')}"
-    if parts.path.strip("/"):
-        raise ConfigurationError(f"foundry:// URL {target!r} has a path but no host; use foundry://<host>/<path>.")
+    parsed = _checked(target)
+    host, path = parsed.host, parsed.location[len(parsed.host) :]
+    if host:
+        return f"https://{host}{path.rstrip('/')}"
+    if path.strip("/"):
+        raise ConfigurationError(f"foundry:// URL {parsed.url!r} has a path but no host; use foundry://<host>/<path>.")
     from azure.ai.agentserver.core import AgentConfig
 
     try:
@@ -103,6 +95,21 @@ def resolve_endpoint(target: str) -> str:
     return endpoint
 
 
+def _checked(target: str | StoreTarget) -> StoreTarget:
+    """``target`` parsed, and checked to be a plain ``foundry://`` URL (no fragment, no credentials)."""
+    parsed = parse_target(target) if isinstance(target, str) else target
+    if parsed.scheme != "foundry":
+        raise ConfigurationError(f"Not a foundry:// URL: {parsed.redacted!r}.")
+    if parsed.fragment:
+        raise ConfigurationError(f"foundry:// URLs take no fragment, got {parsed.redacted!r}.")
+    if "@" in parsed.host:
+        raise ConfigurationError(
+            f"foundry:// URLs carry no credentials, got {parsed.redacted!r}; pass credential=... "
+            "(an async Azure credential)."
+        )
+    return parsed
+
+
 def open_foundry_store(target: str = "foundry://", /, **options: Any) -> FoundryHistoryStore:
     """Open ``foundry://`` or ``foundry://<host>[/path]``.
 
@@ -114,33 +121,37 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
     connect and then to answer, per attempt; default 30), ``host_stores`` (``"auto"``, the default:
     true in a Foundry container whose project endpoint is this store's; ``True`` / ``False``): the
     serving host stores each turn in this storage itself, so ``append`` leaves the turn to it. The
-    last four may also be given in the URL's query (``foundry://host/path?timeout=10``); keyword
-    arguments win.
+    last four may also be given in the URL's query (``foundry://host/path?timeout=10``); given both
+    ways, they must agree.
     """
-    query = url_query_options(target.strip(), label="foundry")
-    not_in_query = sorted(set(query) - QUERY_OPTIONS)
+    return foundry_store_from_target(parse_target(target, **options))
+
+
+def foundry_store_from_target(target: StoreTarget) -> FoundryHistoryStore:
+    """The store a parsed ``foundry://`` target names, with its options (what the plugin's factory builds)."""
+    not_in_query = sorted(set(target.query) - QUERY_OPTIONS)
     if not_in_query:
         raise ConfigurationError(
-            f"The foundry URL {target!r} has the query option(s) {not_in_query}; a URL may carry "
+            f"The foundry URL {target.redacted!r} has the query option(s) {not_in_query}; a URL may carry "
             f"{sorted(QUERY_OPTIONS)} (pass credential= / response_provider= as keyword arguments)."
         )
-    unknown = sorted(set(options) - OPTIONS)
+    unknown = sorted(set(target.keywords) - OPTIONS)
     if unknown:
         raise ConfigurationError(
             f"The foundry backend does not take the options {unknown}; it takes {sorted(OPTIONS)}."
         )
-    merged: dict[str, Any] = {**query, **options}
+    merged = target.options
     credential = merged.get("credential")
     provider = merged.get("response_provider")
     raise_on_write_error = _flag(
         "raise_on_write_error",
         merged.get("raise_on_write_error", False),
-        text_ok="raise_on_write_error" not in options,
+        text_ok="raise_on_write_error" in target.from_url,
     )
-    cache_size = _cache_size(merged.get("cache_size", 4096), text_ok="cache_size" not in options)
+    cache_size = _cache_size(merged.get("cache_size", 4096), text_ok="cache_size" in target.from_url)
     timeout = check_timeout(merged.get("timeout", DEFAULT_TIMEOUT))
     host_stores = _flag(
-        "host_stores", merged.get("host_stores", "auto"), auto=True, text_ok="host_stores" not in options
+        "host_stores", merged.get("host_stores", "auto"), auto=True, text_ok="host_stores" in target.from_url
     )
     identity = Identity.from_env()
     if provider is not None:
@@ -197,8 +208,7 @@ def open_foundry_store(target: str = "foundry://", /, **options: Any) -> Foundry
     )
 
 
-def resolve_endpoint_if_given(target: str) -> None:
+def resolve_endpoint_if_given(target: StoreTarget) -> None:
     """Check the URL's form when a provider is passed (its endpoint, if any, is then unused)."""
-    parts = urlsplit(target.strip())
-    if parts.scheme.lower() != "foundry" or parts.fragment:
-        raise ConfigurationError(f"Not a plain foundry:// URL: {target!r}.")
+    if target.scheme != "foundry" or target.fragment:
+        raise ConfigurationError(f"Not a plain foundry:// URL: {target.redacted!r}.")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._open import open_foundry_store
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._open import foundry_store_from_target
 
-    return open_foundry_store(target, **options)
+    return foundry_store_from_target(target)
 
 
 @hookimpl

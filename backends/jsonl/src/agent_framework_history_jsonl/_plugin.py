@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
-
-
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._url import open_jsonl_store
-
-    return open_jsonl_store(target, **options)
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
-def _exists(target: str, /) -> bool:
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._url import jsonl_store_from_target
+
+    return jsonl_store_from_target(target)
+
+
+def _exists(target: StoreTarget, /) -> bool:
     import os
 
-    from ._url import root_from_url
+    from ._url import root_of
 
-    return os.path.isdir(root_from_url(target))
+    return os.path.isdir(root_of(target))
 
 
 @hookimpl

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history import ConfigurationError, StoreTarget, parse_target
+from agent_framework_history._target import local_path
 
 from ._store import DEFAULT_INLINE_WRITE_LIMIT, DEFAULT_MAX_OPEN_FILES, JsonlHistoryStore
 
-__all__ = ["DEFAULT_ROOT", "open_jsonl_store", "root_from_url"]
+__all__ = ["DEFAULT_ROOT", "jsonl_store_from_target", "open_jsonl_store", "root_from_url", "root_of"]
 
 DEFAULT_ROOT: Final = "./.af-history"
 """The directory ``jsonl://`` (and the backend name ``jsonl``) opens, relative to the current directory."""
 
-_DRIVE_RE: Final = re.compile(r"^/[A-Za-z]:[/\\]")
 _CHOICES: Final = {"durability": ("flush", "fsync"), "on_corrupt": ("raise", "skip")}
 _INTS: Final = {"inline_write_limit": DEFAULT_INLINE_WRITE_LIMIT, "max_open_files": DEFAULT_MAX_OPEN_FILES}
 _OPTIONS: Final = (*_CHOICES, *_INTS)
@@ -35,26 +33,16 @@ def root_from_url(url: str) -> str:
 
     The path is percent-decoded (``%20`` for a space).
     """
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "jsonl":
-        raise ConfigurationError(f"Not a jsonl:// URL: {url!r}. {_FORMS}")
-    if parts.fragment:
-        raise ConfigurationError(f"jsonl:// URLs take no #fragment: {url!r}.")
-    host, path = parts.netloc, unquote(parts.path)
-    if host in (".", ".."):
-        return host + path if path else host
-    if host:
-        raise ConfigurationError(
-            f"The jsonl URL {url!r} names {host!r} where a host would go, which is ambiguous "
-            f"(it could mean ./{host}{path} or {path or '/'}). {_FORMS}"
-        )
-    if not path:
-        return DEFAULT_ROOT
-    if path in ("/.", "/..") or path.startswith(("/./", "/../")):
-        return path[1:]
-    if _DRIVE_RE.match(path):
-        return path[1:]
-    return path
+    return root_of(parse_target(url))
+
+
+def root_of(target: StoreTarget) -> str:
+    """The directory a parsed ``jsonl://`` target names (see :func:`root_from_url`)."""
+    if target.scheme != "jsonl":
+        raise ConfigurationError(f"Not a jsonl:// URL: {target.redacted!r}. {_FORMS}")
+    if target.fragment:
+        raise ConfigurationError(f"jsonl:// URLs take no #fragment: {target.redacted!r}.")
+    return local_path(target, default=DEFAULT_ROOT, forms=_FORMS)
 
 
 def _convert(name: str, value: Any, where: str) -> Any:
@@ -74,6 +62,18 @@ def _convert(name: str, value: Any, where: str) -> Any:
     return value
 
 
+def jsonl_store_from_target(target: StoreTarget) -> JsonlHistoryStore:
+    """The store a parsed ``jsonl://`` target names, with its options (what the plugin's factory builds)."""
+    root = root_of(target)
+    unknown = target.unknown_options(_OPTIONS)
+    if unknown:
+        raise ConfigurationError(
+            f"The jsonl backend has no option {', '.join(repr(u) for u in unknown)}; it takes {', '.join(_OPTIONS)}."
+        )
+    chosen = {name: _convert(name, value, target.where(name).capitalize()) for name, value in target.options.items()}
+    return JsonlHistoryStore(root, **chosen)
+
+
 def open_jsonl_store(target: str = "jsonl://", /, **options: Any) -> JsonlHistoryStore:
     """Open the store a ``jsonl://`` URL names, with options from its query and/or keywords.
 
@@ -81,23 +81,4 @@ def open_jsonl_store(target: str = "jsonl://", /, **options: Any) -> JsonlHistor
     ``inline_write_limit`` (bytes), ``max_open_files``. A URL query (``?durability=fsync``) and a
     keyword may both give an option only if they agree.
     """
-    root = root_from_url(target)
-    unknown = sorted(set(options) - set(_OPTIONS))
-    query = url_query_options(target, label="jsonl")
-    unknown += sorted(set(query) - set(_OPTIONS))
-    if unknown:
-        raise ConfigurationError(
-            f"The jsonl backend has no option {', '.join(repr(u) for u in unknown)}; it takes {', '.join(_OPTIONS)}."
-        )
-    chosen: dict[str, Any] = {}
-    for name in _OPTIONS:
-        from_query = _convert(name, query[name], f"In {target!r}") if name in query else None
-        from_kwargs = _convert(name, options[name], "open_store() keyword") if name in options else None
-        if from_query is not None and from_kwargs is not None and from_query != from_kwargs:
-            raise ConfigurationError(
-                f"{name} is {from_query!r} in the URL {target!r} but {from_kwargs!r} as a keyword; give it once."
-            )
-        value = from_kwargs if from_kwargs is not None else from_query
-        if value is not None:
-            chosen[name] = value
-    return JsonlHistoryStore(root, **chosen)
+    return jsonl_store_from_target(parse_target(target, **options))

@@ -11,15 +11,14 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit
 
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 
-from agent_framework_history import ConfigurationError, Item, SessionKey, clone_item
+from agent_framework_history import Item, SessionKey, StoreTarget, clone_item, parse_target
 from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
 from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
 
-from ._store import MemoryHistoryStore
+from ._store import MemoryHistoryStore, memory_name
 
 __all__ = ["MemoryResponseStore", "MemorySessionRecords", "open_memory_response_store", "open_memory_session_records"]
 
@@ -66,15 +65,6 @@ class _Records:
 _NAMED_RESPONSES: Final[dict[str, _Responses]] = {}
 _NAMED_RECORDS: Final[dict[str, _Records]] = {}
 _NAMED_LOCK: Final = threading.Lock()
-
-
-def _name(target: str, options: dict[str, Any]) -> str | None:
-    if options:
-        raise ConfigurationError(f"The memory backend takes no options, got {sorted(options)}.")
-    parts = urlsplit(target)
-    if parts.scheme.lower() != "memory" or parts.query or parts.fragment:
-        raise ConfigurationError(f"Expected memory:// or memory://NAME (no query or fragment), got {target!r}.")
-    return unquote(parts.netloc + parts.path).strip("/") or None
 
 
 class MemoryResponseStore(ResponseStoreBase):
@@ -206,9 +196,19 @@ class MemorySessionRecords(SessionRecords):
 
 def open_memory_response_store(target: str = "memory://", /, **options: Any) -> MemoryResponseStore:
     """A response store on ``memory://`` (private) or ``memory://NAME`` (shared by name)."""
-    return MemoryResponseStore(_name(target, options))
+    return MemoryResponseStore(memory_name(parse_target(target, **options)))
 
 
 def open_memory_session_records(target: str = "memory://", /, **options: Any) -> MemorySessionRecords:
     """Session records on ``memory://`` (private) or ``memory://NAME`` (shared by name)."""
-    return MemorySessionRecords(_name(target, options))
+    return MemorySessionRecords(memory_name(parse_target(target, **options)))
+
+
+def memory_response_store_from_target(target: StoreTarget) -> MemoryResponseStore:
+    """The response store a parsed ``memory://`` target names (what the plugin builds)."""
+    return MemoryResponseStore(memory_name(target))
+
+
+def memory_session_records_from_target(target: StoreTarget) -> MemorySessionRecords:
+    """The session records a parsed ``memory://`` target names (what the plugin builds)."""
+    return MemorySessionRecords(memory_name(target))

@@ -5,25 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._store import open_memory_store
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._store import memory_store_from_target
 
-    return open_memory_store(target, **options)
-
-
-def _response_store(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_memory_response_store
-
-    return open_memory_response_store(target, **options)
+    return memory_store_from_target(target)
 
 
-def _session_records(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_memory_session_records
+def _response_store(target: StoreTarget, /) -> Any:
+    from ._hosting import memory_response_store_from_target
 
-    return open_memory_session_records(target, **options)
+    return memory_response_store_from_target(target)
+
+
+def _session_records(target: StoreTarget, /) -> Any:
+    from ._hosting import memory_session_records_from_target
+
+    return memory_session_records_from_target(target)
 
 
 @hookimpl

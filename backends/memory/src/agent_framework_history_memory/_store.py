@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from agent_framework_history import (
     AllPartitions,
@@ -20,11 +20,13 @@ from agent_framework_history import (
     Item,
     SessionActivity,
     SessionKey,
+    StoreTarget,
     clone_item,
+    parse_target,
 )
 from agent_framework_history._chains import ChainIndex, Turn, new_head
 
-__all__ = ["MemoryHistoryStore", "open_memory_store"]
+__all__ = ["MemoryHistoryStore", "memory_name", "memory_store_from_target", "open_memory_store"]
 
 logger = logging.getLogger("agent_framework_history.memory")
 
@@ -170,14 +172,22 @@ def _warn_unknown(head: str, key: SessionKey) -> None:
     )
 
 
+def memory_name(target: StoreTarget) -> str | None:
+    """The name a ``memory://NAME`` target shares its data under (``None`` for a private ``memory://``)."""
+    if target.scheme != "memory":
+        raise ConfigurationError(f"Not a memory:// URL: {target.redacted!r}.")
+    if target.query or target.fragment:
+        raise ConfigurationError(f"memory:// URLs take no query or fragment: {target.redacted!r}.")
+    if target.options:
+        raise ConfigurationError(f"The memory backend takes no options, got {sorted(target.options)}.")
+    return unquote(target.location).strip("/") or None
+
+
+def memory_store_from_target(target: StoreTarget) -> MemoryHistoryStore:
+    """The store a parsed ``memory://`` target names (what the plugin's factory builds)."""
+    return MemoryHistoryStore(memory_name(target))
+
+
 def open_memory_store(target: str = "memory://", /, **options: Any) -> MemoryHistoryStore:
     """Open ``memory://`` (private) or ``memory://NAME`` (shared by name in this process)."""
-    if options:
-        raise ConfigurationError(f"The memory backend takes no options, got {sorted(options)}.")
-    parts = urlsplit(target)
-    if parts.scheme.lower() != "memory":
-        raise ConfigurationError(f"Not a memory:// URL: {target!r}.")
-    name = unquote(parts.netloc + parts.path).strip("/") or None
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"memory:// URLs take no query or fragment: {target!r}.")
-    return MemoryHistoryStore(name)
+    return memory_store_from_target(parse_target(target, **options))

@@ -7,11 +7,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history import ConfigurationError, StoreTarget, parse_target
+from agent_framework_history._target import redact_url, scheme_of
 
-__all__ = ["SCHEMES", "PostgresSettings", "parse_settings", "redact_dsn"]
+__all__ = ["SCHEMES", "PostgresSettings", "parse_settings", "redact_dsn", "settings_of"]
 
 SCHEMES: Final = ("postgresql", "postgres")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -131,55 +131,50 @@ def _check_ports(target: str, netloc: str) -> None:
 
 def redact_dsn(dsn: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(dsn)
-    if "@" not in parts.netloc:
-        return dsn
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    return urlunsplit(parts._replace(netloc=f"{user}{':***' if colon else ''}@{hosts}"))
+    return redact_url(dsn)
 
 
 def parse_settings(target: str, /, **options: Any) -> PostgresSettings:
     """Split ``target`` into asyncpg's DSN and this backend's settings.
 
     This backend's settings may come as URL query parameters
-    (``postgresql://host/db?schema=agents&pool_max_size=20``) or as keyword options; a
-    keyword option wins over the same query parameter. They are removed from the URL
-    before it reaches asyncpg, which would otherwise send them to the server.
+    (``postgresql://host/db?schema=agents&pool_max_size=20``) or as keyword options; given both
+    ways, they must agree. They are removed from the URL before it reaches asyncpg, which would
+    otherwise send them to the server.
     """
     if not isinstance(target, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise ConfigurationError(f"A postgres target must be a URL string, got {type(target).__name__}.")
-    parts = urlsplit(target)
-    if parts.scheme.lower() not in SCHEMES:
+    if scheme_of(target) not in SCHEMES:  # before parsing, so a foreign URL is named as such
         raise ConfigurationError(
             f"Not a PostgreSQL URL: {redact_dsn(target)!r}; use postgresql://user@host:5432/database "
             "(postgres:// works too)."
         )
-    if parts.fragment:
-        raise ConfigurationError(f"PostgreSQL URLs take no #fragment: {redact_dsn(target)!r}.")
-    _check_ports(target, parts.netloc)
-    unknown = sorted(set(options) - set(_PARSERS))
+    return settings_of(parse_target(target, **options))
+
+
+def settings_of(target: StoreTarget) -> PostgresSettings:
+    """The settings a parsed ``postgresql://`` target names (what the plugin's factories build on).
+
+    Options of this backend come from the query or keywords; every other query parameter stays in
+    the DSN exactly as written, for asyncpg; other keyword options are refused.
+    """
+    if target.scheme not in SCHEMES:
+        raise ConfigurationError(
+            f"Not a PostgreSQL URL: {target.redacted!r}; use postgresql://user@host:5432/database "
+            "(postgres:// works too)."
+        )
+    if target.fragment:
+        raise ConfigurationError(f"PostgreSQL URLs take no #fragment: {target.redacted!r}.")
+    _check_ports(target.url, target.host)
+    unknown = sorted(set(target.keywords) - set(_PARSERS))
     if unknown:
         raise ConfigurationError(
             f"Unknown postgres option(s) {unknown}; the options are {sorted(_PARSERS)}. "
             "Connection parameters (sslmode, application_name, …) belong in the URL."
         )
-    raw: dict[str, object] = {}
-    kept: list[str] = []  # the other parameters, exactly as written
-    for piece in parts.query.split("&") if parts.query else []:
-        parsed = parse_qsl(piece, keep_blank_values=True)
-        name, value = parsed[0] if parsed else (piece, "")
-        if name in _PARSERS:
-            if name in raw:
-                raise ConfigurationError(f"The postgres URL gives {name} twice: {redact_dsn(target)!r}.")
-            raw[name] = value
-        elif piece:
-            kept.append(piece)
-    raw.update(options)
-    settings: dict[str, Any] = {name: _PARSERS[name](name, value) for name, value in raw.items()}
-    # Rebuilt by hand: urlunsplit would drop the "//" of a URL with no host ("postgresql:///db").
-    dsn = f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{'&'.join(kept)}" if kept else "")
-    result = PostgresSettings(dsn=dsn, **settings)
+    own = {name: value for name, value in target.options.items() if name in _PARSERS}
+    settings: dict[str, Any] = {name: _PARSERS[name](name, value) for name, value in own.items()}
+    result = PostgresSettings(dsn=target.url_without(_PARSERS), **settings)
     if result.pool_min_size > result.pool_max_size:
         raise ConfigurationError(
             f"postgres option pool_min_size ({result.pool_min_size}) is larger than pool_max_size"

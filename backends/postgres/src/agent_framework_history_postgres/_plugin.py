@@ -12,28 +12,31 @@ import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 DRIVER = "asyncpg"
 """The driver module this backend needs."""
 
 
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._store import open_postgres_store
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._config import settings_of
+    from ._store import PostgresHistoryStore
 
-    return open_postgres_store(target, **options)
-
-
-def _response_store(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_postgres_response_store
-
-    return open_postgres_response_store(target, **options)
+    return PostgresHistoryStore(settings_of(target))
 
 
-def _session_records(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_postgres_session_records
+def _response_store(target: StoreTarget, /) -> Any:
+    from ._config import settings_of
+    from ._hosting import PostgresResponseStore
 
-    return open_postgres_session_records(target, **options)
+    return PostgresResponseStore(settings_of(target))
+
+
+def _session_records(target: StoreTarget, /) -> Any:
+    from ._config import settings_of
+    from ._hosting import PostgresSessionRecords
+
+    return PostgresSessionRecords(settings_of(target))
 
 
 def missing_driver() -> str | None:

@@ -201,8 +201,11 @@ class PostgresHistoryStore(HistoryStoreBase):
     # -- the pool ---------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Open the pool and create or migrate the tables now rather than on first use."""
+        """Open the pool and create or migrate the tables now rather than on first use (as :meth:`open` does)."""
         self._check_open("connect")
+        await self._get_pool()
+
+    async def _do_open(self) -> None:
         await self._get_pool()
 
     async def _get_pool(self) -> asyncpg.Pool[asyncpg.Record]:

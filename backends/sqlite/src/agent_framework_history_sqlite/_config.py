@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history import ConfigurationError, StoreTarget
+from agent_framework_history import parse_target as parse_store_target
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -18,6 +18,7 @@ __all__ = [
     "Mode",
     "SQLiteConfig",
     "Synchronous",
+    "config_of",
     "parse_target",
 ]
 
@@ -110,42 +111,46 @@ def _mode(value: object) -> Mode:
     )
 
 
-def _path_from_url(target: str) -> str:
-    parts = urlsplit(target)
-    if parts.scheme.lower() != "sqlite":
-        raise ConfigurationError(f"Not a sqlite:// URL: {target!r}; use sqlite:///relative/path.db.")
-    if parts.fragment:
-        raise ConfigurationError(f"sqlite:// URLs take no '#fragment': {target!r}.")
-    if parts.netloc:
+def _path_of(target: StoreTarget) -> str:
+    if target.scheme != "sqlite":
+        raise ConfigurationError(f"Not a sqlite:// URL: {target.redacted!r}; use sqlite:///relative/path.db.")
+    if target.fragment:
+        raise ConfigurationError(f"sqlite:// URLs take no '#fragment': {target.redacted!r}.")
+    if target.host:
         raise ConfigurationError(
-            f"Cannot read the SQLite URL {target!r}: the part after 'sqlite://' must start with '/'. "
-            f"Write sqlite:///{parts.netloc}{parts.path} for a path relative to the working directory, "
+            f"Cannot read the SQLite URL {target.redacted!r}: the part after 'sqlite://' must start with '/'. "
+            f"Write sqlite:///{target.location} for a path relative to the working directory, "
             f"or sqlite:////absolute/path.db for an absolute one."
         )
-    if not parts.path:
+    if not target.location:
         return str(DEFAULT_PATH)
-    path = unquote(parts.path[1:])
+    path = target.path[1:]
     if not path:
         raise ConfigurationError(
-            f"The SQLite URL {target!r} names no file. Write sqlite:///history.db (relative), "
+            f"The SQLite URL {target.redacted!r} names no file. Write sqlite:///history.db (relative), "
             "sqlite:////abs/history.db (absolute), sqlite:///:memory: (in memory), or sqlite:// for the default "
             f"{DEFAULT_PATH.as_posix()}."
         )
     return path
 
 
-def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
-    """Read a ``sqlite://`` URL and keyword options (which win over the URL's query string)."""
-    path = _path_from_url(target.strip())
-    merged: dict[str, Any] = {**url_query_options(target.strip(), label="SQLite"), **options}
-    unknown = sorted(set(merged) - set(_OPTIONS))
+def config_of(target: StoreTarget) -> SQLiteConfig:
+    """The settings a parsed ``sqlite://`` target names: its file and options (``busy_timeout``, ...)."""
+    path = _path_of(target)
+    unknown = target.unknown_options(_OPTIONS)
     if unknown:
         raise ConfigurationError(
-            f"Unknown SQLite store option(s) {unknown} for {target!r}; the options are {list(_OPTIONS)}."
+            f"Unknown SQLite store option(s) {unknown} for {target.redacted!r}; the options are {list(_OPTIONS)}."
         )
+    options = target.options
     return SQLiteConfig(
         path,
-        busy_timeout=merged.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
-        synchronous=merged.get("synchronous", "normal"),
-        mode=merged.get("mode", "rw"),
+        busy_timeout=options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT),
+        synchronous=options.get("synchronous", "normal"),
+        mode=options.get("mode", "rw"),
     )
+
+
+def parse_target(target: str, options: Mapping[str, Any]) -> SQLiteConfig:
+    """Read a ``sqlite://`` URL and keyword options (given both ways, an option must have the same value)."""
+    return config_of(parse_store_target(target, **options))

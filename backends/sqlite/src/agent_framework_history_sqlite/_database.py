@@ -1,7 +1,10 @@
 """One ``sqlite3`` connection driven from its own thread: each operation is one trip to that thread.
 
 The connection is opened, used and closed on a single worker thread, so the event loop never
-waits on SQLite and calls from many tasks are run one after another. The one exception is
+waits on SQLite and calls from many tasks are run one after another. Building a ``Database`` does
+no I/O: the file is opened (checked, set up, migrated, with busy retries up to ``busy_timeout``) by
+the first operation, on the worker, or by :meth:`Database.open`; a failed open is tried again by
+the next one. The one exception is
 :meth:`Database.glance`: a point read of a few index entries, run where it is asked on a second
 connection that never waits for a lock (busy timeout zero), for a path where the trip to the worker
 costs more than the read; whatever it cannot answer at once goes to the worker. An operation is a plain
@@ -54,7 +57,7 @@ _MAX_BACKOFF: Final = 0.05
 
 
 class Database:
-    """The store's connection. Construction opens the file, checks and migrates its schema."""
+    """The store's connection, opened on the worker by the first operation (or :meth:`open`)."""
 
     def __init__(self, config: SQLiteConfig) -> None:
         self.config = config
@@ -68,14 +71,14 @@ class Database:
         self._glance_failed = False
         self._checkpointer: Checkpointer | None = None
         self._writes = 0
+        self._closed = False
         self._worker = Worker("af-history-sqlite")
-        try:
-            self._conn = self._worker.call(self._open)
-        except BaseException:
-            self._worker.stop()
-            raise
 
     # -- on the event loop ----------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open the file now (check, set up, migrate it) on the worker; nothing happens when it is open."""
+        await self._worker.run(self._connection)
 
     async def read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker (outside any explicit transaction)."""
@@ -108,12 +111,15 @@ class Database:
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation`` on the worker inside one ``BEGIN IMMEDIATE`` transaction."""
-        if self.read_only is not None:
-            raise ReadOnlyDatabaseError(
-                f"{self.where} is open read-only: {self.read_only}. Appending and deleting need a database this "
-                "process can write; copy the file to a writable place to change it."
-            )
+        if self.read_only is not None:  # known once open: refused without a trip to the worker
+            raise self._read_only_error()
         return await self._worker.run(lambda: self._run(operation, True))
+
+    def _read_only_error(self) -> ReadOnlyDatabaseError:
+        return ReadOnlyDatabaseError(
+            f"{self.where} is open read-only: {self.read_only}. Appending and deleting need a database this "
+            "process can write; copy the file to a writable place to change it."
+        )
 
     async def close(self) -> None:
         glance, self._glance_conn = self._glance_conn, None
@@ -129,10 +135,18 @@ class Database:
 
     # -- on the worker thread -------------------------------------------------------------
 
-    def _run(self, operation: Callable[[sqlite3.Connection], T], write: bool) -> T:
-        conn = self._conn
-        if conn is None:  # pragma: no cover - the store never calls after close
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection, opening the file first when no operation has yet."""
+        if self._closed:
             raise HistoryStoreError(f"The connection to {self.where} is closed.")
+        if self._conn is None:
+            self._conn = self._open()
+        return self._conn
+
+    def _run(self, operation: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        conn = self._connection()
+        if write and self.read_only is not None:  # opened read-only by this very call
+            raise self._read_only_error()
         if not write:
             return self._retrying(conn, lambda: operation(conn))
         result = self._retrying(conn, lambda: _transaction(conn, operation))
@@ -279,6 +293,7 @@ class Database:
         return version
 
     def _close(self) -> None:
+        self._closed = True
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.close()

@@ -5,32 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._store import open_sqlite_store
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._config import config_of
+    from ._store import SQLiteHistoryStore
 
-    return open_sqlite_store(target, **options)
-
-
-def _response_store(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_sqlite_response_store
-
-    return open_sqlite_response_store(target, **options)
+    return SQLiteHistoryStore.from_config(config_of(target))
 
 
-def _session_records(target: str, /, **options: Any) -> Any:
-    from ._hosting import open_sqlite_session_records
+def _response_store(target: StoreTarget, /) -> Any:
+    from ._config import config_of
+    from ._hosting import SQLiteResponseStore
 
-    return open_sqlite_session_records(target, **options)
+    return SQLiteResponseStore(config_of(target))
 
 
-def _exists(target: str, /) -> bool:
-    from ._config import parse_target
+def _session_records(target: StoreTarget, /) -> Any:
+    from ._config import config_of
+    from ._hosting import SQLiteSessionRecords
+
+    return SQLiteSessionRecords(config_of(target))
+
+
+def _exists(target: StoreTarget, /) -> bool:
+    from ._config import config_of
     from ._files import exists, locate
 
-    config = parse_target(target, {})
+    config = config_of(target)
     file = locate(config)
     return file is None or exists(file, config.describe())
 

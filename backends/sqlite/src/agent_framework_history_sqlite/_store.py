@@ -47,8 +47,10 @@ class SQLiteHistoryStore(HistoryStoreBase):
     """Keeps histories in a SQLite database, safe for many tasks, threads and processes at once.
 
     ``path`` is a file (created with its parent directories when missing) or ``":memory:"``
-    for a private in-memory database. Opening checks the file and migrates its schema, so a
-    bad file fails here rather than at the first call. A file this process cannot write, or
+    for a private in-memory database. Building the store does no I/O: the file is opened
+    (checked, set up, its schema migrated) on the store's worker thread by the first call, or
+    by ``await store.open()`` / ``async with store``, which raise the errors of a bad file
+    there; the event loop never waits for it. A file this process cannot write, or
     ``mode="ro"``, is opened read-only (see :attr:`read_only`): loading and listing work,
     ``append`` and ``delete`` raise :class:`ReadOnlyDatabaseError`.
 
@@ -100,7 +102,10 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     @property
     def read_only(self) -> str | None:
-        """Why the store is read-only (``mode="ro"``, a file or directory it cannot write), else ``None``."""
+        """Why the store is read-only (``mode="ro"``, a file or directory it cannot write), else ``None``.
+
+        Known once the store is open (after ``await store.open()`` or the first call).
+        """
         return self._db.read_only
 
     def __repr__(self) -> str:
@@ -208,6 +213,9 @@ class SQLiteHistoryStore(HistoryStoreBase):
     async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
         partition = _partition(key)
         return await self._db.write(lambda conn: delete_idle(conn, partition, before))
+
+    async def _do_open(self) -> None:
+        await self._db.open()
 
     async def _do_close(self) -> None:
         await self._db.close()

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
@@ -21,10 +20,6 @@ T = TypeVar("T")
 
 _Deliver = Callable[[Any, BaseException | None], None]
 _Job = tuple[Callable[[], Any], _Deliver, Callable[[], bool]] | None
-
-
-def _never() -> bool:
-    return False
 
 
 class Worker:
@@ -69,19 +64,6 @@ class Worker:
 
         self._jobs.put((function, deliver, future.cancelled))
         return await future
-
-    def call(self, function: Callable[[], T]) -> T:
-        """Run ``function`` on the thread and wait for it here (from a thread that is not this one)."""
-        future: Future[T] = Future()
-
-        def deliver(result: Any, exc: BaseException | None) -> None:
-            if exc is None:
-                future.set_result(result)
-            else:
-                future.set_exception(exc)
-
-        self._jobs.put((function, deliver, _never))
-        return future.result()
 
     def stop(self, *, wait: bool = True) -> None:
         """Let the thread finish the jobs already queued, then end; ``wait`` joins it (unless called on it)."""

@@ -13,12 +13,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import unquote, urlsplit
 
 from agent_framework import FileHistoryProvider
 
+from .._errors import ConfigurationError
 from .._keys import SessionKey
 from .._store import Item
+from .._target import local_path, parse_target
 from ..conversion import to_items
 from ._errors import CliError
 
@@ -34,23 +35,20 @@ def is_file_history(target: str) -> bool:
 
 
 def _directory(target: str) -> Path:
-    """The directory a ``file-history://`` URL names, read like ``jsonl://`` URLs.
+    """The directory a ``file-history://`` URL names, read like ``jsonl://`` URLs (see :func:`local_path`).
 
     ``file-history:///abs/dir`` is absolute; ``file-history://./dir`` and ``file-history:///./dir``
     are relative to the working directory.
     """
     forms = "write file-history:///absolute/dir or file-history://./relative/dir"
-    parts = urlsplit(target)
-    if parts.query or parts.fragment:
-        raise CliError(f"Cannot read {target!r}: file-history:// URLs take no query or fragment; {forms}.")
-    host, raw = parts.netloc, unquote(parts.path)
-    if host in (".", ".."):
-        raw = host + raw
-    elif host:
-        raise CliError(f"Cannot read {target!r}: {host!r} stands where a host would go; {forms}.")
-    elif raw in ("/.", "/..") or raw.startswith(("/./", "/../")):
-        raw = raw[1:]
-    if not raw or raw == "/":
+    try:
+        parsed = parse_target(target)
+        if parsed.options or parsed.fragment:
+            raise CliError(f"Cannot read {target!r}: file-history:// URLs take no query or fragment; {forms}.")
+        raw = local_path(parsed, default=None, forms=f"To migrate from a FileHistoryProvider directory, {forms}.")
+    except ConfigurationError as exc:
+        raise CliError(str(exc)) from exc
+    if raw == "/":
         raise CliError(f"{target!r} names no directory; {forms}.")
     path = Path(raw)
     if not path.is_dir():

@@ -10,7 +10,7 @@ import click
 
 from .._keys import ALL, AllPartitions, SessionKey
 from .._plugins import get_registry
-from .._selector import find_backend, open_target, resolve_target
+from .._selector import find_backend, open_now, open_target, resolve_target
 from .._store import Capability, HistoryStore
 from ._errors import CliError
 
@@ -42,8 +42,8 @@ def describe_target(target: str | None) -> str:
 
 def _require_existing(target: str, label: str) -> None:
     """Refuse a store its backend says is not there (a missing file or directory), before opening creates it."""
-    spec, url = find_backend(target, get_registry())
-    if spec.exists is not None and not spec.exists(url):
+    spec, parsed = find_backend(target, get_registry())
+    if spec.exists is not None and not spec.exists(parsed):
         raise CliError(
             f"The store {label} does not exist (no such file or directory); check the URL. "
             "Commands that read a store never create one."
@@ -80,6 +80,7 @@ async def opened(
         _require_existing(chosen, label)
     store = open_target(chosen, get_registry(), **options)
     try:
+        await open_now(store)  # a missing, damaged or unreachable store is reported before the command starts
         if persistent:
             _require_persistent(store, label)
         yield store

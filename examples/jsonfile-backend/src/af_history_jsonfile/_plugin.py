@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, hookimpl
+from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
-def _factory(target: str, /, **options: Any) -> HistoryStore:
-    from ._store import open_jsonfile_store  # imported only when this backend is chosen
+def _factory(target: StoreTarget, /) -> HistoryStore:
+    from ._store import jsonfile_store_from_target  # imported only when this backend is chosen
 
-    return open_jsonfile_store(target, **options)
+    return jsonfile_store_from_target(target)
 
 
 @hookimpl

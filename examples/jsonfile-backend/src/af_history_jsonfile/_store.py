@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from agent_framework_history import (
     AllPartitions,
@@ -20,10 +20,12 @@ from agent_framework_history import (
     HistoryStoreBase,
     Item,
     SessionKey,
+    StoreTarget,
     clone_item,
+    parse_target,
 )
 
-__all__ = ["JsonFileHistoryStore", "open_jsonfile_store"]
+__all__ = ["JsonFileHistoryStore", "jsonfile_store_from_target", "open_jsonfile_store"]
 
 
 class JsonFileHistoryStore(HistoryStoreBase):
@@ -120,18 +122,22 @@ class JsonFileHistoryStore(HistoryStoreBase):
         self._sessions = None
 
 
-def open_jsonfile_store(target: str = "jsonfile://", /, **options: Any) -> JsonFileHistoryStore:
-    """Open ``jsonfile:///absolute/file.json`` or ``jsonfile://./relative/file.json``."""
-    if options:
-        raise ConfigurationError(f"The jsonfile backend takes no options, got {sorted(options)}.")
-    parts = urlsplit(target)
-    if parts.scheme.lower() != "jsonfile":
-        raise ConfigurationError(f"Not a jsonfile:// URL: {target!r}.")
-    if parts.query or parts.fragment:
-        raise ConfigurationError(f"jsonfile:// URLs take no query or fragment: {target!r}.")
-    path = unquote(parts.netloc + parts.path)
+def jsonfile_store_from_target(target: StoreTarget) -> JsonFileHistoryStore:
+    """The store a parsed ``jsonfile://`` target names (the core parsed the URL and merged the options)."""
+    if target.scheme != "jsonfile":
+        raise ConfigurationError(f"Not a jsonfile:// URL: {target.url!r}.")
+    if target.query or target.fragment:
+        raise ConfigurationError(f"jsonfile:// URLs take no query or fragment: {target.url!r}.")
+    if target.options:
+        raise ConfigurationError(f"The jsonfile backend takes no options, got {sorted(target.options)}.")
+    path = unquote(target.location)
     if not path:
         raise ConfigurationError(
-            f"{target!r} names no file; write jsonfile:///absolute/history.json or jsonfile://./history.json."
+            f"{target.url!r} names no file; write jsonfile:///absolute/history.json or jsonfile://./history.json."
         )
     return JsonFileHistoryStore(path)
+
+
+def open_jsonfile_store(target: str = "jsonfile://", /, **options: Any) -> JsonFileHistoryStore:
+    """Open ``jsonfile:///absolute/file.json`` or ``jsonfile://./relative/file.json``."""
+    return jsonfile_store_from_target(parse_target(target, **options))
