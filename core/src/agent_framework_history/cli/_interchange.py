@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from .._base import check_items
+from .._errors import InterchangeError
 from .._json import dumps_item, loads_json
 from .._keys import SessionKey
 from .._nonfinite import stored_form
@@ -47,10 +48,6 @@ HEADER: Final = {"format": FORMAT, "version": FORMAT_VERSION}
 
 #: Items appended per ``append`` call while importing.
 BATCH: Final = 500
-
-
-class InterchangeError(ValueError):
-    """The file is not a valid interchange file; the message names the line."""
 
 
 @dataclass(frozen=True, slots=True)
