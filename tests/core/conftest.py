@@ -5,20 +5,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent_framework_history import (
-    AllPartitions,
-    AppendResult,
-    BackendRegistry,
-    BackendSpec,
-    Capability,
-    HistoryStore,
-    HistoryStoreBase,
-    Item,
-    SessionKey,
-    clone_item,
-    hookimpl,
-    set_registry,
-)
+from agent_framework_history import AppendResult, Capability, HistoryStore, Item, SessionKey
+from agent_framework_history._plugins import BackendRegistry, set_registry
+from agent_framework_history.backend import AllPartitions, BackendSpec, HistoryStoreBase, clone_item, hookimpl
 
 
 class ListStore(HistoryStoreBase):

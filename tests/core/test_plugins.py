@@ -5,16 +5,9 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import (
-    DISABLE_ENV,
-    BackendConflictError,
-    BackendRegistry,
-    BackendSpec,
-    UnknownBackendError,
-    available_backends,
-    hookimpl,
-    open_store,
-)
+from agent_framework_history import BackendConflictError, UnknownBackendError, available_backends, open_store
+from agent_framework_history._plugins import DISABLE_ENV, BackendRegistry
+from agent_framework_history.backend import BackendSpec, hookimpl
 
 from .conftest import ListStore, opened, plugin_for
 

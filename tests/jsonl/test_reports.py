@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent_framework_history import CorruptDataError, SessionKey, dumps_item
+from agent_framework_history import CorruptDataError, SessionKey
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item
 from agent_framework_history_jsonl import FileReport, JsonlHistoryStore, RepairResult
 

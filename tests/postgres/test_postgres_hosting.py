@@ -16,15 +16,9 @@ from azure.ai.agentserver.responses import PlatformContext
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from hypothesis import HealthCheck, given, settings
 
-from agent_framework_history import (
-    ALL,
-    ConfigurationError,
-    SessionConflictError,
-    SessionKey,
-    open_response_store,
-    open_session_records,
-)
+from agent_framework_history import ALL, ConfigurationError, SessionConflictError, SessionKey, open_response_store
 from agent_framework_history import open_store as open_history_store
+from agent_framework_history._hosting import open_session_records
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
 from agent_framework_history.testing import response_envelope as envelope
 from agent_framework_history.testing import response_message as message

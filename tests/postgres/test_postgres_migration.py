@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_framework_history import ALL, ConfigurationError, SessionKey, dumps_item
+from agent_framework_history import ALL, ConfigurationError, SessionKey
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
 

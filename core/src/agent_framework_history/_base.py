@@ -86,7 +86,7 @@ def check_items(items: object) -> list[Item]:
 
     Every item must be a dict with a non-empty string ``type`` and ``id`` (without NUL characters:
     backends keep ids in text columns, which cannot hold NUL), holding only what
-    :func:`~agent_framework_history.clone_json` accepts. This is the one check that decides, for every
+    :func:`~agent_framework_history.backend.clone_json` accepts. This is the one check that decides, for every
     backend, which items can be stored; an :class:`InvalidArgumentError` (a ``ValueError``) names the item's
     index and the JSON path.
 

@@ -40,7 +40,9 @@ def _check_text(field: str, value: object, *, optional: bool) -> None:
         hint = " (use None for the anonymous partition)" if optional else ""
         raise InvalidArgumentError(f"SessionKey.{field} must not be empty{hint}.")
     if len(value) > _MAX_KEY_LENGTH:
-        raise InvalidArgumentError(f"SessionKey.{field} is {len(value)} characters long; the limit is {_MAX_KEY_LENGTH}.")
+        raise InvalidArgumentError(
+            f"SessionKey.{field} is {len(value)} characters long; the limit is {_MAX_KEY_LENGTH}."
+        )
     if "\x00" in value:
         raise InvalidArgumentError(f"SessionKey.{field} must not contain NUL characters: {value!r}.")
     if not value.isascii():

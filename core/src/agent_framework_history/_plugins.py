@@ -154,7 +154,7 @@ class _HookSpecs:
 
         Example, in a module named by an ``agent_framework_history`` entry point::
 
-            from agent_framework_history import BackendSpec, hookimpl
+            from agent_framework_history.backend import BackendSpec, hookimpl
 
             @hookimpl
             def history_store_backends():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history.backend import ConfigurationError, url_query_options
 
 from ._envelope import Identity
 from ._store import FoundryHistoryStore

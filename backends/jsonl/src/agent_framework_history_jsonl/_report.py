@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent_framework_history import SessionKey
+from agent_framework_history.backend import SessionKey
 
 from ._lines import LineProblem
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     ALL,
     AllPartitions,
     AppendResult,
@@ -24,10 +24,11 @@ from agent_framework_history import (
     Item,
     SessionActivity,
     SessionKey,
+    Turn,
     check_key,
     dumps_item,
+    new_head,
 )
-from agent_framework_history._chains import Turn, new_head
 
 from . import _io
 from ._dirs import (

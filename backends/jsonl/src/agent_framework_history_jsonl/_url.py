@@ -6,7 +6,7 @@ import re
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history.backend import ConfigurationError, url_query_options
 
 from ._store import DEFAULT_INLINE_WRITE_LIMIT, DEFAULT_MAX_OPEN_FILES, JsonlHistoryStore
 

@@ -15,9 +15,19 @@ from urllib.parse import unquote, urlsplit
 
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 
-from agent_framework_history import ConfigurationError, Item, SessionKey, clone_item
-from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
-from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
+from agent_framework_history.backend import (
+    ABSENT,
+    ConfigurationError,
+    Item,
+    NewResponse,
+    ResponseRow,
+    ResponseStoreBase,
+    SessionKey,
+    SessionRecords,
+    Version,
+    clone_item,
+    conflict,
+)
 
 from ._store import MemoryHistoryStore
 

@@ -10,19 +10,21 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainIndex,
     ChainTail,
     ConfigurationError,
     HistoryStoreBase,
     Item,
     SessionActivity,
     SessionKey,
+    Turn,
     clone_item,
+    new_head,
 )
-from agent_framework_history._chains import ChainIndex, Turn, new_head
 
 __all__ = ["MemoryHistoryStore", "open_memory_store"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history.backend import ConfigurationError
 
 __all__ = ["SCHEMES", "PostgresSettings", "parse_settings", "redact_dsn"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
-from agent_framework_history import ConfigurationError, url_query_options
+from agent_framework_history.backend import ConfigurationError, url_query_options
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
