@@ -27,7 +27,7 @@ from ._errors import (
 )
 from ._hosting import open_response_store, open_session_store
 from ._keys import ALL, SessionKey
-from ._lazy import lazy_exports
+from ._lazy import lazy_exports as _lazy_exports
 from ._plugins import BackendInfo, available_backends
 from ._provider import HistoryStoreProvider
 from ._selector import Selection, is_hosted, open_store, resolve_target
@@ -130,7 +130,7 @@ _MOVED: Final[dict[str, tuple[str, str]]] = {
     "HEAD_STATE_KEY": ("._provider", _internal("agent_framework_history._provider", "the provider keeps its state")),
 }
 
-__getattr__, __dir__ = lazy_exports(
+__getattr__, __dir__ = _lazy_exports(
     __name__,
     {name: home for name, (home, _) in _MOVED.items()},
     __all__,
