@@ -92,7 +92,7 @@ def test_the_backend_namespace_holds_what_a_backend_needs() -> None:
 def test_a_name_that_left_the_top_level_still_works_and_warns_where_it_went(name: str) -> None:
     home, _ = MOVED[name]
     module = importlib.import_module(home, "agent_framework_history")
-    with pytest.warns(DeprecationWarning) as caught:
+    with pytest.warns(DeprecationWarning, match=rf"^agent_framework_history\.{name} is deprecated") as caught:
         value = getattr(agent_framework_history, name)
     assert value is getattr(module, name)
     [warning] = caught.list
@@ -104,7 +104,7 @@ def test_a_name_that_left_the_top_level_still_works_and_warns_where_it_went(name
     else:
         assert f"agent_framework_history{home}" in message or "open_session_store" in message
     # Every use warns again (the name is not cached on the package).
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match=rf"^agent_framework_history\.{name} is deprecated"):
         exec(f"from agent_framework_history import {name}", {})
 
 
@@ -112,7 +112,7 @@ def test_an_unknown_name_is_still_an_attribute_error() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(AttributeError, match="no_such_name"):
-            agent_framework_history.no_such_name  # noqa: B018
+            agent_framework_history.no_such_name
 
 
 def _deprecated_uses(tree: ast.AST) -> list[str]:
