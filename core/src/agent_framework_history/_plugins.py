@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -215,10 +215,6 @@ class BackendRegistry:
             self._warned.add(text)
             logger.warning("%s", text)
 
-    @property
-    def plugin_manager(self) -> pluggy.PluginManager:
-        return self._pm
-
     def register(self, plugin: object, *, distribution: str | None = None, version: str | None = None) -> None:
         """Register a plugin object (a module or instance holding ``@hookimpl`` functions)."""
         with self._lock:
@@ -279,11 +275,10 @@ class BackendRegistry:
             snapshot = _Snapshot()
             hook_failures: list[BackendInfo] = []  # found again by every build (a register() starts a new one)
             infos: dict[str, BackendInfo] = {}
-            for impl in self._pm.hook.history_store_backends.get_hookimpls():
+            for impl, call in self._callers():
                 origin = self._origins.get(id(impl.plugin), _Origin())
                 try:
-                    result: Any = impl.function()
-                    specs = list(result) if result is not None else []
+                    specs = [spec for result in call() for spec in result]
                     for spec in specs:
                         if not isinstance(spec, BackendSpec):
                             raise TypeError(f"history_store_backends yielded {spec!r}, not a BackendSpec")
@@ -307,6 +302,21 @@ class BackendRegistry:
             snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + self._failures + hook_failures
             self._snapshot = snapshot
             return snapshot
+
+    def _callers(self) -> list[tuple[pluggy.HookImpl, Callable[[], list[Iterable[BackendSpec]]]]]:
+        """Each implementation of the hook, with a caller that runs it alone through the plugin manager.
+
+        Calls through ``pm.hook`` (here a subset of it) are what ``pm.trace`` and
+        ``pm.add_hookcall_monitoring`` see; one caller per plugin, the others left out, keeps a
+        broken plugin from hiding the rest.
+        """
+        impls = self._pm.hook.history_store_backends.get_hookimpls()
+        plugins = [impl.plugin for impl in impls]
+        callers: list[tuple[pluggy.HookImpl, Callable[[], list[Iterable[BackendSpec]]]]] = []
+        for impl in impls:
+            others = [plugin for plugin in plugins if plugin is not impl.plugin]
+            callers.append((impl, self._pm.subset_hook_caller("history_store_backends", others)))
+        return callers
 
     @staticmethod
     def _add(snapshot: _Snapshot, entry: _Entry, infos: dict[str, BackendInfo]) -> None:
