@@ -16,7 +16,13 @@ from azure.ai.agentserver.responses import PlatformContext
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from hypothesis import HealthCheck, given, settings
 
-from agent_framework_history import ALL, ConfigurationError, SessionConflictError, SessionKey, open_response_store
+from agent_framework_history import (
+    ALL,
+    SchemaVersionError,
+    SessionConflictError,
+    SessionKey,
+    open_response_store,
+)
 from agent_framework_history import open_store as open_history_store
 from agent_framework_history._hosting import open_session_records
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
@@ -543,10 +549,10 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
         LATEST_VERSION + 1,
     )
     newer = open_response_store(url(dsn, schema))
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
         await newer.get_response("caresp_1", context=alice_u)
     await newer.aclose()
     records = open_session_records(url(dsn, schema))
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}"):
         await records.read("-", "s")
     await records.aclose()
