@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 from azure.ai.agentserver.responses import (
@@ -86,7 +87,8 @@ def describe_storage_error(exc: FoundryStorageError) -> str:
 def unavailable(exc: ServiceRequestError | ServiceResponseError, note: str) -> FoundryUnavailableError:
     """The :class:`FoundryUnavailableError` for azure-core's transport error ``exc``: its message and notes,
     and ``note`` (what was asked, what to check). Raise it ``from exc``."""
-    kind = next(wrapper for azure, wrapper in _UNAVAILABLE if isinstance(exc, azure))
+    # The azure-core base takes the cause as error= (kept as inner_exception).
+    kind: Callable[..., FoundryUnavailableError] = next(w for azure, w in _UNAVAILABLE if isinstance(exc, azure))
     error = kind(exc.message, error=exc)
     for earlier in getattr(exc, "__notes__", []):
         error.add_note(earlier)
