@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any, cast
 
 from azure.ai.agentserver.responses import (
@@ -87,9 +86,9 @@ def describe_storage_error(exc: FoundryStorageError) -> str:
 def unavailable(exc: ServiceRequestError | ServiceResponseError, note: str) -> FoundryUnavailableError:
     """The :class:`FoundryUnavailableError` for azure-core's transport error ``exc``: its message and notes,
     and ``note`` (what was asked, what to check). Raise it ``from exc``."""
-    # The azure-core base takes the cause as error= (kept as inner_exception).
-    kind: Callable[..., FoundryUnavailableError] = next(w for azure, w in _UNAVAILABLE if isinstance(exc, azure))
-    error = kind(exc.message, error=exc)
+    kind = next(wrapper for azure, wrapper in _UNAVAILABLE if isinstance(exc, azure))
+    error = kind(exc.message)
+    setattr(error, "inner_exception", exc.inner_exception)  # noqa: B010 - azure-core: the transport error underneath
     for earlier in getattr(exc, "__notes__", []):
         error.add_note(earlier)
     error.add_note(note)
