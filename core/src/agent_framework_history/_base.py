@@ -12,6 +12,7 @@ from ._errors import InvalidArgumentError, StoreClosedError, UnsupportedOperatio
 from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
 from ._nonfinite import check_marker, decode_items, stored_form
+from ._storage_check import StorageReport
 from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
 from ._windows import window_start
 
@@ -257,6 +258,18 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
             return stale
         return [activity for activity in stale if await self._do_delete_idle(activity.key, before)]
 
+    async def check_storage(self, *, repair: bool = False) -> StorageReport:
+        """Inspect the store's own storage for damage a load passes over (:attr:`Capability.CHECK`).
+
+        With ``repair``, also repair what can be repaired safely and report it (:attr:`Capability.REPAIR`).
+        """
+        self._check_open("check_storage")
+        if Capability.CHECK not in self.capabilities:
+            raise UnsupportedOperationError(f"{type(self).__name__} cannot inspect its own storage.")
+        if repair and Capability.REPAIR not in self.capabilities:
+            raise UnsupportedOperationError(f"{type(self).__name__} cannot repair its storage.")
+        return await self._do_check_storage(repair)
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -307,6 +320,10 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
     async def _do_delete_idle(self, key: SessionKey, before: datetime) -> bool:
         """Remove the session only if its latest append is older than ``before``, in one step (no append between)."""
         raise UnsupportedOperationError(f"{type(self).__name__} does not know when its sessions were last used.")
+
+    async def _do_check_storage(self, repair: bool) -> StorageReport:
+        """What is damaged in the storage (and, with ``repair``, what was repaired); :attr:`Capability.CHECK`."""
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot inspect its own storage.")
 
     async def _do_close(self) -> None:
         """Release resources; called once."""

@@ -34,6 +34,7 @@ from ._lazy import lazy_exports
 from ._plugins import BackendSpec, ExtraStoreFactory, StoreFactory, StoreProbe, hookimpl
 from ._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
 from ._session_store import ABSENT, SessionConflictError, SessionRecords, Version, conflict
+from ._storage_check import ProblemKind, StorageProblem, StorageRepair, StorageReport
 from ._store import AppendResult, Capability, ChainTail, HistoryStore, Item, SessionActivity
 from ._urls import url_query_options
 
@@ -61,6 +62,11 @@ __all__ = [
     "Item",
     "SessionActivity",
     "SessionKey",
+    # Inspecting and repairing its own storage (Capability.CHECK / Capability.REPAIR)
+    "ProblemKind",
+    "StorageProblem",
+    "StorageRepair",
+    "StorageReport",
     # The checks every backend shares
     "check_before",
     "check_head",
