@@ -1,8 +1,8 @@
 """Everything a backend author needs, in one namespace: ``from agent_framework_history.backend import ...``.
 
-A backend is a distribution that offers :class:`BackendSpec`\\ s through a ``history_store_backends``
-:data:`hookimpl`, found through the ``agent_framework_history`` entry-point group; its store subclasses
-:class:`HistoryStoreBase`. See the "Writing a backend" guide. Application code imports from
+A backend is a distribution whose ``history_store_backends`` hook (marked with :data:`hookimpl`, in a
+module named by an ``agent_framework_history`` entry point) yields :class:`BackendSpec` objects; its store
+subclasses :class:`HistoryStoreBase`. See the "Writing a backend" guide. Application code imports from
 ``agent_framework_history`` itself; this namespace repeats the store protocol's names (``SessionKey``,
 ``Item``, ``Capability``, …) so a backend needs only one import.
 
