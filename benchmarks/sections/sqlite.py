@@ -95,7 +95,7 @@ async def time_aiosqlite(path: Path, batches: list[list[Item]]) -> float | None:
         import aiosqlite
     except ImportError:
         return None
-    from agent_framework_history import dumps_item
+    from agent_framework_history.backend import dumps_item
     from agent_framework_history_sqlite._chains import _FIND_SESSION, _INSERT_ITEM, _INSERT_TURN, _NEW_SESSION
     from agent_framework_history_sqlite._schema import new_head
 

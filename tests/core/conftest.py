@@ -5,20 +5,15 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent_framework_history import (
+from agent_framework_history import AppendResult, Capability, HistoryStore, Item, SessionKey
+from agent_framework_history._plugins import BackendRegistry, set_registry
+from agent_framework_history.backend import (
     AllPartitions,
-    AppendResult,
-    BackendRegistry,
     BackendSpec,
-    Capability,
-    HistoryStore,
     HistoryStoreBase,
-    Item,
-    SessionKey,
     StoreTarget,
     clone_item,
     hookimpl,
-    set_registry,
 )
 
 

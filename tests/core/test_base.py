@@ -6,17 +6,9 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import (
-    AppendResult,
-    ChainTail,
-    Item,
-    SessionKey,
-    StoreClosedError,
-    check_items,
-    check_key,
-    check_limit,
-)
+from agent_framework_history import AppendResult, ChainTail, Item, SessionKey, StoreClosedError
 from agent_framework_history._base import WINDOW_SLACK
+from agent_framework_history.backend import check_items, check_key, check_limit
 
 from .conftest import ListStore
 

@@ -14,10 +14,8 @@ import pytest
 
 from agent_framework_history import (
     ALL,
-    AllPartitions,
     Capability,
     ChainTail,
-    HistoryStoreBase,
     Item,
     SessionActivity,
     SessionKey,
@@ -25,6 +23,7 @@ from agent_framework_history import (
     UnsupportedOperationError,
 )
 from agent_framework_history._base import WINDOW_SLACK, check_before, check_head
+from agent_framework_history.backend import AllPartitions, HistoryStoreBase
 
 from .conftest import ListStore
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from agent_framework import Content, Message
 
-from agent_framework_history import dumps_item, loads_item
+from agent_framework_history.backend import dumps_item, loads_item
 from agent_framework_history.conversion import EXTENSION_KEY, to_items, to_messages
 
 

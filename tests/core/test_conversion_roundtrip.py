@@ -14,7 +14,7 @@ from agent_framework._types import ContentType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_framework_history import dumps_item, loads_item
+from agent_framework_history.backend import dumps_item, loads_item
 from agent_framework_history.conversion import EXTENSION_KEY, read_items, to_items, to_messages
 
 CONTENT_TYPES: tuple[str, ...] = get_args(ContentType)

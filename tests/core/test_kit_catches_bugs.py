@@ -16,9 +16,8 @@ BROKEN_STORES = textwrap.dedent(
 
     import pytest_asyncio
 
-    from agent_framework_history import (
-        AppendResult, Capability, HistoryStoreBase, SessionActivity, SessionKey, clone_item,
-    )
+    from agent_framework_history import AppendResult, Capability, SessionActivity, SessionKey
+    from agent_framework_history.backend import HistoryStoreBase, clone_item
     from agent_framework_history.testing import HistoryStoreConformance
 
 

@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import (
-    BackendRegistry,
-    BackendSpec,
-    HistoryStoreError,
-    StoreTarget,
-    hookimpl,
-    open_store,
-    open_store_async,
-)
+from agent_framework_history import HistoryStoreError, open_store, open_store_async
+from agent_framework_history._plugins import BackendRegistry
+from agent_framework_history.backend import BackendSpec, StoreTarget, hookimpl
 
 from .conftest import ListStore
 

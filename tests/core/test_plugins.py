@@ -5,16 +5,9 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import (
-    DISABLE_ENV,
-    BackendConflictError,
-    BackendRegistry,
-    BackendSpec,
-    UnknownBackendError,
-    available_backends,
-    hookimpl,
-    open_store,
-)
+from agent_framework_history import BackendConflictError, UnknownBackendError, available_backends, open_store
+from agent_framework_history._plugins import DISABLE_ENV, BackendRegistry
+from agent_framework_history.backend import BackendSpec, hookimpl
 
 from .conftest import list_store, opened, plugin_for
 
@@ -160,3 +153,45 @@ def test_a_broken_hook_is_reported_once_however_often_the_backends_are_looked_up
     assert [(i.distribution, i.error) for i in failed] == [("broken-dist", "RuntimeError: driver missing")]
     warnings = [r.getMessage() for r in caplog.records if "driver missing" in r.getMessage()]
     assert warnings == ["History backend plugin broken-dist failed: RuntimeError: driver missing"]
+
+
+def test_the_hook_is_called_through_the_plugin_manager_so_monitoring_and_tracing_see_it(
+    registry: BackendRegistry,
+) -> None:
+    class Broken:
+        @hookimpl
+        def history_store_backends(self) -> list[BackendSpec]:
+            raise RuntimeError("driver missing")
+
+    good = plugin_for("good", "good")
+    registry.register(Broken(), distribution="broken-dist")
+    registry.register(good, distribution="good-dist")
+    pm = registry._pm
+    seen: list[tuple[str, list[object]]] = []
+    finished: list[tuple[str, BaseException | None]] = []
+
+    def before(name: str, impls: Any, kwargs: Any) -> None:
+        seen.append((name, [impl.plugin for impl in impls]))
+
+    def after(outcome: Any, name: str, impls: Any, kwargs: Any) -> None:
+        finished.append((name, outcome.exception))
+
+    undo = pm.add_hookcall_monitoring(before, after)
+    traced: list[str] = []
+    pm.trace.root.setwriter(traced.append)
+    untrace = pm.enable_tracing()
+    try:
+        assert registry.names() == ["good"]  # the broken plugin does not hide the good one
+    finally:
+        undo()
+        untrace()
+        pm.trace.root.setwriter(None)
+    # One call per plugin, each running that plugin alone, each through pluggy's hook execution.
+    assert sorted(len(plugins) for _, plugins in seen) == [1, 1]
+    assert {name for name, _ in seen} == {"history_store_backends"}
+    assert any(plugins == [good] for _, plugins in seen)
+    outcomes = sorted((type(exc).__name__ if exc else "ok") for _, exc in finished)
+    assert outcomes == ["RuntimeError", "ok"]
+    assert any("history_store_backends" in line for line in traced)
+    [failed] = [i for i in registry.available() if i.error]
+    assert failed.error == "RuntimeError: driver missing"

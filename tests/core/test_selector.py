@@ -5,15 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_framework_history import (
-    CONFIG_ENV,
-    HOSTED_STORE_ENV,
-    STORE_ENV,
-    BackendRegistry,
-    ConfigurationError,
-    open_store,
-    resolve_target,
-)
+from agent_framework_history import ConfigurationError, open_store, resolve_target
+from agent_framework_history._plugins import BackendRegistry
+from agent_framework_history._selector import CONFIG_ENV, HOSTED_STORE_ENV, STORE_ENV
 
 from .conftest import ListStore, opened, plugin_for
 

@@ -7,17 +7,10 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import (
-    BackendRegistry,
-    BackendSpec,
-    ConfigurationError,
-    HistoryStore,
-    StoreTarget,
-    hookimpl,
-    open_store,
-    parse_target,
-)
+from agent_framework_history import ConfigurationError, HistoryStore, open_store
+from agent_framework_history._plugins import BackendRegistry
 from agent_framework_history._target import local_path, normalise_name, normalise_scheme, redact_url, scheme_of
+from agent_framework_history.backend import BackendSpec, StoreTarget, hookimpl, parse_target
 
 from .conftest import ListStore
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from agent_framework_history import ALL, SessionKey, check_items, check_limit, clone_json, loads_item
+from agent_framework_history import ALL, SessionKey
 from agent_framework_history._json import MAX_DEPTH, MAX_INT, MIN_INT, loads_json
 from agent_framework_history._keys import check_partition_value
 from agent_framework_history._nonfinite import decode_items
+from agent_framework_history.backend import check_items, check_limit, clone_json, loads_item
 
 from .conftest import ListStore
 

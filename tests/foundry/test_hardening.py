@@ -17,9 +17,14 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from agent_framework_history import CorruptDataError, SessionKey, bind_request_context
+from agent_framework_history import CorruptDataError, SessionKey, StoreUnavailableError, bind_request_context
 from agent_framework_history.testing import make_item, make_turn
-from agent_framework_history_foundry import PARTITION_KEY, FoundryHistoryStore, open_foundry_store
+from agent_framework_history_foundry import (
+    PARTITION_KEY,
+    FoundryHistoryStore,
+    FoundryUnavailableError,
+    open_foundry_store,
+)
 from agent_framework_history_foundry.testing import FakeFoundryStorage, Fault, StaticTokenCredential
 
 from .conftest import TLS
@@ -44,8 +49,12 @@ async def test_a_turn_lost_in_transit_is_not_reused_by_another_session(
     fake: FakeFoundryStorage, wire_store: FoundryHistoryStore, chat_a: SessionKey, chat_b: SessionKey
 ) -> None:
     fake.inject(Fault("create", drop=True))  # the server drops the connection: chat A's turn is not stored
-    with pytest.raises((ServiceRequestError, ServiceResponseError)):
+    with pytest.raises((ServiceRequestError, ServiceResponseError)) as caught:
         await wire_store.append(chat_a, [make_item(1, "SECRET of chat A")])
+    # The library's transient error, naming what could not be reached, and still the azure-core error it was.
+    assert isinstance(caught.value, FoundryUnavailableError) and isinstance(caught.value, StoreUnavailableError)
+    assert any("could not be reached for POST" in note for note in caught.value.__notes__)
+    assert isinstance(caught.value.__cause__, (ServiceRequestError, ServiceResponseError))
     result = await wire_store.append(chat_b, [make_item(1, "chat B's own message")])  # same item id msg_1
     assert result.stored == 1
     assert texts(await wire_store.load(chat_b, head=result.head)) == ["chat B's own message"]
@@ -235,6 +244,7 @@ async def test_load_against_a_silent_endpoint_fails_within_the_timeout(silent_en
             await asyncio.wait_for(store.load(SessionKey("s", user="u"), head=_some_head()), BOUND * 2)
         assert time.monotonic() - started < BOUND
     assert any("timeout=0.5s" in note for note in getattr(caught.value, "__notes__", []))
+    assert isinstance(caught.value, StoreUnavailableError)
 
 
 @pytest.mark.asyncio
@@ -247,6 +257,7 @@ async def test_append_against_a_silent_endpoint_fails_within_the_timeout(silent_
         assert time.monotonic() - started < BOUND
         assert store.failed_writes == 0  # a timeout propagates; it is not a swallowed storage error
     assert any("timeout=0.5s" in note for note in getattr(caught.value, "__notes__", []))
+    assert isinstance(caught.value, FoundryUnavailableError)
 
 
 def _some_head() -> str:

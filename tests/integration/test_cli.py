@@ -16,19 +16,9 @@ from agent_framework import FileHistoryProvider, Message
 from click.testing import CliRunner, Result
 
 import agent_framework_history_memory._plugin as memory_plugin
-from agent_framework_history import (
-    AllPartitions,
-    AppendResult,
-    BackendRegistry,
-    BackendSpec,
-    Capability,
-    CorruptDataError,
-    HistoryStoreBase,
-    Item,
-    SessionKey,
-    hookimpl,
-    set_registry,
-)
+from agent_framework_history import AppendResult, Capability, CorruptDataError, Item, SessionKey
+from agent_framework_history._plugins import BackendRegistry, set_registry
+from agent_framework_history.backend import AllPartitions, BackendSpec, HistoryStoreBase, hookimpl
 from agent_framework_history.cli import FORMAT, FORMAT_VERSION, app
 
 HEADER = json.dumps({"format": FORMAT, "version": FORMAT_VERSION})

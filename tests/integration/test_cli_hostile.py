@@ -24,18 +24,9 @@ from typing import Any, ClassVar
 import pytest
 from click.testing import CliRunner, Result
 
-from agent_framework_history import (
-    AllPartitions,
-    AppendResult,
-    BackendRegistry,
-    BackendSpec,
-    Capability,
-    HistoryStoreBase,
-    Item,
-    SessionKey,
-    hookimpl,
-    set_registry,
-)
+from agent_framework_history import AppendResult, Capability, Item, SessionKey
+from agent_framework_history._plugins import BackendRegistry, set_registry
+from agent_framework_history.backend import AllPartitions, BackendSpec, HistoryStoreBase, hookimpl
 from agent_framework_history.cli import FORMAT, FORMAT_VERSION, app
 
 HEADER = json.dumps({"format": FORMAT, "version": FORMAT_VERSION})

@@ -16,7 +16,7 @@ import pytest
 
 TOY_PLUGIN = textwrap.dedent(
     """
-    from agent_framework_history import BackendSpec, hookimpl
+    from agent_framework_history.backend import BackendSpec, hookimpl
 
     def _factory(target, **options):
         from agent_framework_history_memory import MemoryHistoryStore

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent_framework_history import ALL, CorruptDataError, SessionKey, dumps_item
+from agent_framework_history import ALL, CorruptDataError, SessionKey
 from agent_framework_history._base import WINDOW_SLACK
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_jsonl import JsonlHistoryStore
 

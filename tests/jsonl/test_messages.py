@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_framework_history import CorruptDataError, SessionKey, StoreClosedError, dumps_item
+from agent_framework_history import CorruptDataError, SessionKey, StoreClosedError
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item
 from agent_framework_history_jsonl import JsonlHistoryStore, _io
 

@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from agent_framework_history import CorruptDataError, SessionKey, dumps_item
+from agent_framework_history import CorruptDataError, SessionKey
+from agent_framework_history.backend import (
+    Capability,
+    ProblemKind,
+    StorageRepair,
+    StorageReport,
+    dumps_item,
+)
 from agent_framework_history.testing import make_item
 from agent_framework_history_jsonl import FileReport, JsonlHistoryStore, RepairResult
 
@@ -94,6 +101,27 @@ async def test_repair_reports_the_key_and_path_and_keeps_the_whole_lines(tmp_pat
     assert store.path_for(keys["cut"]).read_text() == whole_lines
     assert store.path_for(keys["whole"]).read_text() == whole_lines + item_line(2) + "\n"
     assert ids(await store.load(keys["cut"])) == ["msg_0", "msg_1"]
+
+
+@pytest.mark.asyncio
+async def test_check_storage_gives_the_typed_report_and_repairs_only_torn_tails(tmp_path: Path) -> None:
+    store = JsonlHistoryStore(tmp_path)
+    assert {Capability.CHECK, Capability.REPAIR} <= store.capabilities
+    cut, bad = SessionKey("cut", user="u"), SessionKey("bad", user="u")
+    whole_lines = item_line(0) + "\n" + item_line(1) + "\n"
+    write(store.path_for(cut), whole_lines + '{"type":"mess')
+    write(store.path_for(bad), item_line(0) + "\n{oops\n")
+    cut_path, bad_path = store.path_for(cut), store.path_for(bad)
+    report = await store.check_storage()
+    kinds = {(p.key, p.kind, p.location, p.repairable) for p in report.problems}
+    assert kinds == {(bad, "corrupt", f"{bad_path}:2", False), (cut, "torn", f"{cut_path}:3", True)}
+    assert all(p.detail.startswith(f"{p.kind} line: ") for p in report.problems)
+    assert report.repaired == () and cut_path.read_text().endswith("mess")  # checking changes nothing
+    repaired = await store.check_storage(repair=True)
+    assert repaired.repaired == (StorageRepair(str(cut_path), "torn last line 3 (removed 13 bytes)", cut),)
+    assert [(p.key, p.kind) for p in repaired.problems] == [(bad, ProblemKind.CORRUPT)]  # a whole line is kept
+    assert cut_path.read_text() == whole_lines and bad_path.read_text() == item_line(0) + "\n{oops\n"
+    assert await store.check_storage(repair=True) == StorageReport(repaired.problems)
 
 
 @pytest.mark.asyncio

@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_framework_history import SessionKey, dumps_item
+from agent_framework_history import SessionKey
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item
 from agent_framework_history_jsonl import JsonlHistoryStore
 

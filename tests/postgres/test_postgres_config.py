@@ -173,7 +173,8 @@ def test_a_missing_driver_is_reported_at_discovery(monkeypatch: pytest.MonkeyPat
     """Without asyncpg the backend is listed with the reason and not offered; asyncpg is not imported to tell."""
     import importlib.util
 
-    from agent_framework_history import BackendRegistry, UnknownBackendError
+    from agent_framework_history import UnknownBackendError
+    from agent_framework_history._plugins import BackendRegistry
 
     real = importlib.util.find_spec
 

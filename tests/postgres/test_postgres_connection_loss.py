@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_framework_history import SessionKey
+from agent_framework_history import SessionKey, StoreUnavailableError
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import (
     Connection,
@@ -103,6 +103,7 @@ async def test_connection_killed_on_the_retry_too_raises_and_writes_nothing(
         await pg_store.append(KEY, [*make_turn(1), make_item("extra")])
     assert len(pids) == 2
     assert "127.0.0.1" in str(caught.value)
+    assert isinstance(caught.value, StoreUnavailableError)
 
     pg_store._in_append_hook = None
     assert _ids(await pg_store.load(KEY)) == ["msg_0u", "msg_0a"]
@@ -181,4 +182,5 @@ async def test_unreachable_server_raises_a_clear_error_without_the_password() ->
     with pytest.raises(PostgresUnavailableError) as caught:
         await store.append(KEY, make_turn(0))
     assert "s3cret" not in str(caught.value)
+    assert isinstance(caught.value, StoreUnavailableError) and isinstance(caught.value, ConnectionError)
     await store.aclose()

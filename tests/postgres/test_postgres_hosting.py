@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 
 from agent_framework_history import (
     ALL,
-    ConfigurationError,
+    SchemaVersionError,
     SessionConflictError,
     SessionKey,
     open_response_store,
-    open_session_records,
 )
 from agent_framework_history import open_store as open_history_store
+from agent_framework_history._hosting import open_session_records
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
 from agent_framework_history.testing import response_envelope as envelope
 from agent_framework_history.testing import response_message as message
@@ -549,10 +549,10 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
         LATEST_VERSION + 1,
     )
     newer = open_response_store(url(dsn, schema))
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
         await newer.get_response("caresp_1", context=alice_u)
     await newer.aclose()
     records = open_session_records(url(dsn, schema))
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}"):
         await records.read("-", "s")
     await records.aclose()

@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_framework_history import ALL, ConfigurationError, SessionKey, dumps_item
+from agent_framework_history import ALL, SchemaVersionError, SessionKey
+from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
 
@@ -154,7 +155,7 @@ async def test_version_1_tables_upgrade_in_place_and_lose_nothing(
         LATEST_VERSION + 1,
     )
     newer = open_postgres_store(dsn, schema=schema)
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
         await newer.connect()
     await newer.aclose()
 

@@ -13,9 +13,9 @@ import pytest
 
 from agent_framework_history import (
     ALL,
-    ConfigurationError,
     CorruptDataError,
     HistoryStoreError,
+    SchemaVersionError,
     SessionKey,
     open_store,
 )
@@ -84,7 +84,7 @@ async def test_tables_newer_than_this_library_are_refused(
         LATEST_VERSION + 1,
     )
     newer = open_postgres_store(dsn, schema=schema)
-    with pytest.raises(ConfigurationError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
+    with pytest.raises(SchemaVersionError, match=rf"at version {LATEST_VERSION + 1}.*upgrade it"):
         await newer.load(SessionKey("s"))
     await newer.aclose()
 

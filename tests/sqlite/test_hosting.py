@@ -12,7 +12,8 @@ import pytest
 import pytest_asyncio
 from azure.ai.agentserver.responses import PlatformContext
 
-from agent_framework_history import ALL, SessionKey, open_response_store, open_session_records, open_store
+from agent_framework_history import ALL, SessionKey, open_response_store, open_store
+from agent_framework_history._hosting import open_session_records
 from agent_framework_history.testing import ResponseStoreConformance, SessionRecordsConformance, host_turn
 from agent_framework_history.testing import response_envelope as envelope
 from agent_framework_history.testing import response_message as message

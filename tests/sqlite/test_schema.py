@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_framework_history import ALL, CorruptDataError, SessionKey
+import agent_framework_history
+from agent_framework_history import ALL, ConfigurationError, CorruptDataError, SessionKey
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_sqlite import SCHEMA_VERSION, SchemaVersionError, SQLiteHistoryStore
 
@@ -220,9 +221,12 @@ async def test_newer_schema_is_refused_without_writing(tmp_path: Path) -> None:
         conn.execute("INSERT INTO af_history_schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
     conn.close()
     before = path.read_bytes()
-    with pytest.raises(SchemaVersionError, match=rf"schema version {SCHEMA_VERSION + 1}.*pip install -U"):
+    with pytest.raises(SchemaVersionError, match=rf"schema version {SCHEMA_VERSION + 1}.*pip install -U") as caught:
         await aopen_now(path)
     assert path.read_bytes() == before
+    # The core's one SchemaVersionError (a ConfigurationError, as postgres raises for the same case).
+    assert SchemaVersionError is agent_framework_history.SchemaVersionError
+    assert isinstance(caught.value, ConfigurationError)
     assert schema_rows(path)[1] == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
 
 

@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any, ClassVar, Self, cast
 
 from ._closing import AsyncClosing
-from ._errors import StoreClosedError, UnsupportedOperationError
+from ._errors import InvalidArgumentError, StoreClosedError, UnsupportedOperationError
 from ._json import MAX_INT, NonFiniteError, clone_json
 from ._keys import ALL, AllPartitions, SessionKey, check_partition_value
 from ._nonfinite import check_marker, decode_items, stored_form
+from ._storage_check import StorageReport
 from ._store import AppendResult, Capability, ChainTail, Item, SessionActivity
 from ._windows import window_start
 
@@ -31,9 +32,9 @@ __all__ = [
 
 
 def check_key(key: object) -> SessionKey:
-    """Return ``key`` when it is a :class:`SessionKey`, else raise ``ValueError``."""
+    """Return ``key`` when it is a :class:`SessionKey`, else raise :class:`InvalidArgumentError`."""
     if not isinstance(key, SessionKey):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"Expected a SessionKey, got {type(key).__name__} {key!r}; "
             "build one with SessionKey(session_id, user=..., chat=...)."
         )
@@ -41,24 +42,24 @@ def check_key(key: object) -> SessionKey:
 
 
 def check_head(head: object) -> str | None:
-    """Return a valid chain head (``None`` or a non-empty string), else raise ``ValueError``."""
+    """Return a valid chain head (``None`` or a non-empty string), else raise :class:`InvalidArgumentError`."""
     if head is None or (isinstance(head, str) and head):
         return head
-    raise ValueError(
+    raise InvalidArgumentError(
         f"head must be None or a chain head string returned by append() (AppendResult.head), "
         f"got {type(head).__name__} {head!r:.80}."
     )
 
 
 def check_before(before: object) -> datetime:
-    """Return ``before`` when it is a timezone-aware ``datetime``, else raise ``ValueError``."""
+    """Return ``before`` when it is a timezone-aware ``datetime``, else raise :class:`InvalidArgumentError`."""
     if not isinstance(before, datetime):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"before must be a datetime, got {type(before).__name__} {before!r:.80}; "
             "for example datetime.now(UTC) - timedelta(days=90)."
         )
     if before.tzinfo is None or before.utcoffset() is None:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"before must be timezone-aware (a naive datetime is ambiguous), got {before!r}; "
             "use datetime.now(UTC) - timedelta(...) or give it a tzinfo."
         )
@@ -66,16 +67,16 @@ def check_before(before: object) -> datetime:
 
 
 def check_limit(limit: object) -> int | None:
-    """Return a valid ``load`` limit (``None`` or an int >= 0), else raise ``ValueError``.
+    """Return a valid ``load`` limit (``None`` or an int >= 0), else raise :class:`InvalidArgumentError`.
 
     A limit beyond any 64-bit count means "everything" and becomes ``None``.
     """
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise ValueError(f"limit must be None or a non-negative int, got {type(limit).__name__} {limit!r}.")
+        raise InvalidArgumentError(f"limit must be None or a non-negative int, got {type(limit).__name__} {limit!r}.")
     if limit < 0:
-        raise ValueError(f"limit must be None or >= 0, got {limit}.")
+        raise InvalidArgumentError(f"limit must be None or >= 0, got {limit}.")
     if limit > MAX_INT:  # more items than any store can hold: all of them (and no 64-bit overflow in a driver)
         return None
     return limit
@@ -86,40 +87,44 @@ def check_items(items: object) -> list[Item]:
 
     Every item must be a dict with a non-empty string ``type`` and ``id`` (without NUL characters:
     backends keep ids in text columns, which cannot hold NUL), holding only what
-    :func:`~agent_framework_history.clone_json` accepts. This is the one check that decides, for every
-    backend, which items can be stored; a ``ValueError`` names the item's index and the JSON path.
+    :func:`~agent_framework_history.backend.clone_json` accepts. This is the one check that decides, for every
+    backend, which items can be stored; an :class:`InvalidArgumentError` (a ``ValueError``) names the item's
+    index and the JSON path.
 
     NaN and ±Infinity are accepted: the copy holds them in the encoded form every backend stores
     (the word as a string, the paths under ``af_nonfinite``), which ``HistoryStoreBase.load`` reads
     back as the numbers. An item already in that form is checked and kept as it is.
     """
     if not isinstance(items, Sequence) or isinstance(items, (str, bytes, dict)):
-        raise ValueError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
+        raise InvalidArgumentError(f"items must be a sequence of item dicts, got {type(items).__name__}.")
     checked: list[Item] = []
     for index, item in enumerate(cast("Sequence[object]", items)):  # what the caller passed: each one is checked
         if not isinstance(item, dict):
-            raise ValueError(f"items[{index}] must be a dict, got {type(item).__name__}.")
+            raise InvalidArgumentError(f"items[{index}] must be a dict, got {type(item).__name__}.")
         typed = cast("dict[str, Any]", item)  # clone_json below checks its keys are strings
         item_type = typed.get("type")
         if not isinstance(item_type, str) or not item_type:
-            raise ValueError(f"items[{index}] needs a non-empty string 'type', got {item_type!r}.")
+            raise InvalidArgumentError(f"items[{index}] needs a non-empty string 'type', got {item_type!r}.")
         item_id = typed.get("id")
         if not isinstance(item_id, str) or not item_id:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"items[{index}] (type {item_type!r}) needs a non-empty string 'id', got {item_id!r}; "
                 "agent_framework_history.conversion.to_items gives every item one."
             )
         if "\x00" in item_id:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"items[{index}].id {item_id!r:.80} contains a NUL character; ids are kept in text columns, "
                 "which cannot hold NUL. Remove it from the id."
             )
         where = f"items[{index}]"
         try:
-            copied = clone_json(typed, where)
-        except NonFiniteError:
-            copied = clone_json(stored_form(typed), where)
-        check_marker(copied, where)  # an item already in the stored form: its paths must be valid
+            try:
+                copied = clone_json(typed, where)
+            except NonFiniteError:
+                copied = clone_json(stored_form(typed), where)
+            check_marker(copied, where)  # an item already in the stored form: its paths must be valid
+        except ValueError as exc:
+            raise InvalidArgumentError(str(exc)) from None
         checked.append(copied)
     return checked
 
@@ -257,6 +262,18 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
             return stale
         return [activity for activity in stale if await self._do_delete_idle(activity.key, before)]
 
+    async def check_storage(self, *, repair: bool = False) -> StorageReport:
+        """Inspect the store's own storage for damage a load passes over (:attr:`Capability.CHECK`).
+
+        With ``repair``, also repair what can be repaired safely and report it (:attr:`Capability.REPAIR`).
+        """
+        self._check_open("check_storage")
+        if Capability.CHECK not in self.capabilities:
+            raise UnsupportedOperationError(f"{type(self).__name__} cannot inspect its own storage.")
+        if repair and Capability.REPAIR not in self.capabilities:
+            raise UnsupportedOperationError(f"{type(self).__name__} cannot repair its storage.")
+        return await self._do_check_storage(repair)
+
     async def aclose(self) -> None:
         if self._closed:
             return
@@ -326,6 +343,10 @@ class HistoryStoreBase(AsyncClosing, abc.ABC):
 
     async def _do_open(self) -> None:
         """Open what the store needs (idempotent; may be called concurrently); by default there is nothing to open."""
+
+    async def _do_check_storage(self, repair: bool) -> StorageReport:
+        """What is damaged in the storage (and, with ``repair``, what was repaired); :attr:`Capability.CHECK`."""
+        raise UnsupportedOperationError(f"{type(self).__name__} cannot inspect its own storage.")
 
     async def _do_close(self) -> None:
         """Release resources; called once."""

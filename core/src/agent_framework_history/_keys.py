@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from ._errors import InvalidArgumentError
+
 __all__ = ["ALL", "AllPartitions", "SessionKey", "check_partition_value"]
 
 _MAX_KEY_LENGTH: Final = 1024
@@ -33,19 +35,21 @@ def _check_text(field: str, value: object, *, optional: bool) -> None:
         return
     if not isinstance(value, str):
         kind = "a string or None" if optional else "a string"
-        raise ValueError(f"SessionKey.{field} must be {kind}, got {type(value).__name__} {value!r}.")
+        raise InvalidArgumentError(f"SessionKey.{field} must be {kind}, got {type(value).__name__} {value!r}.")
     if not value:
         hint = " (use None for the anonymous partition)" if optional else ""
-        raise ValueError(f"SessionKey.{field} must not be empty{hint}.")
+        raise InvalidArgumentError(f"SessionKey.{field} must not be empty{hint}.")
     if len(value) > _MAX_KEY_LENGTH:
-        raise ValueError(f"SessionKey.{field} is {len(value)} characters long; the limit is {_MAX_KEY_LENGTH}.")
+        raise InvalidArgumentError(
+            f"SessionKey.{field} is {len(value)} characters long; the limit is {_MAX_KEY_LENGTH}."
+        )
     if "\x00" in value:
-        raise ValueError(f"SessionKey.{field} must not contain NUL characters: {value!r}.")
+        raise InvalidArgumentError(f"SessionKey.{field} must not contain NUL characters: {value!r}.")
     if not value.isascii():
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"SessionKey.{field} holds a lone surrogate {value[exc.start]!r} at character {exc.start} "
                 f"({value[:60]!r}); UTF-8 cannot store it. Use valid Unicode text."
             ) from None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import pluggy
 
@@ -206,7 +206,7 @@ class _HookSpecs:
 
         Example, in a module named by an ``agent_framework_history`` entry point::
 
-            from agent_framework_history import BackendSpec, hookimpl
+            from agent_framework_history.backend import BackendSpec, hookimpl
 
             @hookimpl
             def history_store_backends():
@@ -276,10 +276,6 @@ class BackendRegistry:
             self._warned.add(text)
             logger.warning("%s", text)
 
-    @property
-    def plugin_manager(self) -> pluggy.PluginManager:
-        return self._pm
-
     def register(self, plugin: object, *, distribution: str | None = None, version: str | None = None) -> None:
         """Register a plugin object (a module or instance holding ``@hookimpl`` functions)."""
         with self._lock:
@@ -340,12 +336,11 @@ class BackendRegistry:
             snapshot = _Snapshot()
             hook_failures: list[BackendInfo] = []  # found again by every build (a register() starts a new one)
             infos: dict[str, BackendInfo] = {}
-            for impl in self._pm.hook.history_store_backends.get_hookimpls():
+            for impl, call in self._callers():
                 origin = self._origins.get(id(impl.plugin), _Origin())
                 try:
-                    result: Any = impl.function()
-                    specs = list(result) if result is not None else []
-                    for spec in specs:
+                    specs = [spec for result in call() for spec in result]
+                    for spec in cast("list[object]", specs):  # a plugin's hook may yield anything
                         if not isinstance(spec, BackendSpec):
                             raise TypeError(f"history_store_backends yielded {spec!r}, not a BackendSpec")
                 except Exception as exc:
@@ -368,6 +363,21 @@ class BackendRegistry:
             snapshot.infos = sorted(infos.values(), key=lambda i: i.name) + self._failures + hook_failures
             self._snapshot = snapshot
             return snapshot
+
+    def _callers(self) -> list[tuple[pluggy.HookImpl, Callable[[], list[Iterable[BackendSpec]]]]]:
+        """Each implementation of the hook, with a caller that runs it alone through the plugin manager.
+
+        Calls through ``pm.hook`` (here a subset of it) are what ``pm.trace`` and
+        ``pm.add_hookcall_monitoring`` see; one caller per plugin, the others left out, keeps a
+        broken plugin from hiding the rest.
+        """
+        impls = self._pm.hook.history_store_backends.get_hookimpls()
+        plugins = [impl.plugin for impl in impls]
+        callers: list[tuple[pluggy.HookImpl, Callable[[], list[Iterable[BackendSpec]]]]] = []
+        for impl in impls:
+            others = [plugin for plugin in plugins if plugin is not impl.plugin]
+            callers.append((impl, self._pm.subset_hook_caller("history_store_backends", others)))
+        return callers
 
     @staticmethod
     def _add(snapshot: _Snapshot, entry: _Entry, infos: dict[str, BackendInfo]) -> None:

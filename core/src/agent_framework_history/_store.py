@@ -40,6 +40,11 @@ class Capability(enum.StrEnum):
     ACTIVITY = "activity"
     """The store knows when each session was last appended to: ``list_activity`` yields it and
     ``prune`` removes the sessions idle since a given time (retention)."""
+    CHECK = "check"
+    """``check_storage`` inspects the store's own storage for damage a load passes over (a write cut
+    short by a crash, a record that is not an item) and returns a typed ``StorageReport``."""
+    REPAIR = "repair"
+    """``check_storage(repair=True)`` also repairs what it safely can (the torn writes), and reports it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ import pytest
 import pytest_asyncio
 from af_history_jsonfile import JsonFileHistoryStore
 
-from agent_framework_history import SessionKey, available_backends, open_store
+from agent_framework_history import available_backends, open_store
+from agent_framework_history.backend import SessionKey
 from agent_framework_history.testing import HistoryStoreConformance, make_turn
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent_framework_history import lazy_exports
+from agent_framework_history.backend import lazy_exports
 
 if TYPE_CHECKING:
     from ._envelope import ORIGINAL_ID_KEY, PARTITION_KEY, Identity
+    from ._errors import FoundryUnavailableError
     from ._open import open_foundry_store, resolve_endpoint
     from ._store import FoundryHistoryStore
 
@@ -22,6 +23,7 @@ __all__ = [
     "ORIGINAL_ID_KEY",
     "PARTITION_KEY",
     "FoundryHistoryStore",
+    "FoundryUnavailableError",
     "Identity",
     "open_foundry_store",
     "resolve_endpoint",
@@ -34,6 +36,7 @@ _HOMES = {
     "open_foundry_store": "._open",
     "resolve_endpoint": "._open",
     "FoundryHistoryStore": "._store",
+    "FoundryUnavailableError": "._errors",
 }
 
 

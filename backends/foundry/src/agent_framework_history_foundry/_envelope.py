@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from azure.ai.agentserver.responses._id_generator import IdGenerator
 
-from agent_framework_history import ConfigurationError, Item
+from agent_framework_history.backend import ConfigurationError, Item
 
 __all__ = [
     "FALLBACK_ITEM_PREFIX",

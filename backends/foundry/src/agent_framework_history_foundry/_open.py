@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from agent_framework_history import ConfigurationError, StoreTarget, parse_target
+from agent_framework_history.backend import ConfigurationError, StoreTarget, parse_target
 
 from ._envelope import Identity
 from ._store import FoundryHistoryStore

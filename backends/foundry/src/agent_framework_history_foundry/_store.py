@@ -20,7 +20,7 @@ from azure.ai.agentserver.responses._id_generator import IdGenerator
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     AppendResult,
     Capability,
     CorruptDataError,

@@ -15,9 +15,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
+from azure.core.exceptions import (
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 
-from agent_framework_history import ConfigurationError, CorruptDataError
+from agent_framework_history.backend import ConfigurationError, CorruptDataError
+
+from ._errors import unavailable
 
 if TYPE_CHECKING:
     from azure.ai.agentserver.responses import FoundryStorageProvider
@@ -85,12 +92,19 @@ class CheckedPipelineClient:
         try:
             answer: AsyncHttpResponse = await self._client.send_request(request, **kwargs)
         except (ServiceRequestTimeoutError, ServiceResponseTimeoutError) as exc:
-            exc.add_note(
+            note = (
                 f"Foundry storage did not answer {request.method} {request.url} within timeout={self.timeout:g}s "
                 "(per attempt, after azure-core's retries). Check that the endpoint is the project endpoint and "
                 "reachable, or open the store with a larger timeout=."
             )
-            raise
+            raise unavailable(exc, note) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise unavailable(
+                exc,
+                f"Foundry storage could not be reached for {request.method} {request.url.split('?', 1)[0]} (after "
+                "azure-core's retries). Check that the endpoint is the project endpoint and reachable; the call "
+                "may be retried.",
+            ) from exc
         if 200 <= answer.status_code < 300:
             self._check(request, answer)
         return answer

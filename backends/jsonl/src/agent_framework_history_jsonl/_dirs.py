@@ -23,7 +23,7 @@ from typing import Final
 
 import aiofiles.os
 
-from agent_framework_history import ALL, AllPartitions, CorruptDataError, SessionKey
+from agent_framework_history.backend import ALL, AllPartitions, CorruptDataError, SessionKey
 
 from . import _io
 from ._paths import (

@@ -20,12 +20,10 @@ __all__ = [
     "line_number",
     "read_range",
     "HAVE_OS_LOCKS",
-    "fsync",
     "lock",
     "pread",
     "pread_sync",
     "unlock",
-    "write_all",
     "write_all_sync",
     "write_and_sync",
 ]
@@ -49,8 +47,6 @@ def _seek_read(fd: int, size: int, offset: int) -> bytes:  # pragma: no cover - 
 pread_sync: Callable[[int, int, int], bytes] = getattr(os, "pread", _seek_read)
 pread: Callable[[int, int, int], Any] = aiofiles.os.wrap(pread_sync)
 """``await pread(fd, n, offset)``: read ``n`` bytes at ``offset`` without moving the file position."""
-fsync: Callable[[int], Any] = aiofiles.os.wrap(os.fsync)
-"""``await fsync(fd)``: push the file's data to the disk."""
 
 
 @functools.cache
@@ -105,10 +101,6 @@ def write_all_sync(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-
-write_all: Callable[[int, bytes], Any] = aiofiles.os.wrap(write_all_sync)
-"""``await write_all(fd, data)``: :func:`write_all_sync` in aiofiles' thread pool."""
 
 
 def _write_and_sync_sync(fd: int, data: bytes, sync: bool, directory: str | None) -> None:

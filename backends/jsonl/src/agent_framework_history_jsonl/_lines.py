@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
-from agent_framework_history import Item, loads_item
+from agent_framework_history.backend import Item, loads_item
 
 __all__ = ["MARKER_KEY", "LineProblem", "Parsed", "Record", "TurnMarker", "dumps_marker", "parse_line", "parse_region"]
 

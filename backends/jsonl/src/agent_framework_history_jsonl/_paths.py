@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from agent_framework_history import SessionKey
+from agent_framework_history.backend import SessionKey
 
 __all__ = [
     "KEY_SIDECAR",

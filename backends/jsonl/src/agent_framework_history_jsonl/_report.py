@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
-from agent_framework_history import SessionKey
+from agent_framework_history.backend import SessionKey
 
 from ._lines import LineProblem
 
@@ -59,3 +59,16 @@ class RepairResult:
     path: Path
     action: RepairAction
     removed_bytes: int = 0
+
+    @property
+    def description(self) -> str:
+        """What was done, in words (``"removed 12 bytes"``)."""
+        return _ACTIONS[self.action].format(removed=self.removed_bytes)
+
+
+_ACTIONS: Final[dict[RepairAction, str]] = {
+    "truncated": "removed {removed} bytes",
+    "terminated": "the whole item kept, its newline added",
+    "none": "already repaired by another writer",
+    "missing": "the file is gone",
+}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     ALL,
     AllPartitions,
     AppendResult,
@@ -22,12 +22,17 @@ from agent_framework_history import (
     CorruptDataError,
     HistoryStoreBase,
     Item,
+    ProblemKind,
     SessionActivity,
     SessionKey,
+    StorageProblem,
+    StorageRepair,
+    StorageReport,
+    Turn,
     check_key,
     dumps_item,
+    new_head,
 )
-from agent_framework_history._chains import Turn, new_head
 
 from . import _io
 from ._dirs import (
@@ -125,6 +130,8 @@ class JsonlHistoryStore(HistoryStoreBase):
             Capability.CHAIN_HEAD,
             Capability.ACTIVITY,
             Capability.LOAD_AFTER,
+            Capability.CHECK,
+            Capability.REPAIR,
             *((Capability.MULTI_PROCESS,) if _io.HAVE_OS_LOCKS else ()),
         }
     )
@@ -674,6 +681,23 @@ class JsonlHistoryStore(HistoryStoreBase):
         """:meth:`check` every session of the partition (``ALL`` by default), one report each."""
         async for key in self.list_sessions(user=user, chat=chat):
             yield await self.check(key)
+
+    async def _do_check_storage(self, repair: bool) -> StorageReport:
+        """:meth:`scan` every session file; with ``repair``, :meth:`repair` each torn last line first."""
+        problems: list[StorageProblem] = []
+        repaired: list[StorageRepair] = []
+        async for file in self.scan():
+            torn = file.torn
+            if repair and torn is not None:
+                result = await self.repair(file.key)
+                detail = f"torn last line {torn.line} ({result.description})"
+                repaired.append(StorageRepair(str(file.path), detail, file.key))
+            problems.extend(
+                StorageProblem(ProblemKind(p.kind), f"{file.path}:{p.line}", f"{p.kind} line: {p.reason}", file.key)
+                for p in file.problems
+                if not (repair and p.kind == "torn")
+            )
+        return StorageReport(tuple(problems), tuple(repaired))
 
     async def repair(self, key: SessionKey) -> RepairResult:
         """Fix a torn last line of ``key``'s file, as the next append would.

@@ -15,8 +15,11 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from agent_framework_history import Item
-from agent_framework_history._chains import ChainIndex, Turn
+from agent_framework_history.backend import (
+    ChainIndex,
+    Item,
+    Turn,
+)
 
 from ._lines import Record, TurnMarker
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from agent_framework_history import ConfigurationError, StoreTarget, parse_target
-from agent_framework_history._target import local_path
+from agent_framework_history.backend import ConfigurationError, StoreTarget, local_path, parse_target
 
 from ._store import DEFAULT_INLINE_WRITE_LIMIT, DEFAULT_MAX_OPEN_FILES, JsonlHistoryStore
 

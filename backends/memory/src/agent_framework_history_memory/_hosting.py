@@ -14,9 +14,20 @@ from typing import Any, Final
 
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 
-from agent_framework_history import Item, SessionKey, StoreTarget, clone_item, parse_target
-from agent_framework_history._response_store import NewResponse, ResponseRow, ResponseStoreBase
-from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
+from agent_framework_history.backend import (
+    ABSENT,
+    Item,
+    NewResponse,
+    ResponseRow,
+    ResponseStoreBase,
+    SessionKey,
+    SessionRecords,
+    StoreTarget,
+    Version,
+    clone_item,
+    conflict,
+    parse_target,
+)
 
 from ._store import MemoryHistoryStore, memory_name
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     AllPartitions,
     AppendResult,
     Capability,
+    ChainIndex,
     ChainTail,
     ConfigurationError,
     HistoryStoreBase,
@@ -21,10 +22,11 @@ from agent_framework_history import (
     SessionActivity,
     SessionKey,
     StoreTarget,
+    Turn,
     clone_item,
+    new_head,
     parse_target,
 )
-from agent_framework_history._chains import ChainIndex, Turn, new_head
 
 __all__ = ["MemoryHistoryStore", "memory_name", "memory_store_from_target", "open_memory_store"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent_framework_history import lazy_exports
+from agent_framework_history.backend import lazy_exports
 
 if TYPE_CHECKING:
     from ._config import SCHEMES, PostgresSettings, parse_settings, redact_dsn

@@ -8,8 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
-from agent_framework_history import ConfigurationError, StoreTarget, parse_target
-from agent_framework_history._target import redact_url, scheme_of
+from agent_framework_history.backend import ConfigurationError, StoreTarget, parse_target, redact_url, scheme_of
 
 __all__ = ["SCHEMES", "PostgresSettings", "parse_settings", "redact_dsn", "settings_of"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from agent_framework_history import HistoryStoreError
+from agent_framework_history.backend import HistoryStoreError, StoreUnavailableError
 
 __all__ = [
     "PostgresServerError",
@@ -14,8 +14,9 @@ __all__ = [
 ]
 
 
-class PostgresUnavailableError(HistoryStoreError, ConnectionError):
-    """The server could not be reached, or the connection broke again after one retry."""
+class PostgresUnavailableError(StoreUnavailableError, ConnectionError):
+    """The server could not be reached, the connection broke again after one retry, or no pooled
+    connection came free in time: the library's :class:`StoreUnavailableError` (and a ``ConnectionError``)."""
 
 
 class PostgresServerError(HistoryStoreError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history.backend import SchemaVersionError
 
 from ._schema import LATEST_VERSION, Names, migrations
 from ._types import Connection
@@ -23,8 +23,8 @@ async def read_version(conn: Connection, names: Names) -> int:
     return int(version or 0)
 
 
-def _too_new(names: Names, version: int) -> ConfigurationError:
-    return ConfigurationError(
+def _too_new(names: Names, version: int) -> SchemaVersionError:
+    return SchemaVersionError(
         f"The history tables in schema {names.schema!r} (prefix {names.prefix!r}) are at version {version}, but this "
         f"agent-framework-history-postgres knows versions up to {LATEST_VERSION}; upgrade it on this replica."
     )

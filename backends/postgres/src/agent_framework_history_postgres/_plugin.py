@@ -12,7 +12,7 @@ import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
+from agent_framework_history.backend import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 DRIVER = "asyncpg"
 """The driver module this backend needs."""

@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Final, TypeVar
 
 import asyncpg
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     AllPartitions,
     AppendResult,
     Capability,

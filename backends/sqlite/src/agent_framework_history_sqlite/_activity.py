@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from agent_framework_history import ALL, AllPartitions, UnsupportedOperationError
+from agent_framework_history.backend import ALL, AllPartitions, UnsupportedOperationError
 
 from ._schema import ACTIVITY_FROM, ITEMS, NO_PARTITION, SESSIONS, read_version
 

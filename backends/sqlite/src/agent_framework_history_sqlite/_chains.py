@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from agent_framework_history import AppendResult
+from agent_framework_history.backend import AppendResult
 
 from ._schema import ITEMS, SESSIONS, TURNS, new_head
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from agent_framework_history import ConfigurationError, StoreTarget
-from agent_framework_history import parse_target as parse_store_target
+from agent_framework_history.backend import ConfigurationError, StoreTarget
+from agent_framework_history.backend import parse_target as parse_store_target
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",

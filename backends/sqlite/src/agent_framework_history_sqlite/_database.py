@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
 
-from agent_framework_history import ConfigurationError, CorruptDataError, HistoryStoreError
+from agent_framework_history.backend import ConfigurationError, CorruptDataError, HistoryStoreError
 
 from ._checkpoint import CHECKPOINT_EVERY, Checkpointer
 from ._config import MEMORY, SQLiteConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from agent_framework_history import CorruptDataError, HistoryStoreError
+from agent_framework_history.backend import CorruptDataError, HistoryStoreError, SchemaVersionError
 
 __all__ = ["DatabaseLockedError", "ReadOnlyDatabaseError", "SchemaVersionError", "is_busy", "primary_code", "translate"]
 
@@ -16,12 +16,8 @@ _SQLITE_LOCKED: Final = 6
 SQLITE_READONLY: Final = 8
 SQLITE_CANTOPEN: Final = 14
 
-
-class SchemaVersionError(HistoryStoreError):
-    """The database was written by a newer release whose schema this one does not know.
-
-    Raised on open, before anything is written to the file.
-    """
+# SchemaVersionError (a database written by a newer release, raised on open before anything is written)
+# is the core's, re-exported here for the code that imported it from this package.
 
 
 class DatabaseLockedError(HistoryStoreError):

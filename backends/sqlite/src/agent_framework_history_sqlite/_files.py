@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent_framework_history import ConfigurationError
+from agent_framework_history.backend import ConfigurationError
 
 from ._config import SQLiteConfig
 

@@ -37,9 +37,20 @@ from typing import Any, Final
 from azure.ai.agentserver.responses.store import ResponseAlreadyExistsError
 from cachetools import LRUCache
 
-from agent_framework_history import CorruptDataError, Item, dumps_item, loads_item
-from agent_framework_history._response_store import Chain, NewResponse, ResponseRow, ResponseStoreBase
-from agent_framework_history._session_store import ABSENT, SessionRecords, Version, conflict
+from agent_framework_history.backend import (
+    ABSENT,
+    Chain,
+    CorruptDataError,
+    Item,
+    NewResponse,
+    ResponseRow,
+    ResponseStoreBase,
+    SessionRecords,
+    Version,
+    conflict,
+    dumps_item,
+    loads_item,
+)
 
 from ._chains import append_rows, append_turn
 from ._config import SQLiteConfig, parse_target

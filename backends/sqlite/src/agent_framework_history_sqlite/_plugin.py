@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agent_framework_history import BackendSpec, HistoryStore, StoreTarget, hookimpl
+from agent_framework_history.backend import BackendSpec, HistoryStore, StoreTarget, hookimpl
 
 
 def _factory(target: StoreTarget, /) -> HistoryStore:

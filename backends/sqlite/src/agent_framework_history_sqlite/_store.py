@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     ALL,
     AllPartitions,
     AppendResult,
@@ -22,8 +22,8 @@ from agent_framework_history import (
     SessionKey,
     dumps_item,
     loads_item,
+    loads_items,
 )
-from agent_framework_history._json import loads_items
 
 from ._activity import delete_idle, list_activity
 from ._chains import Partition, append_turn, load_after_texts, load_chain, load_texts

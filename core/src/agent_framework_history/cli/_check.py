@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._errors import CorruptDataError, HistoryStoreError
@@ -38,9 +37,7 @@ def _label(key: SessionKey) -> str:
     return f"session {key.session_id!r} (user={key.user!r}, chat={key.chat!r})"
 
 
-async def check_sessions(
-    store: HistoryStore, *, label: str, on_session: Callable[[], None] | None = None
-) -> CheckReport:
+async def check_sessions(store: HistoryStore, *, label: str) -> CheckReport:
     """Load every session of every partition; report load errors, items without type/id and repeated ids."""
     report = CheckReport()
     keys = await collect_sessions(store, (ALL, ALL), label=label)
@@ -53,8 +50,6 @@ async def check_sessions(
             if isinstance(exc, CorruptDataError) and exc.location:
                 where = f"{where} at {exc.location}"
             report.problems.append(Problem(where, f"does not load: {type(exc).__name__}: {exc}"))
-            if on_session is not None:
-                on_session()
             continue
         report.items += len(items)
         seen: set[str] = set()
@@ -66,6 +61,4 @@ async def check_sessions(
                 report.problems.append(Problem(_label(key), f"item {index} repeats the id {item_id!r}"))
             else:
                 seen.add(item_id)
-        if on_session is not None:
-            on_session()
     return report

@@ -12,15 +12,18 @@ which skips ids a session already holds, so importing the same file twice change
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any, Final, TextIO
 
 from .._base import check_items
+from .._errors import InterchangeError
 from .._json import dumps_item, is_json_object, loads_json
 from .._keys import SessionKey
 from .._nonfinite import stored_form
 from .._store import HistoryStore, Item
+from ._batches import append_in_batches
 from ._stores import key_json
 
 __all__ = [
@@ -44,13 +47,6 @@ FORMAT_VERSION: Final = 1
 """The version this library writes and the highest it reads."""
 
 HEADER: Final = {"format": FORMAT, "version": FORMAT_VERSION}
-
-#: Items appended per ``append`` call while importing.
-BATCH: Final = 500
-
-
-class InterchangeError(ValueError):
-    """The file is not a valid interchange file; the message names the line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,36 +152,18 @@ def read_records(lines: Iterable[str], where: str) -> Iterator[Record]:
             yield _parse(line, number, where)
 
 
-async def import_records(
-    store: HistoryStore,
-    records: Iterable[Record],
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> ImportResult:
+async def import_records(store: HistoryStore, records: Iterable[Record]) -> ImportResult:
     """Append records to ``store``, batching consecutive items of one session."""
     result = ImportResult()
-    seen: set[SessionKey] = set()
     heads: dict[SessionKey, str | None] = {}
-    batch: list[Item] = []
-    current: SessionKey | None = None
 
-    async def flush() -> None:
-        if current is None or not batch:
-            return
-        outcome = await store.append(current, batch, head=heads.get(current))
-        heads[current] = outcome.head
-        result.stored += outcome.stored
-        if progress is not None:
-            progress(len(batch))
-        batch.clear()
+    def counted(run: Iterable[Record]) -> Iterator[Item]:
+        for record in run:
+            result.read += 1
+            yield record.item
 
-    for record in records:
-        if record.key != current or len(batch) >= BATCH:
-            await flush()
-            current = record.key
-            seen.add(record.key)
-        batch.append(record.item)
-        result.read += 1
-    await flush()
-    result.sessions = len(seen)
+    for key, run in groupby(records, key=lambda record: record.key):
+        stored, heads[key] = await append_in_batches(store, key, counted(run), head=heads.get(key))
+        result.stored += stored
+    result.sessions = len(heads)
     return result

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Protocol
 
 from .._keys import SessionKey
 from .._store import HistoryStore, Item
+from ._batches import append_in_batches
 
-__all__ = ["BATCH", "Migration", "SessionOutcome", "Source", "StoreSource", "copy_session", "migrate"]
-
-BATCH: Final = 500
-"""Items appended per ``append`` call."""
+__all__ = ["Migration", "SessionOutcome", "Source", "StoreSource", "copy_session", "migrate"]
 
 
 class Source(Protocol):
@@ -74,14 +72,7 @@ async def copy_session(
 ) -> SessionOutcome:
     """Append one session's items in batches, then load the destination and check every id arrived."""
     items = await source.load(key)
-    stored = 0
-    head: str | None = None
-    for start in range(0, len(items), BATCH):
-        batch = items[start : start + BATCH]
-        result = await destination.append(key, batch, head=head)
-        head = result.head
-        stored += result.stored
-        on_items(len(batch))
+    stored, head = await append_in_batches(destination, key, items, on_batch=on_items)
     landed = await destination.load(key, head=head)
     present = {item.get("id") for item in landed}
     missing = sum(1 for item in items if item["id"] not in present)

@@ -16,6 +16,7 @@ from .._base import HistoryStoreBase
 from .._errors import StoreClosedError, UnsupportedOperationError
 from .._json import is_json_array
 from .._keys import ALL, SessionKey
+from .._storage_check import StorageChecking, StorageReport
 from .._store import Capability, ChainTail, HistoryStore, Item, SessionActivity
 from ._transcripts import WINDOW_TRANSCRIPTS, shortest_valid_window, window_problems, window_transcript
 
@@ -449,6 +450,32 @@ class HistoryStoreConformance:
                 await self.activity(store)
             with pytest.raises(UnsupportedOperationError):
                 await store.prune(datetime.now(UTC), dry_run=True)
+
+    @pytest.mark.asyncio
+    async def test_check_storage_of_sound_storage_reports_nothing(self, store: HistoryStore) -> None:
+        self.require(store, Capability.CHECK)
+        assert isinstance(store, StorageChecking)
+        await self.session(store, "a").append(make_turn(0))
+        await self.session(store, "b", user="u").append(make_turn(0))
+        report = await store.check_storage()
+        assert isinstance(report, StorageReport)
+        assert (report.problems, report.repaired, report.ok) == ((), (), True)
+        if Capability.REPAIR in store.capabilities:
+            assert await store.check_storage(repair=True) == StorageReport()
+            assert _ids(await self.session(store, "a").load()) == _ids(make_turn(0))  # nothing was changed
+
+    @pytest.mark.asyncio
+    async def test_check_storage_without_the_capability_is_unsupported(self, store: HistoryStore) -> None:
+        if not isinstance(store, StorageChecking):
+            pytest.skip("the store has no check_storage method (it does not derive from HistoryStoreBase)")
+        if Capability.CHECK not in store.capabilities:
+            with pytest.raises(UnsupportedOperationError):
+                await store.check_storage()
+        elif Capability.REPAIR not in store.capabilities:
+            with pytest.raises(UnsupportedOperationError):
+                await store.check_storage(repair=True)
+        else:
+            pytest.skip("the store checks and repairs its storage")
 
     # -- last activity and retention ------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from agent_framework_history import (
+from agent_framework_history.backend import (
     AllPartitions,
     AppendResult,
     Capability,
