@@ -45,7 +45,7 @@ async def test_aclose_ends_the_threads_and_closes_the_files(tmp_path: Path) -> N
             await store.append(SessionKey("s"), make_turn(100 * round_no + n))
         assert len(await store.load(SessionKey("s"))) == 140 * (round_no + 1)
         assert {str(path), f"{path}-wal", f"{path}-shm"} <= set(open_fds(path))  # so the check below means something
-        assert {t.name for t in store_threads()} - {t.name for t in threads_before} >= {
+        assert {t.name for t in store_threads() if t not in threads_before} >= {  # threads, not names: others may leak
             "af-history-sqlite",
             "af-history-sqlite-checkpoint_0",
         }
