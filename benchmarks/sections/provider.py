@@ -46,7 +46,7 @@ async def flat_turns(tmp: Path) -> dict[int, float]:
     Every turn continues the same head (as a host does for each request naming one earlier response),
     so the history it reads stays at its size; the two sizes take turns, round by round.
     """
-    store = SQLiteHistoryStore(tmp / "provider-turns.db")
+    store = await SQLiteHistoryStore(tmp / "provider-turns.db").open()  # opened before any timing
     try:
         provider = HistoryStoreProvider(store)
         bases = {size: await _build(provider, f"history-{size}", size) for size in (SHORT, LONG)}
@@ -82,7 +82,9 @@ async def _run_tasks(tasks: int, turn: Any) -> float:
 
 
 async def ours(tmp: Path, tasks: int, synchronous: Synchronous = "normal") -> float:
-    store = SQLiteHistoryStore(tmp / f"provider-throughput-{tasks}-{synchronous}.db", synchronous=synchronous)
+    store = await SQLiteHistoryStore(
+        tmp / f"provider-throughput-{tasks}-{synchronous}.db", synchronous=synchronous
+    ).open()  # opened before any timing
     try:
         provider = HistoryStoreProvider(store)
         states = [await _build(provider, f"s{task}", SESSION_ITEMS) for task in range(tasks)]
@@ -121,7 +123,7 @@ async def sdk(tmp: Path, tasks: int) -> float:
 
 async def first_listed_key(tmp: Path) -> tuple[float, float, int]:
     """Seconds and MB (traced allocations) to the first key ``list_sessions`` yields of ``LISTED`` sessions."""
-    store = SQLiteHistoryStore(tmp / "sqlite-listed.db")
+    store = await SQLiteHistoryStore(tmp / "sqlite-listed.db").open()  # opened before any timing
     try:
         item = [make_item(1)]
         for n in range(LISTED):

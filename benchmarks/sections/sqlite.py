@@ -45,7 +45,7 @@ def responses_turns(turns: int) -> list[list[Item]]:
 
 async def time_store_append(path: Path, batches: list[list[Item]], total_turns: int | None = None) -> float:
     """Append each batch in turn; the file then holds ``total_turns`` turns (default: the batches)."""
-    store = SQLiteHistoryStore(path)
+    store = await SQLiteHistoryStore(path).open()  # opened before any timing
     try:
         start = time.perf_counter()
         for batch in batches:
@@ -76,7 +76,7 @@ async def time_sdk_session(path: Path, batches: list[list[Item]]) -> float:
 
 async def time_provider(path: Path, turns: int) -> float:
     """Through the agent-framework adapter: Message objects, converted to items on every save."""
-    store = SQLiteHistoryStore(path)
+    store = await SQLiteHistoryStore(path).open()  # opened before any timing
     try:
         provider = HistoryStoreProvider(store)
         batches = [turn_messages(n) for n in range(turns)]
@@ -99,7 +99,8 @@ async def time_aiosqlite(path: Path, batches: list[list[Item]]) -> float | None:
     from agent_framework_history_sqlite._chains import _FIND_SESSION, _INSERT_ITEM, _INSERT_TURN, _NEW_SESSION
     from agent_framework_history_sqlite._schema import new_head
 
-    await SQLiteHistoryStore(path).aclose()  # creates the schema
+    async with SQLiteHistoryStore(path):  # creates the schema
+        pass
     partition = (KEY.user, "", KEY.session_id)
     async with aiosqlite.connect(path, isolation_level=None) as db:
         await db.execute("PRAGMA synchronous = NORMAL")
@@ -178,7 +179,7 @@ async def growth(tmp: Path) -> tuple[list[float], dict[str, float]]:
     first_round = BIG_TURNS - (ROUNDS + 1) // 2 * WINDOW  # the middle round ends at BIG_TURNS
     batches = responses_turns(first_round + ROUNDS * WINDOW)
     await settle()
-    grown = SQLiteHistoryStore(tmp / "sqlite-grown.db")
+    grown = await SQLiteHistoryStore(tmp / "sqlite-grown.db").open()  # opened before any timing
     windows: list[float] = []
     times: dict[str, list[float]] = {"fresh": [], "grown": []}
     try:
@@ -207,7 +208,7 @@ async def growth(tmp: Path) -> tuple[list[float], dict[str, float]]:
 async def big_load(tmp: Path) -> tuple[float, float, float | None]:
     """load(limit=50) on a 100,000-item session, in another session of the same file, and the SDK's get_items(50)."""
     items = [item for batch in responses_turns(BIG_ITEMS // 2) for item in batch]
-    store = SQLiteHistoryStore(tmp / "sqlite-big.db")
+    store = await SQLiteHistoryStore(tmp / "sqlite-big.db").open()  # opened before any timing
     try:
         for first in range(0, len(items), 1000):
             await store.append(KEY, items[first : first + 1000])
@@ -257,7 +258,7 @@ async def loads_against_the_sdk(tmp: Path) -> dict[str, float]:
 
     batches = responses_turns(LOAD_TURNS)
     forked = SessionKey("forked", user="bench-user")
-    store = SQLiteHistoryStore(tmp / "sqlite-loads.db")
+    store = await SQLiteHistoryStore(tmp / "sqlite-loads.db").open()  # opened before any timing
     session = SQLiteSession(SESSION, tmp / "sdk-session-loads.db")
     try:
         for batch in batches:
