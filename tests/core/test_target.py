@@ -110,6 +110,21 @@ def test_url_without_drops_only_the_named_parameters_and_keeps_the_rest_as_writt
     assert parse_target("postgresql://h/db").url_without({"schema"}) == "postgresql://h/db"
 
 
+def test_unknown_options_get_one_message_naming_each_with_where_it_came_from() -> None:
+    target = parse_target("mine:///x?colour=red&size=2", speed=3, size=2)
+    target.refuse_unknown(["colour", "size", "speed"], "mine")  # all known: nothing raised
+    with pytest.raises(ConfigurationError) as caught:
+        target.refuse_unknown(["size"], "mine", hint="See the docs.")
+    assert str(caught.value) == (
+        "The mine backend has no option 'colour' (in the URL 'mine:///x?colour=red&size=2'), 'speed' (as a keyword"
+        " option); its options are size. See the docs."
+    )
+    with pytest.raises(ConfigurationError, match=r"no option 'speed' \(as a keyword option\); its options are size\.$"):
+        target.refuse_unknown(["size"], "mine", among=target.keywords)  # the query's other names not checked
+    with pytest.raises(ConfigurationError, match=r"no option 'colour' .* it takes no options\.$"):
+        parse_target("mine:///x?colour=red").refuse_unknown((), "mine")
+
+
 def test_names_and_schemes_follow_one_rule_each() -> None:
     assert normalise_name("  My_Store ") == "my-store"
     assert normalise_scheme(" MYS:// ") == "mys"

@@ -79,7 +79,9 @@ def test_keyword_option_and_query_parameter_must_agree() -> None:
 
 
 def test_unknown_keyword_option_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match=r"Unknown postgres option\(s\) \['pool_size'\].*pool_max_size"):
+    with pytest.raises(
+        ConfigurationError, match=r"postgres backend has no option 'pool_size' \(as a keyword option\).*pool_max_size"
+    ):
         open_store("postgresql://u@h/db", pool_size=3)
 
 

@@ -59,7 +59,7 @@ def test_options_come_from_the_query_string_or_keywords_which_must_agree() -> No
         ("sqlite://host/dir/h.db", {}, r"sqlite:///host/dir/h\.db"),
         ("sqlite:///", {}, "names no file"),
         ("sqlite:///h.db#frag", {}, "fragment"),
-        ("sqlite:///h.db?timeout=3", {}, r"Unknown SQLite store option.*'timeout'.*busy_timeout"),
+        ("sqlite:///h.db?timeout=3", {}, r"sqlite backend has no option 'timeout' \(in the URL.*busy_timeout"),
         ("sqlite:///h.db", {"pool_size": 3}, "pool_size"),
         ("sqlite:///h.db?busy_timeout=soon", {}, "busy_timeout must be a number"),
         ("sqlite:///h.db", {"busy_timeout": -1}, ">= 0"),

@@ -162,9 +162,21 @@ class StoreTarget:
         """How messages say where option ``name`` came from."""
         return f"in the URL {self.redacted!r}" if name in self.from_url else "as a keyword option"
 
-    def unknown_options(self, known: Iterable[str]) -> list[str]:
-        """The option names not in ``known``, sorted."""
-        return sorted(set(self.options) - set(known))
+    def refuse_unknown(
+        self, known: Iterable[str], backend: str, *, among: Iterable[str] | None = None, hint: str = ""
+    ) -> None:
+        """Raise the one ``ConfigurationError`` every backend gives for options it does not take.
+
+        ``among`` limits the check to some option names (e.g. only the keywords, where the query's other
+        parameters belong to a driver); ``hint`` is added to the message.
+        """
+        allowed = set(known)
+        unknown = sorted(set(self.options if among is None else among) - allowed)
+        if not unknown:
+            return
+        given = ", ".join(f"{name!r} ({self.where(name)})" for name in unknown)
+        takes = f"its options are {', '.join(sorted(allowed))}" if allowed else "it takes no options"
+        raise ConfigurationError(f"The {backend} backend has no option {given}; {takes}.{f' {hint}' if hint else ''}")
 
     def url_without(self, names: Iterable[str]) -> str:
         """:attr:`url` without the query parameters called ``names``; the others stay exactly as written."""

@@ -135,11 +135,7 @@ def foundry_store_from_target(target: StoreTarget) -> FoundryHistoryStore:
             f"The foundry URL {target.redacted!r} has the query option(s) {not_in_query}; a URL may carry "
             f"{sorted(QUERY_OPTIONS)} (pass credential= / response_provider= as keyword arguments)."
         )
-    unknown = sorted(set(target.keywords) - OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"The foundry backend does not take the options {unknown}; it takes {sorted(OPTIONS)}."
-        )
+    target.refuse_unknown(OPTIONS, "foundry", among=target.keywords)
     merged = target.options
     credential = merged.get("credential")
     provider = merged.get("response_provider")

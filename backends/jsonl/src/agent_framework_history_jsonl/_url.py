@@ -64,11 +64,7 @@ def _convert(name: str, value: Any, where: str) -> Any:
 def jsonl_store_from_target(target: StoreTarget) -> JsonlHistoryStore:
     """The store a parsed ``jsonl://`` target names, with its options (what the plugin's factory builds)."""
     root = root_of(target)
-    unknown = target.unknown_options(_OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"The jsonl backend has no option {', '.join(repr(u) for u in unknown)}; it takes {', '.join(_OPTIONS)}."
-        )
+    target.refuse_unknown(_OPTIONS, "jsonl")
     chosen = {name: _convert(name, value, target.where(name).capitalize()) for name, value in target.options.items()}
     return JsonlHistoryStore(root, **chosen)
 

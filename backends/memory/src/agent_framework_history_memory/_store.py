@@ -180,8 +180,7 @@ def memory_name(target: StoreTarget) -> str | None:
         raise ConfigurationError(f"Not a memory:// URL: {target.redacted!r}.")
     if target.query or target.fragment:
         raise ConfigurationError(f"memory:// URLs take no query or fragment: {target.redacted!r}.")
-    if target.options:
-        raise ConfigurationError(f"The memory backend takes no options, got {sorted(target.options)}.")
+    target.refuse_unknown((), "memory")
     return unquote(target.location).strip("/") or None
 
 

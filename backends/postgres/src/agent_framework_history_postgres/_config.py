@@ -165,12 +165,12 @@ def settings_of(target: StoreTarget) -> PostgresSettings:
     if target.fragment:
         raise ConfigurationError(f"PostgreSQL URLs take no #fragment: {target.redacted!r}.")
     _check_ports(target.url, target.host)
-    unknown = sorted(set(target.keywords) - set(_PARSERS))
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown postgres option(s) {unknown}; the options are {sorted(_PARSERS)}. "
-            "Connection parameters (sslmode, application_name, …) belong in the URL."
-        )
+    target.refuse_unknown(
+        _PARSERS,
+        "postgres",
+        among=target.keywords,  # the query's other parameters are asyncpg's
+        hint="Connection parameters (sslmode, application_name, …) belong in the URL.",
+    )
     own = {name: value for name, value in target.options.items() if name in _PARSERS}
     settings: dict[str, Any] = {name: _PARSERS[name](name, value) for name, value in own.items()}
     result = PostgresSettings(dsn=target.url_without(_PARSERS), **settings)

@@ -137,11 +137,7 @@ def _path_of(target: StoreTarget) -> str:
 def config_of(target: StoreTarget) -> SQLiteConfig:
     """The settings a parsed ``sqlite://`` target names: its file and options (``busy_timeout``, ...)."""
     path = _path_of(target)
-    unknown = target.unknown_options(_OPTIONS)
-    if unknown:
-        raise ConfigurationError(
-            f"Unknown SQLite store option(s) {unknown} for {target.redacted!r}; the options are {list(_OPTIONS)}."
-        )
+    target.refuse_unknown(_OPTIONS, "sqlite")
     options = target.options
     return SQLiteConfig(
         path,

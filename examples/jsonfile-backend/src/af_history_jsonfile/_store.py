@@ -128,8 +128,7 @@ def jsonfile_store_from_target(target: StoreTarget) -> JsonFileHistoryStore:
         raise ConfigurationError(f"Not a jsonfile:// URL: {target.url!r}.")
     if target.query or target.fragment:
         raise ConfigurationError(f"jsonfile:// URLs take no query or fragment: {target.url!r}.")
-    if target.options:
-        raise ConfigurationError(f"The jsonfile backend takes no options, got {sorted(target.options)}.")
+    target.refuse_unknown((), "jsonfile")
     path = unquote(target.location)
     if not path:
         raise ConfigurationError(
