@@ -82,6 +82,18 @@ def _split(args: tuple[str, ...], *, names: tuple[str, ...]) -> tuple[str | None
     raise click.UsageError(f"expected [STORE] {wanted}, got {len(args)} argument(s): {' '.join(args) or '(none)'}")
 
 
+def _session_or_all(args: tuple[str, ...], everything: bool, verb: str) -> tuple[str | None, str | None]:
+    """``[STORE] SESSION``, or with ``--all`` just an optional ``[STORE]`` (the session is then ``None``)."""
+    if everything:
+        if len(args) > 1:
+            raise click.UsageError("with --all, give at most a STORE, no SESSION")
+        return (args[0] if args else None), None
+    if not args:
+        raise click.UsageError(f"give a SESSION to {verb}")
+    store, session_id = _split(args, names=("SESSION",))
+    return store, session_id
+
+
 def _label(target: str | None) -> str:
     return describe_target(target) if target is not None else f"{describe_target(None)} (the default store)"
 
@@ -305,14 +317,7 @@ def export(args: tuple[str, ...], everything: bool, user: str | None, chat: str 
     {"session": {"session_id": ..., "user": ..., "chat": ...}, "item": {...}}. --all exports
     every session of every partition (narrowed by --user / --chat when given).
     """
-    if everything:
-        if len(args) > 1:
-            raise click.UsageError("with --all, give at most a STORE, no SESSION")
-        store, session_id = (args[0] if args else None), None
-    else:
-        if not args:
-            raise click.UsageError("give a SESSION to export, or --all")
-        store, session_id = _split(args, names=("SESSION",))
+    store, session_id = _session_or_all(args, everything, "export, or --all")
     if output not in (None, "-"):
         _check_output(output)  # before the store is opened (which may create it)
 

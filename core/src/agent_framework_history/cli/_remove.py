@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .._keys import SessionKey
 from .._store import Capability, HistoryStore, SessionActivity
-from ._app import _echo_json, _err, _label, _n, _out, _run, _split, app, chat_option, json_option, user_option
+from ._app import _echo_json, _err, _label, _n, _out, _run, _session_or_all, app, chat_option, json_option, user_option
 from ._duration import Duration
 from ._errors import CliError
 from ._stores import collect_sessions, describe_target, key_json, opened, partition, session_key, sort_key
@@ -93,16 +93,9 @@ def delete(
     SESSION is looked up in the partition of --user / --chat. --all --user U deletes U's sessions in
     every chat (--chat narrows it); --all needs --user or --chat.
     """
-    if everything:
-        if len(args) > 1:
-            raise click.UsageError("with --all, give at most a STORE, no SESSION")
-        if user is None and chat is None:
-            raise click.UsageError("--all needs --user and/or --chat: it deletes the sessions of that user or chat")
-        store, session_id = (args[0] if args else None), None
-    else:
-        if not args:
-            raise click.UsageError("give a SESSION to delete, or --all with --user / --chat")
-        store, session_id = _split(args, names=("SESSION",))
+    store, session_id = _session_or_all(args, everything, "delete, or --all with --user / --chat")
+    if everything and user is None and chat is None:
+        raise click.UsageError("--all needs --user and/or --chat: it deletes the sessions of that user or chat")
     label = _label(store)
 
     async def run() -> tuple[list[SessionKey], list[SessionKey]]:
