@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-
-import pytest
+from collections.abc import Callable
 
 pytest_plugins = ["pytester"]
 
@@ -107,16 +106,8 @@ BROKEN_STORES = textwrap.dedent(
 )
 
 
-def test_kit_passes_a_sound_store_and_fails_broken_ones(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_broken=BROKEN_STORES)
-    result = pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "-q", "-o", "asyncio_default_fixture_loop_scope=function"
-    )
-    failed: dict[str, set[str]] = {}
-    for report in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
-        if report.failed:
-            cls, test = report.nodeid.split("::")[1:3]
-            failed.setdefault(cls, set()).add(test.split("[")[0])
+def test_kit_passes_a_sound_store_and_fails_broken_ones(kit_failures: Callable[..., dict[str, set[str]]]) -> None:
+    failed = kit_failures(BROKEN_STORES)
 
     assert "TestSound" not in failed
     assert {

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-
-import pytest
+from collections.abc import Callable
 
 pytest_plugins = ["pytester"]
 
@@ -61,16 +60,8 @@ FLAWED = textwrap.dedent(
 )
 
 
-def test_kit_fails_load_after_flaws(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_flawed=FLAWED)
-    result = pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "-q", "-o", "asyncio_default_fixture_loop_scope=function", "-k", "load_after"
-    )
-    failed: dict[str, set[str]] = {}
-    for report in result.reprec.getreports("pytest_runtest_logreport"):  # type: ignore[attr-defined]
-        if report.failed:
-            cls, test = report.nodeid.split("::")[1:3]
-            failed.setdefault(cls, set()).add(test.split("[")[0])
+def test_kit_fails_load_after_flaws(kit_failures: Callable[..., dict[str, set[str]]]) -> None:
+    failed = kit_failures(FLAWED, "-k", "load_after")
 
     assert "TestSound" not in failed
     assert {
