@@ -74,7 +74,7 @@ def test_the_backend_namespace_holds_what_a_backend_needs() -> None:
         assert getattr(backend, name) is not None, name
     needed = {
         "BackendSpec", "hookimpl", "HistoryStoreBase", "check_items", "check_key", "check_limit", "check_before",
-        "unique_items", "clone_json", "clone_item", "dumps_item", "loads_item", "url_query_options",
+        "unique_items", "clone_json", "clone_item", "dumps_item", "loads_item", "StoreTarget",
         "lazy_exports", "StoreFactory", "StoreProbe", "AppendResult", "ChainTail", "SessionActivity", "Capability",
         "SessionKey", "Item", "HistoryStore", "ConfigurationError", "CorruptDataError", "InvalidArgumentError",
         "SchemaVersionError", "StoreUnavailableError", "StoreClosedError", "UnsupportedOperationError",

@@ -103,9 +103,13 @@ _MOVED: Final[dict[str, tuple[str, str]]] = {
             "lazy_exports",
             "loads_item",
             "unique_items",
-            "url_query_options",
         )
     },
+    "url_query_options": (
+        "._urls",
+        "it is kept in agent_framework_history._urls for old backends; a factory now receives a StoreTarget with"
+        " the options parsed (agent_framework_history.backend.parse_target(url).query reads a query)",
+    ),
     "open_session_records": (
         "._hosting",
         "use open_session_store(target).records",

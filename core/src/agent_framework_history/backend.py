@@ -37,7 +37,6 @@ from ._session_store import ABSENT, SessionConflictError, SessionRecords, Versio
 from ._storage_check import ProblemKind, StorageProblem, StorageRepair, StorageReport
 from ._store import AppendResult, Capability, ChainTail, HistoryStore, Item, SessionActivity
 from ._target import StoreTarget, local_path, parse_target, redact_url, scheme_of
-from ._urls import url_query_options
 
 if TYPE_CHECKING:
     from .testing import HistoryStoreConformance, ResponseStoreConformance, SessionRecordsConformance
@@ -88,10 +87,9 @@ __all__ = [
     "ChainIndex",
     "Turn",
     "new_head",
-    # URLs, packaging and the request a call serves
+    # Packaging and the request a call serves
     "current_request_context",
     "lazy_exports",
-    "url_query_options",
     # Hosting: the response store and session records behind open_response_store / open_session_store
     "ABSENT",
     "Chain",
