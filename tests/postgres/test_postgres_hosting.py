@@ -29,7 +29,7 @@ from agent_framework_history.testing import ResponseStoreConformance, SessionRec
 from agent_framework_history.testing import response_envelope as envelope
 from agent_framework_history.testing import response_message as message
 from agent_framework_history.testing._response_kit import SCENARIOS, Op, _Driver, operations
-from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
+from agent_framework_history_postgres import LATEST_VERSION, Names, open_postgres_store
 from agent_framework_history_postgres._hosting import PostgresResponseStore, PostgresSessionRecords
 from agent_framework_history_postgres._types import Connection
 
@@ -513,6 +513,7 @@ DROP FUNCTION "{s}".af_history_update_response;
 DROP TABLE "{s}".af_history_responses;
 DROP TABLE "{s}".af_history_agent_sessions;
 DROP INDEX "{s}".af_history_items_item;
+DROP FUNCTION "{s}".af_history_append;
 DELETE FROM "{s}".af_history_schema_version WHERE version >= 3;
 """
 
@@ -526,11 +527,12 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
         first = await store.append(key, [message("msg_1", "kept"), message("msg_2", "kept too")])
         await store.append(key, [message("msg_3", "a fork")], head=first.head)
     await admin.execute(_BACK_TO_VERSION_2.format(s=schema))
+    await admin.execute(Names(schema, "af_history_").append_function_at(2))
     versions = await admin.fetch(f'SELECT version FROM "{schema}".af_history_schema_version ORDER BY version')
     assert [r["version"] for r in versions] == [1, 2]
 
     store = open_response_store(url(dsn, schema))  # opening migrates to the latest version
-    assert LATEST_VERSION == 5
+    assert LATEST_VERSION == 6
     alice_u = PlatformContext(user_id_key="u")
     found = await store.get_items(["msg_1", "msg_3", "msg_9"], context=alice_u)
     assert [None if i is None else i["id"] for i in found] == ["msg_1", "msg_3", None]
@@ -538,7 +540,7 @@ async def test_version_2_tables_upgrade_in_place_and_lose_nothing(
     assert await store.get_history_item_ids("caresp_1", None, -1, context=alice_u) == ["msg_4"]
     await store.aclose()
     versions = await admin.fetch(f'SELECT version FROM "{schema}".af_history_schema_version ORDER BY version')
-    assert [r["version"] for r in versions] == [1, 2, 3, 4, 5]
+    assert [r["version"] for r in versions] == [1, 2, 3, 4, 5, 6]
     async with open_postgres_store(dsn, schema=schema) as history:
         assert [i["id"] for i in await history.load(key, head=first.head)] == ["msg_1", "msg_2"]
         assert [i["id"] for i in await history.load(key)] == ["msg_1", "msg_2", "msg_3"]

@@ -11,7 +11,7 @@ import pytest
 from agent_framework_history import ALL, SchemaVersionError, SessionKey
 from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item, make_turn
-from agent_framework_history_postgres import LATEST_VERSION, open_postgres_store
+from agent_framework_history_postgres import LATEST_VERSION, Names, open_postgres_store
 
 # The layout of schema version 1 exactly as that release created it (prefix af_history_).
 V1_DDL = """
@@ -107,7 +107,7 @@ async def test_version_1_tables_upgrade_in_place_and_lose_nothing(
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {store.names.version_table} ORDER BY version")
         assert [r["version"] for r in versions] == list(range(1, LATEST_VERSION + 1))
-        assert LATEST_VERSION == 5
+        assert LATEST_VERSION == 6
 
         # Every item loads, in order, with every kind of load.
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -180,6 +180,23 @@ async def test_replicas_upgrading_version_1_at_once_migrate_it_once(
             await store.aclose()
 
 
+async def _functions_as_of(admin: asyncpg.Connection[Any], names: Names, version: int) -> None:
+    """Put back the functions as schema ``version`` (3, 4 or 5) had them, and its version rows."""
+    # Version 6 gave the append function more OUT columns: only a drop takes them away.
+    await admin.execute(f"DROP FUNCTION {names.append_routine}")
+    await admin.execute(names.append_function_at(max(v for v in (2, 4, 5) if v <= version)))
+    for body in (names.create_response_function_at(3), names.update_response_function_at(3)):
+        await admin.execute(body.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    if version < 4:
+        await admin.execute(f"DROP FUNCTION {names.append_batch_routine}")
+    plans = "SET plan_cache_mode = force_generic_plan" if version >= 5 else "RESET plan_cache_mode"
+    for routine in (names.create_response_routine, names.update_response_routine):
+        await admin.execute(f"ALTER FUNCTION {routine} {plans}")
+    if version >= 4:
+        await admin.execute(f"ALTER FUNCTION {names.append_batch_routine} {plans}")
+    await admin.execute(f"DELETE FROM {names.version_table} WHERE version > $1", version)
+
+
 async def _append_source(admin: asyncpg.Connection[Any], schema: str) -> str:
     source: str = await admin.fetchval(
         "SELECT p.prosrc FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
@@ -198,17 +215,13 @@ async def test_version_3_tables_get_the_version_4_append_functions_and_lose_noth
         names = store.names
         heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
     # Back to version 3: its append function (version 2's body), its version rows.
-    await admin.execute(names.append_function_at(2).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
-    await admin.execute(f"DROP FUNCTION {names.append_batch_routine}")
-    await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 4")
-    for routine in (names.create_response_routine, names.update_response_routine):
-        await admin.execute(f"ALTER FUNCTION {routine} RESET plan_cache_mode")
+    await _functions_as_of(admin, names, 3)
     assert "OFFSET 0" not in await _append_source(admin, schema)
 
     async with open_postgres_store(dsn, schema=schema) as store:
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
-        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5] == list(range(1, LATEST_VERSION + 1))
+        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5, 6] == list(range(1, LATEST_VERSION + 1))
         assert "OFFSET 0" in await _append_source(admin, schema)
         assert await admin.fetchval("SELECT to_regproc($1) IS NOT NULL", names.append_batch_routine)
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -250,17 +263,14 @@ async def test_version_4_tables_get_the_version_5_functions_and_lose_nothing(
     ]
     assert await _plan_settings(admin, schema) == dict.fromkeys(functions, generic)
     # Back to version 4: its append function, no plan settings, its version rows.
-    await admin.execute(names.append_function_at(4))
-    for routine in (names.append_batch_routine, names.create_response_routine, names.update_response_routine):
-        await admin.execute(f"ALTER FUNCTION {routine} RESET plan_cache_mode")
-    await admin.execute(f"DELETE FROM {names.version_table} WHERE version >= 5")
+    await _functions_as_of(admin, names, 4)
     assert await _plan_settings(admin, schema) == dict.fromkeys(functions)
     assert "SET updated_at = now()\n  WHERE" not in await _append_source(admin, schema)
 
     async with open_postgres_store(dsn, schema=schema) as store:
         await store.connect()
         versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
-        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5] == list(range(1, LATEST_VERSION + 1))
+        assert [r["version"] for r in versions] == [1, 2, 3, 4, 5, 6] == list(range(1, LATEST_VERSION + 1))
         assert await _plan_settings(admin, schema) == dict.fromkeys(functions, generic)
         assert "SET updated_at = now()\n  WHERE" in await _append_source(admin, schema)
         plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
@@ -279,3 +289,52 @@ async def test_version_4_tables_get_the_version_5_functions_and_lose_nothing(
         deeper = await store.append(PLAIN, [*make_turn(0), *make_turn(9), *make_turn(4)], head=fork.head)
         assert deeper.stored == 2
         assert _ids(await store.load(PLAIN, head=deeper.head)) == [*forked, "msg_4u", "msg_4a"]
+
+
+@pytest.mark.asyncio
+async def test_version_5_tables_get_the_version_6_functions_and_lose_nothing(
+    dsn: str, schema: str, admin: asyncpg.Connection[Any]
+) -> None:
+    """Version 6 sends a turn of new ids past the chain checks; ids already stored still take them."""
+    async with open_postgres_store(dsn, schema=schema) as store:
+        names = store.names
+        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
+        fork = await store.append(PLAIN, make_turn(9), head=heads[0])
+    await _functions_as_of(admin, names, 5)
+    assert "v_seen" not in await _append_source(admin, schema)
+
+    async with open_postgres_store(dsn, schema=schema) as store:
+        await store.connect()
+        versions = await admin.fetch(f"SELECT version FROM {names.version_table} ORDER BY version")
+        assert [r["version"] for r in versions] == list(range(1, 7))
+        assert "v_seen" in await _append_source(admin, schema)
+        plain = [f"msg_{n}{r}" for n in range(3) for r in "ua"]
+        forked = ["msg_0u", "msg_0a", "msg_9u", "msg_9a"]
+        assert _ids(await store.load(PLAIN, head=heads[2])) == plain
+        # New ids only: one statement writes the items and the turn, numbered after the session's last.
+        fresh = await store.append(PLAIN, make_turn(5), head=heads[2])
+        assert fresh.stored == 2
+        assert _ids(await store.load(PLAIN, head=fresh.head)) == [*plain, "msg_5u", "msg_5a"]
+        assert _ids(await store.load(PLAIN, head=fork.head)) == forked
+        # An id stored on another branch only: the chain checks run, and it is stored again here.
+        mixed = await store.append(PLAIN, [*make_turn(9), *make_turn(6)], head=fresh.head)
+        assert mixed.stored == 4
+        assert _ids(await store.load(PLAIN, head=mixed.head)) == [
+            *plain,
+            *("msg_5u", "msg_5a", "msg_9u", "msg_9a", "msg_6u", "msg_6a"),
+        ]
+        # Ids already in this chain are skipped.
+        again = await store.append(PLAIN, [*make_turn(6), *make_turn(7)], head=mixed.head)
+        assert again.stored == 2
+        # The report of the append function: the session row and the turn's first seq.
+        row = await admin.fetchrow(
+            f"SELECT * FROM {names.append_routine}('', '', $1, true, NULL, 'turn_' || md5('x'), $2, $3)",
+            PLAIN.session_id,
+            ["msg_8u"],
+            [dumps_item(make_item("8u"))],
+        )
+        assert row is not None
+        ref, first = await admin.fetchrow(
+            f"SELECT t.session_ref, t.first_seq FROM {names.turns} t WHERE t.head = 'turn_' || md5('x')"
+        )
+        assert (row["o_stored"], row["o_ref"], row["o_first"]) == (1, ref, first)

@@ -20,7 +20,8 @@ Layout (``<p>`` is the table prefix, every name lives in the configured schema):
   item's JSON text.
 - ``<p>append(...)``: the function that appends one turn (see :meth:`Names.append_function_at`);
   version 4 replaced its body so that it looks the new ids up by id (one index probe each), version 5
-  so that the common append runs fewer statements, each planned once.
+  so that the common append runs fewer statements, each planned once, version 6 so that an append
+  whose ids are all new to the session skips the chain checks and writes its rows in one statement.
 - ``<p>responses`` (version 3): one row per response the hosting SDK stored (see ``_hosting``):
   its session and head (the turn holding its latest items), its previous response's row
   (``parent``), its history (``NULL`` when implied by the parent's chain), input and output ids,
@@ -125,7 +126,7 @@ class Names:
     @property
     def append_function(self) -> str:
         """The function that appends one turn, as the latest version has it (see :meth:`append_function_at`)."""
-        return self.append_function_at(5)
+        return self.append_function_at(LATEST_VERSION)
 
     def _stored_copies(self, probe: bool) -> str:
         """The ``i`` rows of ``<p>items`` holding ``t.item_id`` in the session, for the append function.
@@ -187,10 +188,19 @@ class Names:
         recursive query), a base that is the latest turn has no later turn on its branch (no
         probe), and the function plans its statements once (``plan_cache_mode =
         force_generic_plan``: a custom plan per call cost about 100 µs of planning on each append).
+
+        Version 6 first asks whether any new id is in the session at all (one probe of
+        ``(session_ref, item_id)`` per id). Usually none is: then no copy can lie in the chain
+        and no earlier attempt of this call can have committed (its items would be there), so
+        the retry check, the fork walk and the per-id chain test are skipped, and the items and
+        the turn row are written by one statement. Otherwise the function goes on as version 5.
+        It also reports the session row (``o_ref``) and the first ``seq`` of the turn
+        (``o_first``), which the response functions used to look up again.
         """
-        if version not in (2, 4, 5):
-            raise ValueError(f"The append function was created by schema versions 2, 4 and 5, not {version}.")
+        if version not in (2, 4, 5, 6):
+            raise ValueError(f"The append function was created by schema versions 2, 4, 5 and 6, not {version}.")
         lean = version >= 5
+        sieve = version >= 6
         session_row = (
             (
                 f"  UPDATE {self.sessions} s SET updated_at = now()\n"
@@ -232,25 +242,68 @@ class Names:
             else f"  IF v_turn IS NOT NULL THEN\n{walk}  END IF;\n"
         )
         later = "v_turn <> v_last_turn AND EXISTS" if lean else "EXISTS"
+        retry = (
+            f"  SELECT t.last_seq - t.first_seq + 1 INTO o_stored FROM {self.turns} t\n"
+            "  WHERE t.session_ref = v_ref AND t.head = p_new_head;\n"
+            "  IF FOUND THEN\n"
+            "    o_head := p_new_head; o_known := true; RETURN;\n"
+            "  END IF;\n"
+        )
+        seen = ""
+        fresh_turn = ""
+        if sieve:
+            retry = (
+                "  IF v_seen THEN\n"
+                f"    SELECT t.last_seq - t.first_seq + 1, t.first_seq INTO o_stored, o_first FROM {self.turns} t\n"
+                "    WHERE t.session_ref = v_ref AND t.head = p_new_head;\n"
+                "    IF FOUND THEN\n"
+                "      o_head := p_new_head; o_known := true; RETURN;\n"
+                "    END IF;\n"
+                "  END IF;\n"
+            )
+            # LATERAL ... LIMIT 1: one index probe per id, never a join over the session's items.
+            seen = (
+                "  o_ref := v_ref;\n"
+                "  v_seen := cardinality(p_ids) > 0 AND EXISTS (\n"
+                "    SELECT 1 FROM unnest(p_ids) AS u(item_id) CROSS JOIN LATERAL (\n"
+                f"      SELECT 1 FROM {self.items} i WHERE i.session_ref = v_ref AND i.item_id = u.item_id LIMIT 1) f);\n"
+            )
+            nested = "".join(f"  {line}" for line in segments.splitlines(keepends=True))
+            segments = f"  IF v_seen THEN\n{nested}  END IF;\n"
+            fresh_turn = (
+                "  IF NOT v_seen THEN\n"
+                "    o_stored := coalesce(cardinality(p_ids), 0);\n"
+                "    IF o_stored = 0 THEN\n"
+                "      o_head := v_head; RETURN;\n"
+                "    END IF;\n"
+                "    WITH added AS (\n"
+                f"      INSERT INTO {self.items} (session_ref, branch, seq, item_id, body)\n"
+                "      SELECT v_ref, v_new_branch, v_last_seq + t.ord, t.item_id, t.body::json\n"
+                "      FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)\n"
+                "    )\n"
+                f"    INSERT INTO {self.turns} (session_ref, turn, head, parent, branch, fork, first_seq, last_seq)\n"
+                "    VALUES (v_ref, v_last_turn + 1, p_new_head, v_turn, v_new_branch, v_new_fork,\n"
+                "            v_last_seq + 1, v_last_seq + o_stored);\n"
+                "    o_head := p_new_head; o_first := v_last_seq + 1; RETURN;\n"
+                "  END IF;\n"
+            )
         return (
-            f"{'CREATE' if version == 2 else 'CREATE OR REPLACE'} FUNCTION {self.append_routine}("
+            f"{'CREATE' if version in (2, 6) else 'CREATE OR REPLACE'} FUNCTION {self.append_routine}("
             "p_user text, p_chat text, p_session text, p_latest boolean, p_head text, p_new_head text,"
-            " p_ids text[], p_bodies text[], OUT o_stored integer, OUT o_head text, OUT o_known boolean)"
+            " p_ids text[], p_bodies text[], OUT o_stored integer, OUT o_head text, OUT o_known boolean"
+            f"{', OUT o_ref bigint, OUT o_first bigint' if sieve else ''})"
             f" LANGUAGE plpgsql VOLATILE{_GENERIC if lean else ''} AS $fn$\n"
             "DECLARE\n"
-            "  v_ref bigint;\n"
+            f"  v_ref bigint;{' v_seen boolean;' if sieve else ''}\n"
             "  v_last_turn bigint; v_last_seq bigint;\n"
             "  v_turn bigint; v_head text; v_branch bigint; v_fork bigint; v_upto bigint;\n"
             "  v_branches bigint[]; v_uptos bigint[];\n"
             "  v_new_branch bigint; v_new_fork bigint;\n"
             "BEGIN\n"
             f"{session_row}"
+            f"{seen}"
             # 2. the retry of a call that committed
-            f"  SELECT t.last_seq - t.first_seq + 1 INTO o_stored FROM {self.turns} t\n"
-            "  WHERE t.session_ref = v_ref AND t.head = p_new_head;\n"
-            "  IF FOUND THEN\n"
-            "    o_head := p_new_head; o_known := true; RETURN;\n"
-            "  END IF;\n"
+            f"{retry}"
             # 3. the latest turn, and the base
             "  SELECT t.turn, t.last_seq, t.head, t.branch, t.fork\n"
             "  INTO v_last_turn, v_last_seq, v_head, v_branch, v_fork\n"
@@ -280,6 +333,7 @@ class Names:
             "  ELSE\n"
             "    v_new_branch := v_branch; v_new_fork := v_fork;\n"
             "  END IF;\n"
+            f"{fresh_turn}"
             "  WITH fresh AS (\n"
             "    SELECT t.item_id, t.body, t.ord\n"
             "    FROM unnest(p_ids, p_bodies) WITH ORDINALITY AS t(item_id, body, ord)\n"
@@ -298,7 +352,7 @@ class Names:
             f"  INSERT INTO {self.turns} (session_ref, turn, head, parent, branch, fork, first_seq, last_seq)\n"
             "  VALUES (v_ref, v_last_turn + 1, p_new_head, v_turn, v_new_branch, v_new_fork,\n"
             "          v_last_seq + 1, v_last_seq + o_stored);\n"
-            "  o_head := p_new_head;\n"
+            f"  o_head := p_new_head;{' o_first := v_last_seq + 1;' if sieve else ''}\n"
             "END\n"
             "$fn$"
         )
@@ -371,9 +425,8 @@ class Names:
             "ORDER BY i.created_at DESC, i.session_ref DESC, i.seq DESC, r.id DESC LIMIT 1"
         )
 
-    @property
-    def create_response_function(self) -> str:
-        """The function that stores a new response and its items as one turn (schema version 3).
+    def create_response_function_at(self, version: int) -> str:
+        """The function that stores a new response and its items as one turn, as schema ``version`` (3 or 6) has it.
 
         ``(user, chat, response_id, previous, last_id, conversation, parent, parent_version, history[],
         history_len, input_ids[], output_ids[], envelope, token, new_head, ids[], bodies[]) ->
@@ -395,16 +448,46 @@ class Names:
            — through the append function, in this transaction.
         4. The row is inserted (or, for a deleted id created again, rewritten). Two creates of one
            id racing: the unique key fails the second, and everything of it rolls back.
+
+        Version 6 takes the session row and the turn's first ``seq`` from the append function's
+        report instead of looking both up again after it, and plans its statements once.
         """
+        if version not in (3, 6):
+            raise ValueError(f"The create_response function was created by schema versions 3 and 6, not {version}.")
+        reported = version >= 6
+        after_append = (
+            (
+                "    SELECT a.o_stored, a.o_head, a.o_ref, a.o_first INTO v_stored, v_new_head, v_ref, v_first\n"
+                f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+                " p_ids, p_bodies) a;\n"
+                "  ELSE\n"
+                f"    SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+                "    WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+                "  END IF;\n"
+            )
+            if reported
+            else (
+                "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
+                f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+                " p_ids, p_bodies) a;\n"
+                "  END IF;\n"
+                f"  SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+                "  WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+                "  IF v_stored > 0 THEN\n"
+                f"    SELECT t.first_seq INTO v_first FROM {self.turns} t\n"
+                "    WHERE t.session_ref = v_ref AND t.head = v_new_head;\n"
+                "  END IF;\n"
+            )
+        )
         return (
-            f"CREATE FUNCTION {self.create_response_routine}("
+            f"{'CREATE OR REPLACE' if reported else 'CREATE'} FUNCTION {self.create_response_routine}("
             "p_user text, p_chat text, p_response_id text, p_previous text, p_last_id text, p_conversation text,"
             " p_parent bigint, p_parent_version bigint, p_history text[], p_history_len integer,"
             " p_input_ids text[], p_output_ids text[], p_envelope text, p_token text,"
             " p_new_head text, p_ids text[], p_bodies text[],"
             " OUT o_status text, OUT o_id bigint, OUT o_version bigint, OUT o_parent bigint,"
             " OUT o_parent_version bigint)"
-            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            f" LANGUAGE plpgsql VOLATILE{_GENERIC if reported else ''} AS $fn$\n"
             "DECLARE\n"
             "  v_deleted boolean; v_token text; v_previous text;\n"
             "  v_prev_id bigint; v_prev_deleted boolean; v_prev_version bigint; v_prev_ref bigint; v_prev_head text;\n"
@@ -445,16 +528,7 @@ class Names:
             "    v_head := NULL;\n"
             "  END IF;\n"
             "  IF cardinality(p_ids) > 0 THEN\n"
-            "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
-            f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
-            " p_ids, p_bodies) a;\n"
-            "  END IF;\n"
-            f"  SELECT s.id INTO v_ref FROM {self.sessions} s\n"
-            "  WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
-            "  IF v_stored > 0 THEN\n"
-            f"    SELECT t.first_seq INTO v_first FROM {self.turns} t\n"
-            "    WHERE t.session_ref = v_ref AND t.head = v_new_head;\n"
-            "  END IF;\n"
+            f"{after_append}"
             "  v_head := coalesce(v_new_head, v_head);\n"
             "  IF o_id IS NULL THEN\n"
             f"    INSERT INTO {self.responses} (user_id, chat_id, response_id, session_ref, head, first_seq, parent,"
@@ -474,9 +548,8 @@ class Names:
             "$fn$"
         )
 
-    @property
-    def update_response_function(self) -> str:
-        """The function that replaces a response's envelope and outputs (schema version 3).
+    def update_response_function_at(self, version: int) -> str:
+        """The function that replaces a response's envelope and outputs, as schema ``version`` (3 or 6) has it.
 
         ``(user, chat, response_id, envelope, output_ids[], new_head, ids[], bodies[]) ->
         (o_status, o_id, o_version)``. The row is locked; ``'missing'`` when it is absent or
@@ -486,18 +559,51 @@ class Names:
         histories out (``pin``) and calls again in one transaction. Otherwise items already
         stored for the response are rewritten in place, new ones are appended as a turn after
         the response's head, and the row gets the envelope, the output ids and a new version.
+
+        Version 6 takes the session row and the new turn's first ``seq`` from the append
+        function's report, and plans its statements once.
         """
+        if version not in (3, 6):
+            raise ValueError(f"The update_response function was created by schema versions 3 and 6, not {version}.")
+        reported = version >= 6
+        after_append = (
+            (
+                "    SELECT a.o_stored, a.o_head, a.o_ref, a.o_first INTO v_stored, v_new_head, v_new_ref, v_new_first\n"
+                f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+                " v_ids, v_bodies) a;\n"
+                "    IF v_stored > 0 THEN\n"
+                "      v_head := v_new_head;\n"
+                "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
+                "        v_ref := v_new_ref; v_first := v_new_first;\n"
+                "      END IF;\n"
+                "    END IF;\n"
+            )
+            if reported
+            else                 "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
+                f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+                " v_ids, v_bodies) a;\n"
+                "    IF v_stored > 0 THEN\n"
+                "      v_head := v_new_head;\n"
+                "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
+                f"        SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+                "        WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+                f"        SELECT t.first_seq INTO v_first FROM {self.turns} t"
+                " WHERE t.session_ref = v_ref AND t.head = v_head;\n"
+                "      END IF;\n"
+                "    END IF;\n"
+        )
         return (
-            f"CREATE FUNCTION {self.update_response_routine}("
+            f"{'CREATE OR REPLACE' if reported else 'CREATE'} FUNCTION {self.update_response_routine}("
             "p_user text, p_chat text, p_response_id text, p_envelope text, p_output_ids text[],"
             " p_new_head text, p_ids text[], p_bodies text[],"
             " OUT o_status text, OUT o_id bigint, OUT o_version bigint)"
-            " LANGUAGE plpgsql VOLATILE AS $fn$\n"
+            f" LANGUAGE plpgsql VOLATILE{_GENERIC if reported else ''} AS $fn$\n"
             "DECLARE\n"
             "  v_deleted boolean; v_ref bigint; v_head text; v_first bigint;\n"
             "  v_inputs text[]; v_outputs text[]; v_conversation text;\n"
             "  v_user text; v_chat text; v_session text; v_ids text[]; v_bodies text[];\n"
             "  v_stored integer; v_new_head text;\n"
+            f"{'  v_new_ref bigint; v_new_first bigint;' + chr(10) if reported else ''}"
             "BEGIN\n"
             "  SELECT r.id, r.deleted, r.session_ref, r.head, r.first_seq, r.input_ids, r.output_ids, r.conversation\n"
             "  INTO o_id, v_deleted, v_ref, v_head, v_first, v_inputs, v_outputs, v_conversation\n"
@@ -528,18 +634,7 @@ class Names:
             "    ELSE\n"
             "      v_user := p_user; v_chat := p_chat; v_session := coalesce(v_conversation, p_response_id);\n"
             "    END IF;\n"
-            "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
-            f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
-            " v_ids, v_bodies) a;\n"
-            "    IF v_stored > 0 THEN\n"
-            "      v_head := v_new_head;\n"
-            "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
-            f"        SELECT s.id INTO v_ref FROM {self.sessions} s\n"
-            "        WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
-            f"        SELECT t.first_seq INTO v_first FROM {self.turns} t"
-            " WHERE t.session_ref = v_ref AND t.head = v_head;\n"
-            "      END IF;\n"
-            "    END IF;\n"
+            f"{after_append}"
             "  END IF;\n"
             f"  UPDATE {self.responses} SET envelope = p_envelope::json, output_ids = p_output_ids,"
             " session_ref = v_ref, head = v_head, first_seq = v_first, version = version + 1, updated_at = now()\n"
@@ -815,8 +910,8 @@ def migrations(names: Names) -> list[Migration]:
                 " token text,"
                 " updated_at timestamptz NOT NULL DEFAULT now(),"
                 f" CONSTRAINT {n.index('agent_sessions_key')} PRIMARY KEY (scope, record_id))",
-                n.create_response_function,
-                n.update_response_function,
+                n.create_response_function_at(3),
+                n.update_response_function_at(3),
             ),
         ),
         Migration(
@@ -835,7 +930,18 @@ def migrations(names: Names) -> list[Migration]:
                 ),
             ),
         ),
+        Migration(
+            6,
+            "appends: new ids skip the chain checks; the append reports its session row and first seq",
+            (
+                # New OUT columns change the function's row type: CREATE OR REPLACE cannot.
+                f"DROP FUNCTION {n.append_routine}(text, text, text, boolean, text, text, text[], text[])",
+                n.append_function_at(6),
+                n.create_response_function_at(6),
+                n.update_response_function_at(6),
+            ),
+        ),
     ]
 
 
-LATEST_VERSION: Final = 5
+LATEST_VERSION: Final = 6
