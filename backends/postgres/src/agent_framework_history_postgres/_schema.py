@@ -266,7 +266,8 @@ class Names:
                 "  o_ref := v_ref;\n"
                 "  v_seen := cardinality(p_ids) > 0 AND EXISTS (\n"
                 "    SELECT 1 FROM unnest(p_ids) AS u(item_id) CROSS JOIN LATERAL (\n"
-                f"      SELECT 1 FROM {self.items} i WHERE i.session_ref = v_ref AND i.item_id = u.item_id LIMIT 1) f);\n"
+                f"      SELECT 1 FROM {self.items} i\n"
+                "      WHERE i.session_ref = v_ref AND i.item_id = u.item_id LIMIT 1) f);\n"
             )
             nested = "".join(f"  {line}" for line in segments.splitlines(keepends=True))
             segments = f"  IF v_seen THEN\n{nested}  END IF;\n"
@@ -568,7 +569,8 @@ class Names:
         reported = version >= 6
         after_append = (
             (
-                "    SELECT a.o_stored, a.o_head, a.o_ref, a.o_first INTO v_stored, v_new_head, v_new_ref, v_new_first\n"
+                "    SELECT a.o_stored, a.o_head, a.o_ref, a.o_first\n"
+                "    INTO v_stored, v_new_head, v_new_ref, v_new_first\n"
                 f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
                 " v_ids, v_bodies) a;\n"
                 "    IF v_stored > 0 THEN\n"
@@ -579,18 +581,18 @@ class Names:
                 "    END IF;\n"
             )
             if reported
-            else                 "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
-                f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
-                " v_ids, v_bodies) a;\n"
-                "    IF v_stored > 0 THEN\n"
-                "      v_head := v_new_head;\n"
-                "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
-                f"        SELECT s.id INTO v_ref FROM {self.sessions} s\n"
-                "        WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
-                f"        SELECT t.first_seq INTO v_first FROM {self.turns} t"
-                " WHERE t.session_ref = v_ref AND t.head = v_head;\n"
-                "      END IF;\n"
-                "    END IF;\n"
+            else "    SELECT a.o_stored, a.o_head INTO v_stored, v_new_head\n"
+            f"    FROM {self.append_routine}(v_user, v_chat, v_session, v_head IS NULL, v_head, p_new_head,"
+            " v_ids, v_bodies) a;\n"
+            "    IF v_stored > 0 THEN\n"
+            "      v_head := v_new_head;\n"
+            "      IF v_ref IS NULL OR v_first IS NULL THEN\n"
+            f"        SELECT s.id INTO v_ref FROM {self.sessions} s\n"
+            "        WHERE s.user_id = v_user AND s.chat_id = v_chat AND s.session_id = v_session;\n"
+            f"        SELECT t.first_seq INTO v_first FROM {self.turns} t"
+            " WHERE t.session_ref = v_ref AND t.head = v_head;\n"
+            "      END IF;\n"
+            "    END IF;\n"
         )
         return (
             f"{'CREATE OR REPLACE' if reported else 'CREATE'} FUNCTION {self.update_response_routine}("
