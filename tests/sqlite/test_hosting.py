@@ -242,3 +242,48 @@ async def test_in_memory_databases_read_on_the_worker() -> None:
     assert await store.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
     assert store._db._glance_conn is None  # a second connection to ":memory:" would be another database
     await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_commit_that_fails_leaves_nothing_a_later_response_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a failed transaction wrote is gone: no chain of it stays cached for the row id SQLite reuses."""
+    from agent_framework_history import HistoryStoreError
+    from agent_framework_history_sqlite import _database
+
+    url = f"sqlite:///{tmp_path}/host.db"
+    store = open_response_store(url)
+    other = open_response_store(url)  # another process's store on the same file
+    alice, bob = PlatformContext(user_id_key="alice"), PlatformContext(user_id_key="bob")
+    await store.create_response(envelope("caresp_b0", []), [message("msg_b0", "bob")], [], context=bob)
+    await store.create_response(envelope("caresp_a0", []), [message("msg_a0", "alice")], [], context=alice)
+    real = _database._transaction
+
+    def commit_fails(conn: sqlite3.Connection, operation: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn.execute("BEGIN IMMEDIATE")
+        operation(conn)
+        conn.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(_database, "_transaction", commit_fails)
+    with pytest.raises(HistoryStoreError):
+        await store.create_response(
+            envelope("caresp_a1", []), [message("msg_secret", "alice's secret")], [], context=alice
+        )
+    with pytest.raises(HistoryStoreError):
+        await store.update_response(
+            envelope("caresp_a0", [message("msg_lost", "never stored", "assistant")]), context=alice
+        )
+    monkeypatch.setattr(_database, "_transaction", real)
+
+    # Bob's next response (stored by the other writer) takes the row id the failed insert had: he reads his own.
+    await other.create_response(envelope("caresp_b1", []), [message("msg_b1", "bob again")], [], context=bob)
+    assert await store.get_history_item_ids("caresp_b1", None, -1, context=bob) == ["msg_b1"]
+    with pytest.raises(KeyError):
+        await store.get_response("caresp_a1", context=alice)
+    # Another writer completes alice's response: this store reads what that writer stored, not the failed outputs.
+    await other.update_response(envelope("caresp_a0", [message("msg_a0a", "answer", "assistant")]), context=alice)
+    assert await store.get_history_item_ids("caresp_a0", None, -1, context=alice) == ["msg_a0", "msg_a0a"]
+    await store.aclose()
+    await other.aclose()

@@ -60,6 +60,8 @@ from ._schema import AGENT_SESSIONS, ITEMS, NO_PARTITION, RESPONSES, SESSIONS, T
 __all__ = ["SQLiteResponseStore", "SQLiteSessionRecords", "open_sqlite_response_store", "open_sqlite_session_records"]
 
 Partition = tuple[str | None, str | None]
+_Cached = tuple[tuple[int, int], Chain] | None
+"""A chain a write computed, keyed by row and version, to cache once the write has committed."""
 
 CHAIN_CACHE_SIZE: Final = 512
 """Responses whose chain of ids one store keeps in memory (the tips a host continues)."""
@@ -219,7 +221,7 @@ class SQLiteResponseStore(ResponseStoreBase):
         envelope = None if row.envelope is None else loads_item(row.envelope)
         return ResponseRow(response_id, envelope, row.deleted, history, list(row.input_ids), list(row.output_ids))
 
-    def _create(self, conn: sqlite3.Connection, partition: Partition, new: NewResponse) -> None:
+    def _create(self, conn: sqlite3.Connection, partition: Partition, new: NewResponse) -> _Cached:
         user, chat = _columns(partition)
         existing = self._row(conn, partition, new.response_id)
         if existing is not None and not existing.deleted:
@@ -288,16 +290,18 @@ class SQLiteResponseStore(ResponseStoreBase):
                 (*values, existing.id),
             )
             row_id, version = existing.id, existing.version + 1
-        if row_id is not None:  # what the host reads next: this response's chain
-            history = base if base is not None else Chain.of(new.history_ids)
-            self._chains.put((row_id, version), history.extend([*input_ids, *output_ids]))
+        if row_id is None:  # pragma: no cover - an INSERT always gives the row id
+            return None
+        # What the host reads next: this response's chain, cached once the transaction commits.
+        history = base if base is not None else Chain.of(new.history_ids)
+        return (row_id, version), history.extend([*input_ids, *output_ids])
 
     def _update(
         self, conn: sqlite3.Connection, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]
-    ) -> bool:
+    ) -> tuple[bool, _Cached]:
         row = self._row(conn, partition, response_id)
         if row is None or row.deleted:
-            return False
+            return False, None
         new_ids = [item["id"] for item in outputs]
         if new_ids != row.output_ids:
             self._pin_children(conn, row)  # their implied history is the end of this response's chain as it was
@@ -332,10 +336,11 @@ class SQLiteResponseStore(ResponseStoreBase):
             (dumps_item(envelope), json.dumps(new_ids), head, first_seq, row.id),
         )
         before = self._chains.get((row.id, row.version))
-        if before is not None:  # the host completes each response it created: the next turn reads this chain
-            kept = Chain(before.run, len(before) - len(row.output_ids))  # history and inputs: a prefix of the run
-            self._chains.put((row.id, row.version + 1), kept.extend(new_ids))
-        return True
+        if before is None:
+            return True, None
+        # The host completes each response it created: the next turn reads this chain (once committed).
+        kept = Chain(before.run, len(before) - len(row.output_ids))  # history and inputs: a prefix of the run
+        return True, ((row.id, row.version + 1), kept.extend(new_ids))
 
     def _pin_children(self, conn: sqlite3.Connection, row: _Row) -> None:
         """Write out the implied history of the responses continuing ``row`` before ``row`` changes."""
@@ -379,8 +384,13 @@ class SQLiteResponseStore(ResponseStoreBase):
 
     # -- the primitives ---------------------------------------------------------------------
 
+    def _remember(self, cached: _Cached) -> None:
+        """Cache a chain a write made, after its commit: a rolled-back row id is SQLite's to give again."""
+        if cached is not None:
+            self._chains.put(*cached)
+
     async def _do_create(self, partition: Partition, new: NewResponse) -> None:
-        await self._db.write(lambda conn: self._create(conn, partition, new))
+        self._remember(await self._db.write(lambda conn: self._create(conn, partition, new)))
 
     async def _do_row(self, partition: Partition, response_id: str) -> ResponseRow | None:
         def read(conn: sqlite3.Connection) -> ResponseRow | None:
@@ -419,7 +429,9 @@ class SQLiteResponseStore(ResponseStoreBase):
         return await self._db.read(read)
 
     async def _do_update(self, partition: Partition, response_id: str, envelope: Item, outputs: list[Item]) -> bool:
-        return await self._db.write(lambda conn: self._update(conn, partition, response_id, envelope, outputs))
+        found, cached = await self._db.write(lambda conn: self._update(conn, partition, response_id, envelope, outputs))
+        self._remember(cached)
+        return found
 
     async def _do_delete(self, partition: Partition, response_id: str) -> bool:
         return await self._db.write(lambda conn: self._delete(conn, partition, response_id))
