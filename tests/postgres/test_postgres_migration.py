@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from agent_framework_history import ALL, SchemaVersionError, SessionKey
+from agent_framework_history import ALL, AppendResult, SchemaVersionError, SessionKey
 from agent_framework_history.backend import dumps_item
 from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_postgres import LATEST_VERSION, Names, open_postgres_store
@@ -245,15 +245,20 @@ async def _plan_settings(admin: asyncpg.Connection[Any], schema: str) -> dict[st
     return {row["proname"]: row["proconfig"] for row in rows}
 
 
+async def _three_turns_and_a_fork(dsn: str, schema: str) -> tuple[Names, list[str | None], AppendResult]:
+    """Tables at the latest version holding three turns of PLAIN and a fork from the first; their heads."""
+    async with open_postgres_store(dsn, schema=schema) as store:
+        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
+        fork = await store.append(PLAIN, make_turn(9), head=heads[0])
+        return store.names, heads, fork
+
+
 @pytest.mark.asyncio
 async def test_version_4_tables_get_the_version_5_functions_and_lose_nothing(
     dsn: str, schema: str, admin: asyncpg.Connection[Any]
 ) -> None:
     """Version 5 plans every function's statements once and gives the append function a leaner body."""
-    async with open_postgres_store(dsn, schema=schema) as store:
-        names = store.names
-        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
-        fork = await store.append(PLAIN, make_turn(9), head=heads[0])
+    names, heads, fork = await _three_turns_and_a_fork(dsn, schema)
     generic = ["plan_cache_mode=force_generic_plan"]
     functions = [
         "af_history_append",
@@ -296,10 +301,7 @@ async def test_version_5_tables_get_the_version_6_functions_and_lose_nothing(
     dsn: str, schema: str, admin: asyncpg.Connection[Any]
 ) -> None:
     """Version 6 sends a turn of new ids past the chain checks; ids already stored still take them."""
-    async with open_postgres_store(dsn, schema=schema) as store:
-        names = store.names
-        heads = [(await store.append(PLAIN, make_turn(n))).head for n in range(3)]
-        fork = await store.append(PLAIN, make_turn(9), head=heads[0])
+    names, heads, fork = await _three_turns_and_a_fork(dsn, schema)
     await _functions_as_of(admin, names, 5)
     assert "v_seen" not in await _append_source(admin, schema)
 
