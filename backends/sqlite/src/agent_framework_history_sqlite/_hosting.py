@@ -20,7 +20,8 @@ its chain ends. Chains of ids are cached per process, keyed by the
 response row and its version (each a prefix of a run of ids that the next turn extends in place,
 see ``Chain``), so the host's per-turn ``get_history_item_ids`` + ``create_response`` (+
 ``update_response``) stay flat as a conversation grows; any process writing a response bumps its
-version, so the cache never answers for a changed row. ``get_history_item_ids`` of a response
+version, so the cache never answers for a changed row; a chain a write computes is cached only after
+its commit (a rolled-back row id is SQLite's to give again). ``get_history_item_ids`` of a response
 whose chain is cached reads only the row's version, on the event loop (``Database.glance``: no trip
 to the worker); one write transaction per ``create_response``.
 """
