@@ -184,3 +184,32 @@ async def test_unreachable_server_raises_a_clear_error_without_the_password() ->
     assert "s3cret" not in str(caught.value)
     assert isinstance(caught.value, StoreUnavailableError) and isinstance(caught.value, ConnectionError)
     await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_call_that_finds_every_connection_busy_waits_acquire_timeout_then_says_so(
+    dsn: str, schema: str
+) -> None:
+    """With a connection idle the store acquires without arming a timeout; with none, acquire_timeout holds."""
+    store = open_postgres_store(dsn, schema=schema, pool_max_size=1, acquire_timeout=0.3)
+    try:
+        await store.append(KEY, make_turn(0))  # the one connection, idle again
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def hold(conn: Connection) -> None:
+            holding.set()
+            await release.wait()
+
+        store._in_append_hook = hold
+        append = asyncio.ensure_future(store.append(KEY, make_turn(1)))
+        await holding.wait()
+        store._in_append_hook = None
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(PostgresUnavailableError, match=r"came free within 0.3 s for load; all 1 are busy"):
+            await store.load(KEY)
+        assert 0.25 <= asyncio.get_running_loop().time() - started < 5
+        release.set()
+        assert (await append).stored == 2
+        assert _ids(await store.load(KEY)) == ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]  # idle again: served at once
+    finally:
+        await store.aclose()

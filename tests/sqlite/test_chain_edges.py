@@ -104,7 +104,7 @@ async def test_a_corrupt_row_is_located_by_its_session_key(tmp_path: Path) -> No
     assert str(path) in raised.value.location and repr(KEY) in raised.value.location
 
 
-@pytest.mark.parametrize("read", ["load", "load_after"])
+@pytest.mark.parametrize("read", ["load", "load(limit)", "load_after"])
 @pytest.mark.asyncio
 async def test_a_corrupt_row_is_located_by_its_row_whichever_read_meets_it(tmp_path: Path, read: str) -> None:
     path = tmp_path / "h.db"
@@ -115,7 +115,12 @@ async def test_a_corrupt_row_is_located_by_its_row_whichever_read_meets_it(tmp_p
         conn.execute("UPDATE af_history_items SET item = '[1' WHERE seq = 3")  # the second turn's first item
     conn.close()
     async with SQLiteHistoryStore(path) as store:
-        reading = store.load(KEY) if read == "load" else store.load_after(KEY, first.head)  # (the second turn)
+        # a limited load and a load_after of a few items are read on the event loop, then again on the worker
+        reading = {
+            "load": lambda: store.load(KEY),
+            "load(limit)": lambda: store.load(KEY, limit=2),
+            "load_after": lambda: store.load_after(KEY, first.head),  # (the second turn)
+        }[read]()
         with pytest.raises(CorruptDataError) as raised:
             await reading
         # the same error at the same place as a whole load: the row is named by its file, table, key and seq

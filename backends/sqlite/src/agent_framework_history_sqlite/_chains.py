@@ -130,12 +130,13 @@ def load_texts(conn: sqlite3.Connection, partition: Partition, head: str | None)
 
 
 def load_after_texts(
-    conn: sqlite3.Connection, partition: Partition, after: str | None, head: str | None
-) -> tuple[str | None, bool, list[object]]:
+    conn: sqlite3.Connection, partition: Partition, after: str | None, head: str | None, *, most: int | None = None
+) -> tuple[str | None, bool, list[object]] | None:
     """``(tip head, continues, item texts)`` of the chain ending at ``head`` after the turn ``after``.
 
     ``continues`` tells whether ``after`` lies on the chain (the texts then follow it; otherwise they
     are the whole chain). Run inside one read transaction, so the statements see one state of the file.
+    With ``most``, ``None`` when the texts could number more than that (nothing is read then).
     """
     found = conn.execute(_FIND_SESSION, partition).fetchone()
     if found is None or found[1] is None:
@@ -153,6 +154,8 @@ def load_after_texts(
     since = 0
     if base is not None and any(branch == base.branch and upto >= base.last_seq for _, branch, upto in segments):
         since = base.last_seq  # the chain's items come in seq order, so what follows the turn is what lies above it
+    if most is not None and tip.last_seq - since > most:  # seq is unique in a session: at most this many follow
+        return None
     texts: list[object] = []
     for _, branch, upto in sorted(segments, key=lambda segment: segment[2]):
         if upto > since:

@@ -84,14 +84,16 @@ class Database:
         """Run ``operation`` on the worker (outside any explicit transaction)."""
         return await self._worker.run(lambda: self._run(operation, False))
 
-    def glance(self, operation: Callable[[sqlite3.Connection], T]) -> T | None:
-        """Run a read of a few index entries here, on the caller's thread, if SQLite can answer at once.
+    def glance(self, operation: Callable[[sqlite3.Connection], T], *, snapshot: bool = False) -> T | None:
+        """Run a small read here, on the caller's thread, if SQLite can answer at once.
 
-        For the host's per-turn point reads, where a trip to the worker would cost more than the read.
-        A connection of its own, opened on first use, reads the last commit of any process (WAL
-        readers take no lock a writer holds) with a busy timeout of zero, so it never waits: ``None``
-        means "ask the worker" (no WAL, an in-memory or read-only database, a busy or failing read),
-        and the caller does.
+        For reads of a few index entries and rows (the host's per-turn point reads, a load of the
+        latest few items, the items after a turn the caller has), where the trip to the worker would
+        cost more than the read. A connection of its own, opened on first use, reads the last commit
+        of any process (WAL readers take no lock a writer holds) with a busy timeout of zero, so it
+        never waits: ``None`` means "ask the worker" (no WAL, an in-memory or read-only database, a
+        busy or failing read), and the caller does. ``snapshot`` runs ``operation`` in one read
+        transaction, so its statements see one state of the file.
         """
         conn = self._glance_conn
         if conn is None:
@@ -105,8 +107,19 @@ class Database:
                 return None
             self._glance_conn = conn
         try:
-            return operation(conn)
+            if not snapshot:
+                return operation(conn)
+            conn.execute("BEGIN")
+            try:
+                return operation(conn)
+            finally:
+                if conn.in_transaction:  # SQLite may have ended it already after an error
+                    conn.execute("COMMIT")
         except sqlite3.Error:  # busy, or a real problem the worker will meet and report properly
+            if snapshot:  # never leave the connection holding a snapshot (or find it closed)
+                with contextlib.suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             return None
 
     async def write(self, operation: Callable[[sqlite3.Connection], T]) -> T:

@@ -37,6 +37,13 @@ _DELETE_SESSION: Final = f"DELETE FROM {SESSIONS} WHERE user = ? AND chat = ? AN
 
 _PERSISTENT_ONLY: Final = frozenset({Capability.PERSISTENT, Capability.MULTI_PROCESS})
 
+GLANCE_MOST: Final = 100
+"""The most items a load reads on the event loop (``Database.glance``) rather than on the worker.
+
+A ``load(limit=...)`` of at most this many, or a ``load_after`` of a turn followed by at most this
+many items, is a few index probes and rows: the trip to the worker and back would cost more than
+the read. Larger reads, and any read SQLite cannot answer at once, go to the worker."""
+
 
 def _partition(key: SessionKey) -> Partition:
     """The ``(user, chat, session_id)`` columns of a key; ``None`` is stored as ``''``."""
@@ -120,6 +127,11 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     async def _do_load(self, key: SessionKey, limit: int | None, head: str | None) -> list[Item]:
         partition = _partition(key)
+        if limit is not None and limit <= GLANCE_MOST:
+            rows = self._db.glance(lambda conn: load_chain(conn, partition, head, limit), snapshot=True)
+            if rows is not None:
+                with contextlib.suppress(ValueError):  # a bad row: the worker reads again, to say which
+                    return loads_items([text for _, text in rows])
 
         def load(conn: sqlite3.Connection) -> list[Item]:  # decoded on the worker too, off the event loop
             if limit is None:  # the whole chain: texts only, the fewest objects made per item
@@ -135,13 +147,22 @@ class SQLiteHistoryStore(HistoryStoreBase):
 
     async def _do_load_after(self, key: SessionKey, after: str | None, head: str | None) -> ChainTail:
         partition = _partition(key)
+        if after is not None:  # a caller that has the chain up to a turn: usually a few items follow it
+            found = self._db.glance(
+                lambda conn: load_after_texts(conn, partition, after, head, most=GLANCE_MOST), snapshot=True
+            )
+            if found is not None:
+                with contextlib.suppress(ValueError):  # a bad row: the worker reads again, to say which
+                    return ChainTail(items=loads_items(found[2]), head=found[0], continues=found[1])
 
         def load(conn: sqlite3.Connection) -> ChainTail:
             conn.execute("BEGIN")  # one snapshot for the few statements
             try:
-                tip, continues, texts = load_after_texts(conn, partition, after, head)
+                found = load_after_texts(conn, partition, after, head)
             finally:
                 conn.execute("COMMIT")
+            assert found is not None  # no bound: always an answer
+            tip, continues, texts = found
             try:
                 items = loads_items(texts)
             except ValueError:  # say which row, with its place in the file: it lies on the chain
