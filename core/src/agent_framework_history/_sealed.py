@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any, ClassVar, NoReturn, SupportsIndex
+from typing import Any, ClassVar, Final, NoReturn, SupportsIndex
 
 from agent_framework import Content, Message
 
@@ -147,6 +147,10 @@ def _restore(cls: type[Any], state: Any) -> Any:
     return restored
 
 
+_NESTED: Final = frozenset({dict, list, Content})
+"""The kinds ``sealed`` changes; everything else is returned as it is."""
+
+
 def sealed(value: Any) -> Any:
     """``value`` with its dicts, lists and ``Content`` objects sealed, recursively (others as they are)."""
     kind = kind_of(value)
@@ -156,8 +160,8 @@ def sealed(value: Any) -> Any:
         return SealedList([sealed(item) for item in value])
     if kind is Content:
         state = value.__dict__
-        for name, item in state.items():
-            if name != "raw_representation":
+        for name, item in state.items():  # most of a content's fields are None or text: nothing to seal
+            if kind_of(item) in _NESTED and name != "raw_representation":
                 state[name] = sealed(item)
         value.__class__ = SealedContent
         return value
