@@ -40,6 +40,23 @@ async def terminate(admin: asyncpg.Connection[Any], pid: int) -> None:
     raise AssertionError(f"backend {pid} did not exit")
 
 
+async def paused_append(
+    store: PostgresHistoryStore, items: list[dict[str, Any]]
+) -> tuple[asyncio.Task[Any], asyncio.Event]:
+    """Start appending ``items``; return once the append waits inside its transaction, until the event is set."""
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def pause(conn: Connection) -> None:
+        inside.set()
+        await release.wait()
+
+    store._in_append_hook = pause
+    append = asyncio.create_task(store.append(KEY, items))
+    await inside.wait()
+    store._in_append_hook = None  # only this append pauses
+    return append, release
+
+
 @pytest.mark.asyncio
 async def test_connection_killed_inside_the_append_is_retried_once_and_stores_once(
     pg_store: PostgresHistoryStore, admin: asyncpg.Connection[Any], caplog: pytest.LogCaptureFixture
@@ -141,15 +158,7 @@ async def test_appends_from_two_replicas_take_turns_on_the_session_lock(
         open_postgres_store(dsn, schema=schema) as second,
     ):
         await first.append(KEY, make_turn(0))
-        inside, release = asyncio.Event(), asyncio.Event()
-
-        async def pause(conn: Connection) -> None:
-            inside.set()
-            await release.wait()
-
-        first._in_append_hook = pause
-        slow = asyncio.create_task(first.append(KEY, make_turn(1)))
-        await inside.wait()
+        slow, release = await paused_append(first, make_turn(1))
         pids: list[int] = []
 
         async def record(conn: Connection) -> None:
@@ -194,16 +203,7 @@ async def test_a_call_that_finds_every_connection_busy_waits_acquire_timeout_the
     store = open_postgres_store(dsn, schema=schema, pool_max_size=1, acquire_timeout=0.3)
     try:
         await store.append(KEY, make_turn(0))  # the one connection, idle again
-        holding, release = asyncio.Event(), asyncio.Event()
-
-        async def hold(conn: Connection) -> None:
-            holding.set()
-            await release.wait()
-
-        store._in_append_hook = hold
-        append = asyncio.ensure_future(store.append(KEY, make_turn(1)))
-        await holding.wait()
-        store._in_append_hook = None
+        append, release = await paused_append(store, make_turn(1))
         started = asyncio.get_running_loop().time()
         with pytest.raises(PostgresUnavailableError, match=r"came free within 0.3 s for load; all 1 are busy"):
             await store.load(KEY)
