@@ -20,6 +20,8 @@ from agent_framework_history.testing import response_message as message
 from agent_framework_history_sqlite import SQLiteHistoryStore
 from agent_framework_history_sqlite._hosting import SQLiteResponseStore, SQLiteSessionRecords
 
+from ._trips import Trips
+
 
 class TestSQLiteResponseStore(ResponseStoreConformance):
     @pytest.fixture
@@ -201,34 +203,26 @@ async def test_the_per_turn_read_is_answered_here_and_sees_other_writers_at_once
     r0 = await host_turn(first, user, 0, None)
     r1 = await host_turn(first, user, 1, r0)
 
-    trips = 0
-    run = first._db._worker.run
-
-    async def counted(function: Callable[[], Any]) -> Any:
-        nonlocal trips
-        trips += 1
-        return await run(function)
-
-    first._db._worker.run = counted  # type: ignore[method-assign]
+    trips = Trips(first._db)
     chain = ["msg_0u", "msg_0a", "msg_1u", "msg_1a"]
     assert await first.get_history_item_ids(r1, None, -1, context=user) == chain
-    assert trips == 0  # the row's version and the cached chain: answered on the loop
+    assert trips.take() == 0  # the row's version and the cached chain: answered on the loop
     # Another store (another process, as far as this one can tell) changes and deletes rows.
     await second.update_response(envelope(r1, [message("msg_1b", "redone", "assistant")]), context=user)
     assert await first.get_history_item_ids(r1, None, -1, context=user) == ["msg_0u", "msg_0a", "msg_1u", "msg_1b"]
-    assert trips == 1  # a new version: read on the worker, which rebuilds the chain
+    assert trips.take() == 1  # a new version: read on the worker, which rebuilds the chain
     await second.delete_response(r1, context=user)
     assert await first.get_history_item_ids(r1, None, -1, context=user) == []
     assert await first.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
 
     # A read SQLite cannot answer at once (here: the glance's connection is gone) goes to the worker.
-    trips = 0
+    trips.take()
     glance = first._db._glance_conn
     assert glance is not None
     glance.close()
     assert await first.get_history_item_ids(r0, None, -1, context=user) == ["msg_0u", "msg_0a"]
-    assert trips == 1
-    first._db._worker.run = run  # type: ignore[method-assign]
+    assert trips.take() == 1
+    trips.stop()
     await first.aclose()
     await second.aclose()
 

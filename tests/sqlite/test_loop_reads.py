@@ -6,7 +6,7 @@ anything SQLite cannot answer at once to the worker.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +19,13 @@ from agent_framework_history.testing import make_item, make_turn
 from agent_framework_history_sqlite import SQLiteHistoryStore
 from agent_framework_history_sqlite._store import GLANCE_MOST
 
+from ._trips import Trips
+
 KEY = SessionKey("s1", user="alice")
 
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
     return [item["id"] for item in items]
-
-
-class Trips:
-    """Counts the store's trips to its worker thread."""
-
-    def __init__(self, store: SQLiteHistoryStore) -> None:
-        self.count = 0
-        self._run = run = store._db._worker.run
-
-        async def counted(function: Callable[[], Any]) -> Any:
-            self.count += 1
-            return await run(function)
-
-        store._db._worker.run = counted  # type: ignore[method-assign]
-
-    def take(self) -> int:
-        count, self.count = self.count, 0
-        return count
 
 
 @pytest_asyncio.fixture
@@ -57,7 +41,7 @@ async def test_a_small_limited_load_is_read_here_and_sees_another_writer_at_once
     first, second = stores
     for n in range(30):
         await first.append(KEY, make_turn(n))
-    trips = Trips(first)
+    trips = Trips(first._db)
     assert _ids(await first.load(KEY, limit=20)) == [f"msg_{n}{r}" for n in range(20, 30) for r in "ua"]
     assert trips.take() == 0
     await second.append(KEY, make_turn(30))  # another store on the file: another process, as far as first knows
@@ -76,7 +60,7 @@ async def test_a_large_limited_load_goes_to_the_worker(stores: tuple[SQLiteHisto
         await first.append(KEY, make_turn(n))
     whole = await first.load(KEY)
     most = GLANCE_MOST - WINDOW_SLACK  # a limited load reads WINDOW_SLACK items more than its limit
-    trips = Trips(first)
+    trips = Trips(first._db)
     assert await first.load(KEY, limit=most + 1) == whole[-(most + 1) :]
     assert trips.take() == 1
     assert await first.load(KEY, limit=most) == whole[-most:]
@@ -89,7 +73,7 @@ async def test_load_after_reads_a_few_new_items_here_and_many_on_the_worker(
 ) -> None:
     first, second = stores
     base = await first.append(KEY, make_turn(0))
-    trips = Trips(first)
+    trips = Trips(first._db)
     nothing = await first.load_after(KEY, base.head)
     assert (nothing.items, nothing.head, nothing.continues) == ([], base.head, True)
     tip = await second.append(KEY, make_turn(1))
@@ -127,7 +111,7 @@ async def test_a_read_the_loop_cannot_answer_goes_to_the_worker_and_leaves_no_sn
     glance = first._db._glance_conn
     assert glance is not None and not glance.in_transaction
     # A read that fails on the loop (here: its connection is gone) is asked of the worker.
-    trips = Trips(first)
+    trips = Trips(first._db)
     glance.close()
     assert _ids(await first.load(KEY, limit=2)) == ["msg_1u", "msg_1a"]
     assert _ids((await first.load_after(KEY, base.head)).items) == ["msg_1u", "msg_1a"]
@@ -139,7 +123,7 @@ async def test_in_memory_stores_read_on_the_worker() -> None:
     async with SQLiteHistoryStore(":memory:") as store:
         base = await store.append(KEY, make_turn(0))
         await store.append(KEY, make_turn(1))
-        trips = Trips(store)
+        trips = Trips(store._db)
         assert _ids(await store.load(KEY, limit=2)) == ["msg_1u", "msg_1a"]
         assert _ids((await store.load_after(KEY, base.head)).items) == ["msg_1u", "msg_1a"]
         assert trips.take() == 2
